@@ -1,0 +1,360 @@
+#include "bridge/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bridge/notify_json.h"
+#include "common/log.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace herald::bridge {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr char kComponent[] = "bridge";
+constexpr char kNotifyPath[] = "/_matrix/push/v1/notify";
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+std::string NewRequestId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  return absl::StrFormat("%016x", rng());
+}
+
+struct Reply {
+  http::status status = http::status::ok;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool close = false;
+};
+
+Reply Json(http::status status, std::string body) {
+  Reply r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Reply Error(http::status status, absl::string_view errcode, absl::string_view message) {
+  return Json(status, MatrixErrorBody(errcode, message));
+}
+
+std::string RejectedBody(const herald::v1::DispatchResponse& response) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("rejected");
+  w.StartArray();
+  for (const std::string& key : response.rejected()) w.String(key.data(), key.size());
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// The dispatcher's answer → the homeserver's answer. 200 only when every
+// device was delivered, deliberately skipped, or rejected.
+Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse& response) {
+  if (!status.ok()) {
+    switch (status.error_code()) {
+      case grpc::StatusCode::UNAVAILABLE:
+        return Error(http::status::service_unavailable, "M_UNKNOWN",
+                     "the push dispatcher is unavailable; try again later");
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        return Error(http::status::gateway_timeout, "M_UNKNOWN",
+                     "delivery did not finish before the deadline; try again later");
+      case grpc::StatusCode::INVALID_ARGUMENT:
+        return Error(http::status::bad_request, "M_BAD_JSON", status.error_message());
+      default:
+        return Error(http::status::bad_gateway, "M_UNKNOWN",
+                     absl::StrCat("the push dispatcher failed: ", status.error_message()));
+    }
+  }
+  int unfinished = 0;
+  std::string first_detail;
+  for (const herald::v1::DeviceOutcome& o : response.outcomes()) {
+    switch (o.outcome()) {
+      case herald::v1::OUTCOME_DELIVERED:
+      case herald::v1::OUTCOME_REJECTED:
+      case herald::v1::OUTCOME_SKIPPED:
+        break;
+      default:
+        if (unfinished++ == 0) first_detail = o.detail();
+    }
+  }
+  if (unfinished > 0) {
+    return Error(http::status::bad_gateway, "M_UNKNOWN",
+                 absl::StrCat(unfinished, " of ", response.outcomes_size(),
+                              " device(s) could not be pushed (", first_detail,
+                              "); try again later"));
+  }
+  return Json(http::status::ok, RejectedBody(response));
+}
+
+}  // namespace
+
+std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("errcode");
+  w.String(errcode.data(), errcode.size());
+  w.Key("error");
+  w.String(message.data(), message.size());
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+struct ServerShared {
+  std::shared_ptr<herald::v1::Dispatcher::Stub> stub;
+  absl::Duration deadline;
+  uint64_t max_body_bytes;
+  BridgeStats* stats;
+};
+
+// One keep-alive connection. Reads a request, answers it (maybe after an
+// async gRPC call), then reads the next. All work runs on the session's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const ServerShared* shared)
+      : stream_(std::move(socket)), shared_(shared) {}
+
+  void Run() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::Read, shared_from_this()));
+  }
+
+ private:
+  // Data of one gRPC call; lives until its callback has run.
+  struct Call {
+    grpc::ClientContext context;
+    herald::v1::DispatchRequest request;
+    herald::v1::DispatchResponse response;
+  };
+
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(shared_->max_body_bytes);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+  }
+
+  void OnRead(beast::error_code ec, size_t /*bytes*/) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted) {
+      return Close();
+    }
+    if (ec == http::error::body_limit) {
+      Reply r = Error(http::status::payload_too_large, "M_TOO_LARGE",
+                      absl::StrCat("request body is larger than ", shared_->max_body_bytes,
+                                   " bytes"));
+      r.close = true;
+      return Write(std::move(r), 11);
+    }
+    if (ec) {
+      // Not HTTP we can answer within the protocol; say so and hang up.
+      Reply r = Error(http::status::bad_request, "M_UNKNOWN",
+                      absl::StrCat("malformed HTTP request: ", ec.message()));
+      r.close = true;
+      return Write(std::move(r), 11);
+    }
+    shared_->stats->requests.fetch_add(1, std::memory_order_relaxed);
+    Handle(parser_->release());
+  }
+
+  void Handle(http::request<http::string_body> req) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    beast::string_view target = req.target();
+    beast::string_view path = target.substr(0, target.find('?'));
+
+    Reply reply;
+    if (path == kNotifyPath) {
+      if (req.method() == http::verb::post) {
+        return StartNotify(std::move(req));
+      } else if (req.method() == http::verb::get) {
+        reply = Json(http::status::ok, R"({"unifiedpush":{"gateway":"matrix"}})");
+      } else {
+        reply = Error(http::status::method_not_allowed, "M_UNRECOGNIZED",
+                      "unsupported method on the notify endpoint");
+        reply.headers.emplace_back("Allow", "GET, POST");
+      }
+    } else if (path == "/health") {
+      if (req.method() == http::verb::get || req.method() == http::verb::head) {
+        reply = Json(http::status::ok, R"({"status":"ok"})");
+      } else {
+        reply = Error(http::status::method_not_allowed, "M_UNRECOGNIZED",
+                      "unsupported method on /health");
+        reply.headers.emplace_back("Allow", "GET, HEAD");
+      }
+    } else {
+      reply = Error(http::status::not_found, "M_UNRECOGNIZED", "unrecognized request");
+    }
+    reply.close = reply.close || !keep_alive;
+    Write(std::move(reply), version);
+  }
+
+  void StartNotify(http::request<http::string_body> req) {
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    auto call = std::make_shared<Call>();
+    if (std::optional<NotifyError> err =
+            ParseNotifyBody(req.body(), call->request.mutable_notification())) {
+      Reply r = Error(http::status::bad_request, ErrCode(err->code), err->message);
+      r.close = !keep_alive;
+      return Write(std::move(r), version);
+    }
+    call->request.set_request_id(NewRequestId());
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + shared_->deadline));
+    shared_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+    auto self = shared_from_this();
+    shared_->stub->async()->Dispatch(
+        &call->context, &call->request, &call->response,
+        [self, call, version, keep_alive](grpc::Status status) {
+          // On a gRPC thread: hand the answer back to the session's strand.
+          asio::post(self->stream_.get_executor(), [self, call, status, version, keep_alive] {
+            self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+            Reply r = FromDispatch(status, call->response);
+            if (r.status != http::status::ok) {
+              HERALD_LOG(kInfo, kComponent, "[", call->request.request_id(), "] ",
+                         static_cast<int>(r.status), " ", r.body);
+            }
+            r.close = !keep_alive;
+            self->Write(std::move(r), version);
+          });
+        });
+  }
+
+  void Write(Reply reply, unsigned version) {
+    auto res = std::make_shared<http::response<http::string_body>>(reply.status, version);
+    res->set(http::field::content_type, "application/json");
+    for (const auto& [name, value] : reply.headers) res->set(name, value);
+    res->body() = std::move(reply.body);
+    res->keep_alive(!reply.close);
+    res->prepare_payload();
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, close = reply.close](
+                          beast::error_code ec, size_t) {
+                        if (ec || close) return self->Close();
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  const ServerShared* shared_;
+};
+
+class HttpServer::Impl {
+ public:
+  Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
+       BridgeStats* stats)
+      : config_(config), ioc_(config.http.io_threads) {
+    shared_.stub = std::move(stub);
+    shared_.deadline = config.dispatcher.deadline;
+    shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
+    shared_.stats = stats;
+  }
+
+  absl::Status Start() {
+    for (const std::string& address : config_.http.bind_addresses) {
+      beast::error_code ec;
+      auto ip = asio::ip::make_address(address, ec);
+      if (ec) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("http.bind_addresses: '", address, "' is not an IP address"));
+      }
+      tcp::endpoint endpoint(ip, static_cast<unsigned short>(config_.http.port));
+      auto acceptor = std::make_unique<tcp::acceptor>(ioc_);
+      acceptor->open(endpoint.protocol(), ec);
+      if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+      if (!ec && ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+      if (!ec) acceptor->bind(endpoint, ec);
+      if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+      if (ec) {
+        return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ":",
+                                                   config_.http.port, ": ", ec.message()));
+      }
+      acceptors_.push_back(std::move(acceptor));
+    }
+    for (auto& acceptor : acceptors_) Accept(acceptor.get());
+    for (int i = 0; i < config_.http.io_threads; ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop(absl::Duration drain) {
+    asio::post(ioc_, [this] {
+      for (auto& acceptor : acceptors_) {
+        beast::error_code ec;
+        acceptor->close(ec);
+      }
+    });
+    absl::Time until = absl::Now() + drain;
+    while (shared_.stats->in_flight.load() > 0 && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+  ~Impl() {
+    if (!threads_.empty()) Stop(absl::ZeroDuration());
+  }
+
+ private:
+  void Accept(tcp::acceptor* acceptor) {
+    acceptor->async_accept(asio::make_strand(ioc_),
+                           [this, acceptor](beast::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!ec) {
+                               beast::error_code ignored;
+                               socket.set_option(tcp::no_delay(true), ignored);
+                               std::make_shared<Session>(std::move(socket), &shared_)->Run();
+                             }
+                             if (acceptor->is_open()) Accept(acceptor);
+                           });
+  }
+
+  const Config& config_;
+  asio::io_context ioc_;
+  ServerShared shared_;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::vector<std::thread> threads_;
+};
+
+HttpServer::HttpServer(const Config& config,
+                       std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
+    : impl_(std::make_unique<Impl>(config, std::move(stub), &stats_)) {}
+HttpServer::~HttpServer() = default;
+absl::Status HttpServer::Start() { return impl_->Start(); }
+void HttpServer::Stop(absl::Duration drain) { impl_->Stop(drain); }
+
+}  // namespace herald::bridge

@@ -1,0 +1,44 @@
+// The bridge's HTTP/1.1 front door (Boost.Beast): a few I/O threads, async
+// keep-alive sessions, no thread per connection. Notify requests become
+// asynchronous gRPC calls to the dispatcher.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/config.h"
+#include "proto/herald/v1/herald.grpc.pb.h"
+
+namespace herald::bridge {
+
+struct BridgeStats {
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> in_flight{0};
+};
+
+class HttpServer {
+ public:
+  HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub);
+  ~HttpServer();
+
+  // Binds every address and starts the I/O threads.
+  absl::Status Start();
+  // Stops accepting, waits up to `drain` for in-flight requests, then stops.
+  void Stop(absl::Duration drain);
+
+  const BridgeStats& stats() const { return stats_; }
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  BridgeStats stats_;
+};
+
+// The Matrix standard error body {"errcode":..., "error":...}.
+std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message);
+
+}  // namespace herald::bridge

@@ -1,0 +1,82 @@
+// herald-bridge: the Matrix Push Gateway HTTP front door.
+//   herald-bridge --config FILE
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "bridge/http_server.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "grpcpp/grpcpp.h"
+
+namespace {
+
+constexpr char kComponent[] = "bridge";
+constexpr char kUsage[] = "usage: herald-bridge --config FILE\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (absl::StartsWith(arg, "--config=")) {
+      config_path = arg.substr(strlen("--config="));
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "herald-bridge: unknown argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto config = herald::LoadConfigFile(config_path);
+  if (!config.ok()) {
+    std::cerr << "herald-bridge: bad config: " << config.status().message() << "\n";
+    return 1;
+  }
+  herald::LogLevel level = herald::LogLevel::kInfo;
+  herald::ParseLogLevel((*config)->log_level, &level);
+  herald::SetLogLevel(level);
+  for (const std::string& w : (*config)->warnings) HERALD_LOG(kWarning, kComponent, w);
+
+  grpc::ChannelArguments args;
+  // Several dispatchers behind one DNS name: spread calls, skip dead ones.
+  args.SetLoadBalancingPolicyName("round_robin");
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  auto channel = grpc::CreateCustomChannel((*config)->dispatcher.target,
+                                           grpc::InsecureChannelCredentials(), args);
+  auto stub = std::shared_ptr<herald::v1::Dispatcher::Stub>(
+      herald::v1::Dispatcher::NewStub(channel));
+
+  herald::bridge::HttpServer server(**config, stub);
+  absl::Status started = server.Start();
+  if (!started.ok()) {
+    std::cerr << "herald-bridge: " << started.message() << "\n";
+    return 1;
+  }
+  HERALD_LOG(kInfo, kComponent, "listening on port ", (*config)->http.port,
+             ", dispatcher at ", (*config)->dispatcher.target);
+  int sig = 0;
+  sigwait(&set, &sig);
+  HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining");
+  server.Stop((*config)->dispatcher.deadline);
+  HERALD_LOG(kInfo, kComponent, "stopped");
+  return 0;
+}

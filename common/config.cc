@@ -1,0 +1,236 @@
+#include "common/config.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace herald {
+
+ConfigMap::ConfigMap(YAML::Node node, std::string file, std::string path)
+    : node_(std::move(node)),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      error_(std::make_shared<absl::Status>()) {}
+
+std::string ConfigMap::KeyPath(const std::string& key) const {
+  return path_.empty() ? key : absl::StrCat(path_, ".", key);
+}
+
+void ConfigMap::Fail(const std::string& key, const std::string& reason) {
+  if (!error_->ok()) return;
+  *error_ = absl::InvalidArgumentError(
+      absl::StrCat(file_, ": ", key.empty() ? path_ : KeyPath(key), ": ", reason));
+}
+
+absl::Status ConfigMap::status() const { return *error_; }
+
+bool ConfigMap::Has(const std::string& key) const {
+  return node_.IsMap() && node_[key] && !node_[key].IsNull();
+}
+
+std::optional<std::string> ConfigMap::String(const std::string& key) {
+  used_.insert(key);
+  if (!Has(key)) return std::nullopt;
+  YAML::Node v = node_[key];
+  if (!v.IsScalar()) {
+    Fail(key, "must be a string");
+    return std::nullopt;
+  }
+  return v.Scalar();
+}
+
+std::string ConfigMap::String(const std::string& key, const std::string& fallback) {
+  std::optional<std::string> v = String(key);
+  return v ? *v : fallback;
+}
+
+bool ConfigMap::Bool(const std::string& key, bool fallback) {
+  used_.insert(key);
+  if (!Has(key)) return fallback;
+  YAML::Node v = node_[key];
+  bool out = fallback;
+  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, out)) {
+    Fail(key, "must be true or false");
+    return fallback;
+  }
+  return out;
+}
+
+int64_t ConfigMap::Int(const std::string& key, int64_t fallback, int64_t min,
+                       int64_t max) {
+  used_.insert(key);
+  if (!Has(key)) return fallback;
+  YAML::Node v = node_[key];
+  int64_t out = 0;
+  if (!v.IsScalar() || !absl::SimpleAtoi(v.Scalar(), &out)) {
+    Fail(key, "must be an integer");
+    return fallback;
+  }
+  if (out < min || out > max) {
+    Fail(key, absl::StrCat("must be between ", min, " and ", max));
+    return fallback;
+  }
+  return out;
+}
+
+absl::Duration ConfigMap::Seconds(const std::string& key, absl::Duration fallback) {
+  used_.insert(key);
+  if (!Has(key)) return fallback;
+  YAML::Node v = node_[key];
+  double seconds = 0;
+  if (!v.IsScalar() || !absl::SimpleAtod(v.Scalar(), &seconds) ||
+      !std::isfinite(seconds) || seconds <= 0 || seconds > 86400 * 365) {
+    Fail(key, "must be a positive number of seconds");
+    return fallback;
+  }
+  return absl::Seconds(seconds);
+}
+
+std::vector<std::string> ConfigMap::StringList(const std::string& key) {
+  used_.insert(key);
+  std::vector<std::string> out;
+  if (!Has(key)) return out;
+  YAML::Node v = node_[key];
+  if (v.IsScalar()) {
+    out.push_back(v.Scalar());
+    return out;
+  }
+  if (!v.IsSequence()) {
+    Fail(key, "must be a list of strings");
+    return out;
+  }
+  for (const YAML::Node& item : v) {
+    if (!item.IsScalar()) {
+      Fail(key, "must be a list of strings");
+      return {};
+    }
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+ConfigMap ConfigMap::Map(const std::string& key) {
+  used_.insert(key);
+  YAML::Node v = Has(key) ? node_[key] : YAML::Node(YAML::NodeType::Map);
+  if (!v.IsMap()) {
+    Fail(key, "must be a mapping");
+    v = YAML::Node(YAML::NodeType::Map);
+  }
+  ConfigMap child(v, file_, KeyPath(key));
+  child.error_ = error_;
+  return child;
+}
+
+std::vector<std::string> ConfigMap::UnknownKeyWarnings() const {
+  std::vector<std::string> out;
+  if (!node_.IsMap()) return out;
+  for (const auto& kv : node_) {
+    std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
+    if (used_.count(key) == 0) {
+      out.push_back(absl::StrCat(file_, ": ", KeyPath(key), ": unknown key, ignored"));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+void Append(std::vector<std::string>* to, std::vector<std::string> from) {
+  for (auto& s : from) to->push_back(std::move(s));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yaml_text,
+                                                          const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": line ", e.mark.line + 1, ", column ", e.mark.column + 1,
+                     ": not valid YAML: ", e.msg));
+  }
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": the top level must be a mapping"));
+  }
+  auto config = std::make_shared<Config>();
+  config->file = file;
+  ConfigMap top(root, file, "");
+
+  ConfigMap log = top.Map("log");
+  config->log_level = log.String("level", "info");
+  log.Accept("setup");   // Sygnal's Python logging config: not ours to read.
+  log.Accept("access");
+
+  ConfigMap http = top.Map("http");
+  config->http.bind_addresses = http.StringList("bind_addresses");
+  if (config->http.bind_addresses.empty()) config->http.bind_addresses = {"127.0.0.1"};
+  config->http.port = static_cast<int>(http.Int("port", 5000, 0, 65535));
+  config->http.max_body_bytes = http.Int("max_body_bytes", 512 * 1024, 1024, 64 << 20);
+  config->http.io_threads = static_cast<int>(http.Int("io_threads", 2, 1, 256));
+
+  ConfigMap disp = top.Map("dispatcher");
+  config->dispatcher.listen = disp.String("listen", config->dispatcher.listen);
+  config->dispatcher.target = disp.String("target", config->dispatcher.target);
+  config->dispatcher.deadline = disp.Seconds("deadline", config->dispatcher.deadline);
+  config->dispatcher.retry_initial_backoff =
+      disp.Seconds("retry_initial_backoff", config->dispatcher.retry_initial_backoff);
+  config->dispatcher.max_attempts =
+      static_cast<int>(disp.Int("max_attempts", config->dispatcher.max_attempts, 1, 20));
+
+  top.Accept("metrics");  // Sygnal's metrics section: served by the bridge later.
+  top.Accept("proxy");
+
+  ConfigMap apps = top.Map("apps");
+  if (apps.status().ok()) {
+    for (const auto& kv : apps.node()) {
+      std::string app_id = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      apps.Accept(app_id);
+      if (app_id.empty()) {
+        apps.Fail("", "app ids must be non-empty strings");
+        break;
+      }
+      if (!kv.second.IsMap()) {
+        apps.Fail(app_id, "must be a mapping with at least `type`");
+        break;
+      }
+      ConfigMap app(kv.second, file, absl::StrCat("apps.", app_id));
+      std::optional<std::string> type = app.String("type");
+      if (!type) {
+        app.Fail("type", "missing (one of apns, gcm, webpush, unifiedpush)");
+      }
+      if (!app.status().ok()) return app.status();
+      config->apps.push_back(AppConfig{app_id, *type, kv.second});
+    }
+  }
+  if (!top.status().ok()) return top.status();
+
+  LogLevel ignored;
+  if (!ParseLogLevel(config->log_level, &ignored)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file, ": log.level: must be debug, info, warning or error"));
+  }
+  Append(&config->warnings, top.UnknownKeyWarnings());
+  Append(&config->warnings, log.UnknownKeyWarnings());
+  Append(&config->warnings, http.UnknownKeyWarnings());
+  Append(&config->warnings, disp.UnknownKeyWarnings());
+  return std::shared_ptr<const Config>(std::move(config));
+}
+
+absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(file, ": cannot read the config file"));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), file);
+}
+
+}  // namespace herald

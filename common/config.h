@@ -1,0 +1,94 @@
+// Herald's YAML configuration: one file for both services, Sygnal's keys where
+// the meaning is the same. Loaded once into an immutable snapshot.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "yaml-cpp/yaml.h"
+
+namespace herald {
+
+// Reads the keys of one YAML mapping, remembering the first error (with the
+// file and the dotted key path) and which keys were used, so that unknown
+// keys can be warned about.
+class ConfigMap {
+ public:
+  ConfigMap(YAML::Node node, std::string file, std::string path);
+
+  std::optional<std::string> String(const std::string& key);
+  std::string String(const std::string& key, const std::string& fallback);
+  bool Bool(const std::string& key, bool fallback);
+  int64_t Int(const std::string& key, int64_t fallback, int64_t min, int64_t max);
+  // Seconds as a number ("10", "0.5") → duration; must be > 0.
+  absl::Duration Seconds(const std::string& key, absl::Duration fallback);
+  std::vector<std::string> StringList(const std::string& key);
+  // A nested mapping (absent → empty map).
+  ConfigMap Map(const std::string& key);
+  bool Has(const std::string& key) const;
+  // Marks a key as known without reading it.
+  void Accept(const std::string& key) { used_.insert(key); }
+
+  // Records an error about `key` (the first one wins).
+  void Fail(const std::string& key, const std::string& reason);
+  // The first error, if any: "FILE: KEY: reason".
+  absl::Status status() const;
+  // "FILE: KEY: unknown key, ignored" for every key never read or accepted.
+  std::vector<std::string> UnknownKeyWarnings() const;
+  const std::string& path() const { return path_; }
+  const std::string& file() const { return file_; }
+  YAML::Node node() const { return node_; }
+
+ private:
+  std::string KeyPath(const std::string& key) const;
+
+  YAML::Node node_;
+  std::string file_;
+  std::string path_;
+  std::set<std::string> used_;
+  std::shared_ptr<absl::Status> error_;  // shared with nested maps
+};
+
+struct HttpConfig {
+  std::vector<std::string> bind_addresses = {"127.0.0.1"};
+  int port = 5000;
+  int64_t max_body_bytes = 512 * 1024;
+  int io_threads = 2;
+};
+
+struct DispatcherConfig {
+  std::string listen = "127.0.0.1:50051";
+  std::string target = "dns:///127.0.0.1:50051";
+  // Upper bound for one notify request, end to end.
+  absl::Duration deadline = absl::Seconds(10);
+  // First retry backoff; doubles each attempt, with jitter.
+  absl::Duration retry_initial_backoff = absl::Milliseconds(250);
+  int max_attempts = 4;
+};
+
+struct AppConfig {
+  std::string pattern;  // app_id or glob
+  std::string type;
+  YAML::Node node;      // the app's whole mapping, read by the provider
+};
+
+struct Config {
+  std::string file;
+  std::string log_level = "info";
+  HttpConfig http;
+  DispatcherConfig dispatcher;
+  std::vector<AppConfig> apps;
+  std::vector<std::string> warnings;
+};
+
+absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& file);
+absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yaml_text,
+                                                          const std::string& file);
+
+}  // namespace herald

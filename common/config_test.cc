@@ -1,0 +1,108 @@
+#include "common/config.h"
+
+#include "gtest/gtest.h"
+
+namespace herald {
+namespace {
+
+TEST(Config, DefaultsFromEmptyFile) {
+  auto config = ParseConfig("", "herald.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ((*config)->http.port, 5000);
+  EXPECT_EQ((*config)->http.bind_addresses, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ((*config)->http.max_body_bytes, 512 * 1024);
+  EXPECT_EQ((*config)->dispatcher.deadline, absl::Seconds(10));
+  EXPECT_TRUE((*config)->apps.empty());
+}
+
+TEST(Config, SygnalStyleFile) {
+  auto config = ParseConfig(R"(
+log:
+  setup: {version: 1}
+  level: debug
+http:
+  bind_addresses: ['0.0.0.0', '::']
+  port: 5001
+dispatcher:
+  listen: 127.0.0.1:6000
+  target: dns:///127.0.0.1:6000
+  deadline: 2.5
+apps:
+  im.vector.app.android:
+    type: gcm
+    api_version: v1
+  "org.unifiedpush.*":
+    type: unifiedpush
+)",
+                            "sygnal.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config& c = **config;
+  EXPECT_EQ(c.http.bind_addresses, (std::vector<std::string>{"0.0.0.0", "::"}));
+  EXPECT_EQ(c.http.port, 5001);
+  EXPECT_EQ(c.dispatcher.listen, "127.0.0.1:6000");
+  EXPECT_EQ(c.dispatcher.deadline, absl::Milliseconds(2500));
+  EXPECT_EQ(c.log_level, "debug");
+  ASSERT_EQ(c.apps.size(), 2u);
+  EXPECT_EQ(c.apps[0].pattern, "im.vector.app.android");
+  EXPECT_EQ(c.apps[0].type, "gcm");
+  EXPECT_EQ(c.apps[1].pattern, "org.unifiedpush.*");
+  EXPECT_TRUE(c.warnings.empty());
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* expected_message;
+};
+
+TEST(Config, ErrorsNameFileKeyAndReason) {
+  const BadCase cases[] = {
+      {"http: {port: 70000}", "h.yaml: http.port: must be between 0 and 65535"},
+      {"http: {port: five}", "h.yaml: http.port: must be an integer"},
+      {"http: [1, 2]", "h.yaml: http: must be a mapping"},
+      {"dispatcher: {deadline: -1}", "h.yaml: dispatcher.deadline: must be a positive number of seconds"},
+      {"apps: {a: {endpoint: x}}", "h.yaml: apps.a.type: missing"},
+      {"apps: {a: 3}", "h.yaml: apps.a: must be a mapping"},
+      {"apps: [a]", "h.yaml: apps: must be a mapping"},
+      {"log: {level: loud}", "h.yaml: log.level: must be debug, info, warning or error"},
+      {"http: {port: 1\n  bad", "h.yaml: line "},
+      {"- 1\n- 2", "h.yaml: the top level must be a mapping"},
+  };
+  for (const BadCase& c : cases) {
+    auto config = ParseConfig(c.yaml, "h.yaml");
+    ASSERT_FALSE(config.ok()) << c.yaml;
+    EXPECT_NE(config.status().message().find(c.expected_message), std::string::npos)
+        << "yaml: " << c.yaml << "\ngot: " << config.status().message();
+  }
+}
+
+TEST(Config, UnknownKeysAreWarnedNotFatal) {
+  auto config = ParseConfig("http: {port: 5000, prot: 1}\nextra: 1\n", "h.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ((*config)->warnings.size(), 2u);
+  EXPECT_EQ((*config)->warnings[0], "h.yaml: extra: unknown key, ignored");
+  EXPECT_EQ((*config)->warnings[1], "h.yaml: http.prot: unknown key, ignored");
+}
+
+TEST(Config, MissingFile) {
+  auto config = LoadConfigFile("/nonexistent/herald.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().message(),
+            "/nonexistent/herald.yaml: cannot read the config file");
+}
+
+TEST(ConfigMap, ProviderKeys) {
+  YAML::Node node = YAML::Load("{type: x, timeout: 3, allowed_endpoints: ['a', 'b'], flag: yes, junk: 1}");
+  ConfigMap map(node, "f.yaml", "apps.x");
+  map.Accept("type");
+  EXPECT_EQ(map.Seconds("timeout", absl::Seconds(1)), absl::Seconds(3));
+  EXPECT_EQ(map.StringList("allowed_endpoints"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(map.Bool("flag", false));
+  EXPECT_TRUE(map.status().ok());
+  EXPECT_EQ(map.UnknownKeyWarnings(),
+            std::vector<std::string>{"f.yaml: apps.x.junk: unknown key, ignored"});
+  map.Bool("type", false);
+  EXPECT_EQ(map.status().message(), "f.yaml: apps.x.type: must be true or false");
+}
+
+}  // namespace
+}  // namespace herald

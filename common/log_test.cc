@@ -1,0 +1,36 @@
+#include "common/log.h"
+
+#include "gtest/gtest.h"
+
+namespace herald {
+namespace {
+
+TEST(RedactPushkey, KeepsOnlyAPrefix) {
+  std::string key = "6Vq2U0ZwRz5A1bYkP7mJ8sN3tF4hG9cL0xQ==";
+  std::string shown = RedactPushkey(key);
+  EXPECT_EQ(shown, "6Vq2U0…(37 chars)");
+  EXPECT_EQ(shown.find(key.substr(6)), std::string::npos);
+}
+
+TEST(RedactPushkey, UrlKeepsOriginOnly) {
+  EXPECT_EQ(RedactPushkey("https://ntfy.example.org/upAbCdEfSecretToken?up=1"),
+            "https://ntfy.example.org/…(49 chars)");
+  EXPECT_EQ(RedactPushkey("https://user:pass@push.example.org/x"),
+            "https://push.example.org/…(36 chars)");
+}
+
+TEST(RedactPushkey, ShortKeysShowNothing) {
+  EXPECT_EQ(RedactPushkey("abc"), "…(3 chars)");
+}
+
+TEST(ParseLogLevel, Names) {
+  LogLevel level;
+  EXPECT_TRUE(ParseLogLevel("DEBUG", &level));
+  EXPECT_EQ(level, LogLevel::kDebug);
+  EXPECT_TRUE(ParseLogLevel("warn", &level));
+  EXPECT_EQ(level, LogLevel::kWarning);
+  EXPECT_FALSE(ParseLogLevel("loud", &level));
+}
+
+}  // namespace
+}  // namespace herald

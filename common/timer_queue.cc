@@ -1,0 +1,47 @@
+#include "common/timer_queue.h"
+
+namespace herald {
+
+TimerQueue::TimerQueue() : thread_([this] { Loop(); }) {}
+
+TimerQueue::~TimerQueue() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  thread_.join();
+}
+
+void TimerQueue::RunAt(absl::Time when, std::function<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  due_.emplace(when, std::move(fn));
+}
+
+size_t TimerQueue::Pending() const {
+  absl::MutexLock lock(&mu_);
+  return due_.size();
+}
+
+void TimerQueue::Loop() {
+  while (true) {
+    std::function<void()> fn;
+    {
+      absl::MutexLock lock(&mu_);
+      while (true) {
+        if (stopping_) return;
+        absl::Time next = due_.empty() ? absl::InfiniteFuture() : due_.begin()->first;
+        if (next <= absl::Now()) break;
+        // Wakes when a new (maybe earlier) timer is added, or when `next` is due.
+        auto changed = [this, next]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+          return stopping_ || (!due_.empty() && due_.begin()->first < next);
+        };
+        mu_.AwaitWithDeadline(absl::Condition(&changed), next);
+      }
+      fn = std::move(due_.begin()->second);
+      due_.erase(due_.begin());
+    }
+    fn();
+  }
+}
+
+}  // namespace herald

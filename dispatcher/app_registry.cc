@@ -1,0 +1,54 @@
+#include "dispatcher/app_registry.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/glob.h"
+
+namespace herald::dispatcher {
+
+AppRegistry::AppRegistry(std::vector<App> apps) : apps_(std::move(apps)) {}
+
+absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
+    const Config& config, const providers::ProviderEnv& env,
+    std::vector<std::string>* warnings) {
+  std::vector<App> apps;
+  for (const AppConfig& app : config.apps) {
+    ConfigMap map(app.node, config.file, absl::StrCat("apps.", app.pattern));
+    map.Accept("type");
+    const providers::ProviderFactory* factory = providers::ProviderRegistry::Find(app.type);
+    if (factory == nullptr) {
+      if (app.type == "gcm" || app.type == "apns" || app.type == "webpush") {
+        return absl::InvalidArgumentError(
+            absl::StrCat(config.file, ": apps.", app.pattern, ".type: provider '", app.type,
+                         "' is not built into this Herald yet"));
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          config.file, ": apps.", app.pattern, ".type: unknown provider type '", app.type,
+          "' (known: ", absl::StrJoin(providers::ProviderRegistry::Types(), ", "), ")"));
+    }
+    absl::StatusOr<std::unique_ptr<providers::Provider>> provider =
+        (*factory)(app.pattern, map, env);
+    if (!provider.ok()) return provider.status();
+    if (!map.status().ok()) return map.status();
+    for (std::string& w : map.UnknownKeyWarnings()) warnings->push_back(std::move(w));
+    apps.push_back(App{app.pattern, app.type, std::move(*provider)});
+  }
+  return std::make_unique<AppRegistry>(std::move(apps));
+}
+
+AppMatch AppRegistry::Match(const std::string& app_id) const {
+  const App* glob_match = nullptr;
+  int glob_matches = 0;
+  for (const App& app : apps_) {
+    if (app.pattern == app_id) return AppMatch{&app, ""};
+    if (IsGlob(app.pattern) && GlobMatch(app.pattern, app_id)) {
+      ++glob_matches;
+      glob_match = &app;
+    }
+  }
+  if (glob_matches == 1) return AppMatch{glob_match, ""};
+  if (glob_matches == 0) return AppMatch{nullptr, "unknown app_id"};
+  return AppMatch{nullptr, absl::StrCat("app_id matches ", glob_matches, " app globs")};
+}
+
+}  // namespace herald::dispatcher

@@ -1,0 +1,201 @@
+#include "dispatcher/dispatcher_service.h"
+
+#include <atomic>
+#include <chrono>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace herald::dispatcher {
+namespace {
+
+constexpr char kComponent[] = "dispatcher";
+// An attempt started with less time than this left is not worth making.
+constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(50);
+
+using providers::Outcome;
+
+herald::v1::Outcome ToProto(Outcome::Kind kind) {
+  switch (kind) {
+    case Outcome::Kind::kDelivered:
+      return herald::v1::OUTCOME_DELIVERED;
+    case Outcome::Kind::kRejected:
+      return herald::v1::OUTCOME_REJECTED;
+    case Outcome::Kind::kRetry:
+      return herald::v1::OUTCOME_RETRY;
+    case Outcome::Kind::kFailed:
+      return herald::v1::OUTCOME_FAILED;
+    case Outcome::Kind::kSkipped:
+      return herald::v1::OUTCOME_SKIPPED;
+  }
+  return herald::v1::OUTCOME_UNSPECIFIED;
+}
+
+double Jitter() {
+  thread_local std::mt19937 rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.5, 1.5)(rng);
+}
+
+// One notify request in flight: owns the per-device state until every device
+// has an outcome, then finishes the RPC. Shared by the provider callbacks and
+// retry timers that refer to it.
+class FanOut : public std::enable_shared_from_this<FanOut> {
+ public:
+  FanOut(const AppRegistry* apps, std::shared_ptr<const AppRegistry> apps_owner,
+         const RetryPolicy& policy, TimerQueue* timers,
+         const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
+         grpc::ServerUnaryReactor* reactor, absl::Time deadline)
+      : apps_(apps),
+        apps_owner_(std::move(apps_owner)),
+        policy_(policy),
+        timers_(timers),
+        request_(request),
+        response_(response),
+        reactor_(reactor),
+        deadline_(deadline),
+        devices_(request->notification().devices_size()) {}
+
+  void Start() {
+    const auto& devices = request_->notification().devices();
+    pending_.store(devices.size());
+    if (devices.empty()) {
+      Finish();
+      return;
+    }
+    for (int i = 0; i < devices.size(); ++i) {
+      AppMatch match = apps_->Match(devices[i].app_id());
+      if (match.app == nullptr) {
+        HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] app_id '",
+                   devices[i].app_id(), "': ", match.reason, "; pushkey ",
+                   RedactPushkey(devices[i].pushkey()), " rejected");
+        Record(i, Outcome::Rejected(match.reason));
+        continue;
+      }
+      devices_[i].app = match.app;
+      Attempt(i);
+    }
+  }
+
+ private:
+  struct DeviceState {
+    const App* app = nullptr;
+    int attempts = 0;
+    Outcome outcome;
+  };
+
+  void Attempt(int i) {
+    DeviceState& d = devices_[i];
+    ++d.attempts;
+    providers::PushRequest push;
+    push.notification = &request_->notification();
+    push.device = &request_->notification().devices(i);
+    push.request_id = request_->request_id();
+    push.deadline = deadline_;
+    push.attempt = d.attempts;
+    auto self = shared_from_this();
+    d.app->provider->Push(push, [self, i](Outcome outcome) { self->OnOutcome(i, std::move(outcome)); });
+  }
+
+  void OnOutcome(int i, Outcome outcome) {
+    DeviceState& d = devices_[i];
+    if (outcome.kind == Outcome::Kind::kRetry && d.attempts < policy_.max_attempts) {
+      absl::Duration backoff =
+          policy_.initial_backoff * static_cast<double>(1 << (d.attempts - 1)) * Jitter();
+      absl::Duration wait = std::max(backoff, outcome.retry_after);
+      if (absl::Now() + wait + kMinAttemptTime < deadline_) {
+        HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
+                   " pushkey ", RedactPushkey(request_->notification().devices(i).pushkey()),
+                   ": attempt ", d.attempts, " ", outcome.detail, "; retrying in ",
+                   absl::FormatDuration(wait));
+        auto self = shared_from_this();
+        timers_->RunAfter(wait, [self, i] { self->Attempt(i); });
+        return;
+      }
+    }
+    Record(i, std::move(outcome));
+  }
+
+  void Record(int i, Outcome outcome) {
+    devices_[i].outcome = std::move(outcome);
+    if (pending_.fetch_sub(1) == 1) Finish();
+  }
+
+  void Finish() {
+    const auto& devices = request_->notification().devices();
+    int delivered = 0, rejected = 0, other = 0;
+    for (int i = 0; i < devices.size(); ++i) {
+      const DeviceState& d = devices_[i];
+      herald::v1::DeviceOutcome* o = response_->add_outcomes();
+      o->set_app_id(devices[i].app_id());
+      o->set_pushkey(devices[i].pushkey());
+      o->set_outcome(ToProto(d.outcome.kind));
+      o->set_detail(d.outcome.detail);
+      o->set_retry_after_ms(absl::ToInt64Milliseconds(d.outcome.retry_after));
+      o->set_attempts(d.attempts);
+      switch (d.outcome.kind) {
+        case Outcome::Kind::kRejected: {
+          ++rejected;
+          bool seen = false;
+          for (const std::string& k : response_->rejected()) seen = seen || k == devices[i].pushkey();
+          if (!seen) response_->add_rejected(devices[i].pushkey());
+          break;
+        }
+        case Outcome::Kind::kDelivered:
+        case Outcome::Kind::kSkipped:
+          ++delivered;
+          break;
+        default:
+          ++other;
+          HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
+                     devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
+                     ": ", OutcomeKindName(d.outcome.kind), " after ", d.attempts,
+                     " attempt(s): ", d.outcome.detail);
+      }
+    }
+    HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
+               " device(s): ", delivered, " delivered, ", rejected, " rejected, ", other,
+               " failed");
+    reactor_->Finish(grpc::Status::OK);
+  }
+
+  const AppRegistry* apps_;
+  std::shared_ptr<const AppRegistry> apps_owner_;  // keeps the apps alive
+  RetryPolicy policy_;
+  TimerQueue* timers_;
+  const herald::v1::DispatchRequest* request_;
+  herald::v1::DispatchResponse* response_;
+  grpc::ServerUnaryReactor* reactor_;
+  absl::Time deadline_;
+  std::vector<DeviceState> devices_;
+  std::atomic<int> pending_{0};
+};
+
+}  // namespace
+
+DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps,
+                                     RetryPolicy policy, TimerQueue* timers)
+    : apps_(std::move(apps)), policy_(policy), timers_(timers) {}
+
+grpc::ServerUnaryReactor* DispatcherService::Dispatch(
+    grpc::CallbackServerContext* context, const herald::v1::DispatchRequest* request,
+    herald::v1::DispatchResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (request->notification().devices_size() == 0) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "notification.devices must not be empty"));
+    return reactor;
+  }
+  absl::Time deadline = absl::Now() + policy_.deadline;
+  auto client_deadline = context->deadline();
+  if (client_deadline != std::chrono::system_clock::time_point::max()) {
+    deadline = std::min(deadline, absl::FromChrono(client_deadline));
+  }
+  auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, request,
+                                          response, reactor, deadline);
+  fan_out->Start();
+  return reactor;
+}
+
+}  // namespace herald::dispatcher

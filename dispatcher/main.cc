@@ -1,0 +1,128 @@
+// herald-dispatcher: the gRPC service that delivers notifications.
+//   herald-dispatcher --config FILE
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/timer_queue.h"
+#include "dispatcher/app_registry.h"
+#include "dispatcher/dispatcher_service.h"
+#include "grpcpp/grpcpp.h"
+#include "providers/common/http_client.h"
+
+namespace {
+
+constexpr char kComponent[] = "dispatcher";
+constexpr char kUsage[] = "usage: herald-dispatcher --config FILE [--check-config]\n";
+
+int WaitForSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (absl::StartsWith(arg, "--config=")) {
+      config_path = arg.substr(strlen("--config="));
+    } else if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else {
+      std::cerr << "herald-dispatcher: unknown argument '" << arg << "'\n" << kUsage;
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  // Signals are taken synchronously by the main thread only.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::shared_ptr<const herald::Config>> config =
+      herald::LoadConfigFile(config_path);
+  if (!config.ok()) {
+    std::cerr << "herald-dispatcher: bad config: " << config.status().message() << "\n";
+    return 1;
+  }
+  herald::LogLevel level = herald::LogLevel::kInfo;
+  herald::ParseLogLevel((*config)->log_level, &level);
+  herald::SetLogLevel(level);
+
+  auto http = std::make_unique<herald::providers::HttpClient>();
+  herald::providers::ProviderEnv env;
+  env.http = http.get();
+  std::vector<std::string> warnings = (*config)->warnings;
+  absl::StatusOr<std::unique_ptr<herald::dispatcher::AppRegistry>> apps =
+      herald::dispatcher::AppRegistry::Build(**config, env, &warnings);
+  if (!apps.ok()) {
+    std::cerr << "herald-dispatcher: bad config: " << apps.status().message() << "\n";
+    return 1;
+  }
+  for (const std::string& w : warnings) HERALD_LOG(kWarning, kComponent, w);
+  if (check_only) {
+    std::cout << config_path << ": OK (" << (*apps)->apps().size() << " app(s))\n";
+    return 0;
+  }
+
+  auto timers = std::make_unique<herald::TimerQueue>();
+  herald::dispatcher::RetryPolicy policy;
+  policy.deadline = (*config)->dispatcher.deadline;
+  policy.initial_backoff = (*config)->dispatcher.retry_initial_backoff;
+  policy.max_attempts = (*config)->dispatcher.max_attempts;
+  std::shared_ptr<const herald::dispatcher::AppRegistry> registry(std::move(*apps));
+  herald::dispatcher::DispatcherService service(registry, policy, timers.get());
+
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort((*config)->dispatcher.listen, grpc::InsecureServerCredentials(),
+                           &bound_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    std::cerr << "herald-dispatcher: cannot listen on " << (*config)->dispatcher.listen << "\n";
+    return 1;
+  }
+  HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " with ",
+             registry->apps().size(), " app(s)");
+
+  int sig = WaitForSignal();
+  HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
+             absl::FormatDuration(policy.deadline), ")");
+  // Lets in-flight notifications finish within their deadline, then stops.
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(absl::ToInt64Milliseconds(policy.deadline)));
+  server.reset();
+  http.reset();
+  timers.reset();
+  HERALD_LOG(kInfo, kComponent, "stopped");
+  return 0;
+}

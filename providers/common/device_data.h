@@ -1,0 +1,25 @@
+// Reading a device's `data` (the pusher's data from the homeserver).
+#pragma once
+
+#include <optional>
+
+#include "absl/time/time.h"
+#include "proto/herald/v1/herald.pb.h"
+#include "rapidjson/document.h"
+
+namespace herald::providers {
+
+struct DeviceData {
+  // data.format == "event_id_only"
+  bool event_id_only = false;
+  // The whole data object (empty object when absent or unparsable).
+  rapidjson::Document doc;
+};
+
+DeviceData ParseDeviceData(const herald::v1::Device& device);
+
+// Parses a Retry-After header: delta-seconds or an HTTP-date. nullopt when
+// absent or unparsable; never negative.
+std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now);
+
+}  // namespace herald::providers

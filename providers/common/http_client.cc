@@ -1,0 +1,394 @@
+#include "providers/common/http_client.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
+
+namespace herald::providers {
+
+const char* TransportErrorName(TransportError e) {
+  switch (e) {
+    case TransportError::kNone:
+      return "none";
+    case TransportError::kTimeout:
+      return "timeout";
+    case TransportError::kConnect:
+      return "connect";
+    case TransportError::kTls:
+      return "tls";
+    case TransportError::kRefusedAddress:
+      return "refused_address";
+    case TransportError::kBadUrl:
+      return "bad_url";
+    case TransportError::kShutdown:
+      return "shutdown";
+    case TransportError::kOther:
+      return "other";
+  }
+  return "?";
+}
+
+absl::string_view HttpResponse::Header(absl::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+bool IsPrivateAddress(absl::string_view ip_text) {
+  std::string ip(ip_text);
+  in_addr v4{};
+  in6_addr v6{};
+  auto private_v4 = [](uint32_t a) {  // host byte order
+    auto in = [a](uint32_t net, int bits) {
+      uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+      return (a & mask) == (net & mask);
+    };
+    return in(0x00000000, 8) ||    // 0.0.0.0/8 "this network"
+           in(0x0A000000, 8) ||    // 10/8
+           in(0x64400000, 10) ||   // 100.64/10 CGNAT
+           in(0x7F000000, 8) ||    // loopback
+           in(0xA9FE0000, 16) ||   // link-local
+           in(0xAC100000, 12) ||   // 172.16/12
+           in(0xC0000000, 24) ||   // 192.0.0/24 IETF protocol assignments
+           in(0xC0A80000, 16) ||   // 192.168/16
+           in(0xC6120000, 15) ||   // 198.18/15 benchmarking
+           in(0xE0000000, 4) ||    // multicast
+           in(0xF0000000, 4);      // reserved + broadcast
+  };
+  if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
+    return private_v4(ntohl(v4.s_addr));
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
+    const uint8_t* b = v6.s6_addr;
+    static const uint8_t kZero[16] = {};
+    if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // :: and ::1
+    if ((b[0] & 0xFE) == 0xFC) return true;                      // fc00::/7 unique local
+    if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;      // fe80::/10 link-local
+    if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;      // fec0::/10 site-local
+    if (b[0] == 0xFF) return true;                               // multicast
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+    static const uint8_t kNat64[12] = {0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0 ||
+        std::memcmp(b, kZero, 12) == 0 /* deprecated v4-compatible */) {
+      uint32_t a = (uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) |
+                   (uint32_t{b[14]} << 8) | b[15];
+      return private_v4(a);
+    }
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+std::once_flag g_curl_init;
+
+struct Transfer {
+  CURL* easy = nullptr;
+  curl_slist* header_list = nullptr;
+  HttpRequest request;
+  HttpResponse response;
+  HttpClient::Callback done;
+  size_t max_body = 0;
+  bool refused_address = false;
+  std::string refused_ip;
+
+  ~Transfer() {
+    if (header_list != nullptr) curl_slist_free_all(header_list);
+    if (easy != nullptr) curl_easy_cleanup(easy);
+  }
+};
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  size_t room = t->max_body > t->response.body.size() ? t->max_body - t->response.body.size() : 0;
+  t->response.body.append(data, std::min(len, room));
+  return len;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  absl::string_view line(data, len);
+  line = absl::StripTrailingAsciiWhitespace(line);
+  if (absl::StartsWith(line, "HTTP/")) {
+    t->response.headers.clear();  // a new response (after 1xx)
+    return len;
+  }
+  size_t colon = line.find(':');
+  if (colon == absl::string_view::npos || t->response.headers.size() > 200) return len;
+  t->response.headers.emplace_back(
+      absl::AsciiStrToLower(line.substr(0, colon)),
+      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+  return len;
+}
+
+// Runs once a connection is ready (new or reused), before the request goes
+// out: the one place where the peer address is known for certain.
+int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/,
+             int /*conn_primary_port*/, int /*conn_local_port*/) {
+  auto* t = static_cast<Transfer*>(user);
+  if (!t->request.allow_private_addresses && IsPrivateAddress(conn_primary_ip)) {
+    t->refused_address = true;
+    t->refused_ip = conn_primary_ip;
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+TransportError Classify(CURLcode code) {
+  switch (code) {
+    case CURLE_OK:
+      return TransportError::kNone;
+    case CURLE_OPERATION_TIMEDOUT:
+      return TransportError::kTimeout;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return TransportError::kConnect;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+      return TransportError::kTls;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return TransportError::kBadUrl;
+    default:
+      return TransportError::kOther;
+  }
+}
+
+}  // namespace
+
+class HttpClient::Impl {
+ public:
+  explicit Impl(HttpClientOptions options) : options_(options) {
+    std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    multi_ = curl_multi_init();
+    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    if (options_.max_host_connections > 0) {
+      curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+    }
+    if (options_.max_total_connections > 0) {
+      curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                        options_.max_total_connections);
+    }
+    loop_ = std::thread([this] { Loop(); });
+  }
+
+  ~Impl() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    curl_multi_wakeup(multi_);
+    loop_.join();
+    curl_multi_cleanup(multi_);
+  }
+
+  void Send(HttpRequest request, Callback done) {
+    auto t = std::make_unique<Transfer>();
+    t->request = std::move(request);
+    t->done = std::move(done);
+    t->max_body = options_.max_response_body;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(t));
+        in_flight_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (t != nullptr) {  // not queued: shutting down
+      t->response.error = TransportError::kShutdown;
+      t->response.error_detail = "HTTP client is shutting down";
+      t->done(std::move(t->response));
+      return;
+    }
+    curl_multi_wakeup(multi_);
+  }
+
+  int InFlight() const { return in_flight_.load(std::memory_order_relaxed); }
+
+ private:
+  void Start(std::unique_ptr<Transfer> t) {
+    CURL* e = curl_easy_init();
+    t->easy = e;
+    const HttpRequest& r = t->request;
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(r.timeout))));
+    curl_easy_setopt(
+        e, CURLOPT_CONNECTTIMEOUT_MS,
+        static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(r.connect_timeout))));
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);  // prefer multiplexing over a new connection
+    switch (r.version) {
+      case HttpVersion::kAuto:
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+        break;
+      case HttpVersion::kHttp11:
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+        break;
+      case HttpVersion::kHttp2PriorKnowledge:
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+        break;
+    }
+    if (!r.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, r.ca_file.c_str());
+    if (!r.client_cert_file.empty()) {
+      curl_easy_setopt(e, CURLOPT_SSLCERT, r.client_cert_file.c_str());
+      curl_easy_setopt(e, CURLOPT_SSLKEY, r.client_cert_file.c_str());
+    }
+    if (r.method == "POST") {
+      curl_easy_setopt(e, CURLOPT_POST, 1L);
+    } else if (r.method != "GET") {
+      curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+    }
+    if (r.method != "GET" || !r.body.empty()) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    }
+    // No "Expect: 100-continue" round trip, no default content type.
+    t->header_list = curl_slist_append(t->header_list, "Expect:");
+    bool has_content_type = false;
+    for (const auto& [name, value] : r.headers) {
+      if (absl::EqualsIgnoreCase(name, "content-type")) has_content_type = true;
+      t->header_list =
+          curl_slist_append(t->header_list, absl::StrCat(name, ": ", value).c_str());
+    }
+    if (!has_content_type) t->header_list = curl_slist_append(t->header_list, "Content-Type:");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, OnBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, OnPrereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+      t->response.error = TransportError::kOther;
+      t->response.error_detail = "curl_multi_add_handle failed";
+      Complete(std::move(t));
+      return;
+    }
+    active_.insert(t.release());  // owned by the multi handle until done
+  }
+
+  void Complete(std::unique_ptr<Transfer> t) {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    Callback done = std::move(t->done);
+    HttpResponse response = std::move(t->response);
+    t.reset();
+    done(std::move(response));
+  }
+
+  void Finish(CURL* e, CURLcode code) {
+    Transfer* raw = nullptr;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
+    std::unique_ptr<Transfer> t(raw);
+    active_.erase(raw);
+    curl_multi_remove_handle(multi_, e);
+    HttpResponse& resp = t->response;
+    if (t->refused_address) {
+      resp.error = TransportError::kRefusedAddress;
+      resp.error_detail = absl::StrCat("refused to connect to private address ", t->refused_ip);
+    } else if (code != CURLE_OK) {
+      resp.error = Classify(code);
+      resp.error_detail = curl_easy_strerror(code);
+    }
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    long version = 0;
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    resp.status = static_cast<int>(status);
+    resp.http_version = version == CURL_HTTP_VERSION_2_0 ? 20
+                        : version == CURL_HTTP_VERSION_1_1 ? 11
+                        : version == CURL_HTTP_VERSION_1_0 ? 10
+                                                            : 0;
+    if (resp.error == TransportError::kNone && resp.status == 0) {
+      resp.error = TransportError::kOther;
+      resp.error_detail = "no HTTP status received";
+    }
+    Complete(std::move(t));
+  }
+
+  void Loop() {
+    while (true) {
+      std::deque<std::unique_ptr<Transfer>> batch;
+      bool stopping;
+      {
+        absl::MutexLock lock(&mu_);
+        batch.swap(queue_);
+        stopping = stopping_;
+      }
+      if (stopping) {
+        for (auto& t : batch) {
+          t->response.error = TransportError::kShutdown;
+          t->response.error_detail = "HTTP client is shutting down";
+          Complete(std::move(t));
+        }
+        break;
+      }
+      for (auto& t : batch) Start(std::move(t));
+      int running = 0;
+      curl_multi_perform(multi_, &running);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+        if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
+      }
+      int fds = 0;
+      curl_multi_poll(multi_, nullptr, 0, 1000, &fds);
+    }
+    // Fail whatever is still in flight.
+    std::unordered_set<Transfer*> active;
+    active.swap(active_);
+    for (Transfer* t : active) {
+      t->response.error = TransportError::kShutdown;
+      t->response.error_detail = "HTTP client is shutting down";
+      curl_multi_remove_handle(multi_, t->easy);
+      Complete(std::unique_ptr<Transfer>(t));
+    }
+  }
+
+  HttpClientOptions options_;
+  CURLM* multi_ = nullptr;
+  std::thread loop_;
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::atomic<int> in_flight_{0};
+  std::unordered_set<Transfer*> active_;  // loop thread only
+};
+
+HttpClient::HttpClient(HttpClientOptions options)
+    : impl_(std::make_unique<Impl>(options)) {}
+HttpClient::~HttpClient() = default;
+void HttpClient::Send(HttpRequest request, Callback done) {
+  impl_->Send(std::move(request), std::move(done));
+}
+int HttpClient::InFlight() const { return impl_->InFlight(); }
+
+}  // namespace herald::providers

@@ -1,0 +1,103 @@
+// Asynchronous HTTP client shared by all providers: libcurl's multi interface
+// driven by one event-loop thread. HTTP/2 multiplexing where the server offers
+// it, connection reuse, TLS with an optional CA file, a timeout on every
+// request. Send() never blocks on the network; completions run on the loop
+// thread and must be quick (classify, then hand off).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace herald::providers {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+enum class HttpVersion {
+  kAuto,               // HTTP/2 over TLS when offered (ALPN), else HTTP/1.1
+  kHttp11,             // HTTP/1.1 only
+  kHttp2PriorKnowledge // HTTP/2 even in cleartext (h2c without upgrade)
+};
+
+struct HttpRequest {
+  std::string method = "POST";
+  std::string url;
+  HttpHeaders headers;
+  std::string body;
+  absl::Duration timeout = absl::Seconds(10);
+  absl::Duration connect_timeout = absl::Seconds(5);
+  HttpVersion version = HttpVersion::kAuto;
+  std::string ca_file;  // empty: the system's CAs
+  // Client certificate + key (PEM, one file) for mutual TLS; empty: none.
+  std::string client_cert_file;
+  // When false, connecting to loopback/private/link-local/multicast addresses
+  // is refused at connect time (after DNS, so rebinding cannot dodge it).
+  bool allow_private_addresses = true;
+};
+
+enum class TransportError {
+  kNone,
+  kTimeout,
+  kConnect,          // DNS, refused, unreachable
+  kTls,
+  kRefusedAddress,   // allow_private_addresses == false and the address was private
+  kBadUrl,
+  kShutdown,         // the client was destroyed first
+  kOther,            // stream reset, GOAWAY, protocol error, ...
+};
+
+const char* TransportErrorName(TransportError e);
+
+struct HttpResponse {
+  TransportError error = TransportError::kNone;
+  std::string error_detail;  // curl's message, never a credential
+  int status = 0;
+  int http_version = 0;  // 11 or 20 when known
+  HttpHeaders headers;   // names lower-cased
+  std::string body;
+
+  bool ok() const { return error == TransportError::kNone; }
+  // First header with this lower-case name, or empty.
+  absl::string_view Header(absl::string_view name) const;
+};
+
+struct HttpClientOptions {
+  // Connections per host (0 = unlimited). With HTTP/2 many requests share one.
+  long max_host_connections = 0;
+  long max_total_connections = 0;
+  // Bytes of response body kept; more is dropped (we only classify answers).
+  size_t max_response_body = 64 * 1024;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+  ~HttpClient();  // Fails pending requests with kShutdown, joins the loop.
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  using Callback = std::function<void(HttpResponse)>;
+  // Queues the request; `done` runs exactly once, on the loop thread (or on
+  // the calling thread if the client is already shutting down).
+  void Send(HttpRequest request, Callback done);
+
+  // Requests started and not yet completed.
+  int InFlight() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// True for addresses a public push endpoint must never resolve to: loopback,
+// RFC 1918, CGNAT, link-local, unique-local, multicast, unspecified, ...
+// `ip` is a textual IPv4 or IPv6 address; anything unparsable counts as
+// private (refuse when unsure).
+bool IsPrivateAddress(absl::string_view ip);
+
+}  // namespace herald::providers

@@ -1,0 +1,66 @@
+#include "providers/common/provider.h"
+
+#include "absl/synchronization/mutex.h"
+
+namespace herald::providers {
+namespace {
+
+struct Registry {
+  absl::Mutex mu;
+  std::map<std::string, ProviderFactory> factories ABSL_GUARDED_BY(mu);
+};
+
+Registry& GetRegistry() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+}  // namespace
+
+const char* OutcomeKindName(Outcome::Kind kind) {
+  switch (kind) {
+    case Outcome::Kind::kDelivered:
+      return "delivered";
+    case Outcome::Kind::kRejected:
+      return "rejected";
+    case Outcome::Kind::kRetry:
+      return "retry";
+    case Outcome::Kind::kFailed:
+      return "failed";
+    case Outcome::Kind::kSkipped:
+      return "skipped";
+  }
+  return "?";
+}
+
+CommonAppOptions ReadCommonAppOptions(ConfigMap& map) {
+  CommonAppOptions o;
+  o.endpoint = map.String("endpoint", "");
+  o.ca_file = map.String("ca_file", "");
+  o.timeout = map.Seconds("timeout", o.timeout);
+  o.inflight_request_limit = map.Int("inflight_request_limit", o.inflight_request_limit, 1, 1000000);
+  return o;
+}
+
+void ProviderRegistry::Register(const std::string& type, ProviderFactory factory) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  r.factories[type] = std::move(factory);
+}
+
+const ProviderFactory* ProviderRegistry::Find(const std::string& type) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.factories.find(type);
+  return it == r.factories.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ProviderRegistry::Types() {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  std::vector<std::string> out;
+  for (const auto& [type, factory] : r.factories) out.push_back(type);
+  return out;
+}
+
+}  // namespace herald::providers

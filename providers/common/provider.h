@@ -1,0 +1,97 @@
+// The one interface every push provider implements, and the registry that
+// maps a config `type` to a factory. The dispatcher knows nothing else.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "proto/herald/v1/herald.pb.h"
+#include "providers/common/http_client.h"
+
+namespace herald::providers {
+
+struct Outcome {
+  enum class Kind {
+    kDelivered,  // the provider took the push
+    kRejected,   // the pushkey is dead: tell the homeserver
+    kRetry,      // transient: try again (after retry_after if set)
+    kFailed,     // permanent, not the pushkey's fault (credentials, config)
+    kSkipped,    // deliberately not sent (nothing to show, not allowed)
+  };
+  Kind kind = Kind::kFailed;
+  std::string detail;  // human text for logs and gRPC callers; no secrets
+  absl::Duration retry_after = absl::ZeroDuration();
+
+  static Outcome Delivered(std::string detail = "") {
+    return {Kind::kDelivered, std::move(detail)};
+  }
+  static Outcome Rejected(std::string detail) { return {Kind::kRejected, std::move(detail)}; }
+  static Outcome Retry(std::string detail, absl::Duration after = absl::ZeroDuration()) {
+    return {Kind::kRetry, std::move(detail), after};
+  }
+  static Outcome Failed(std::string detail) { return {Kind::kFailed, std::move(detail)}; }
+  static Outcome Skipped(std::string detail) { return {Kind::kSkipped, std::move(detail)}; }
+};
+
+const char* OutcomeKindName(Outcome::Kind kind);
+
+// One push: a notification to one of its devices.
+struct PushRequest {
+  const herald::v1::Notification* notification;  // outlives the push
+  const herald::v1::Device* device;              // outlives the push
+  std::string request_id;
+  absl::Time deadline;  // the attempt must end by then
+  int attempt = 1;
+};
+
+class Provider {
+ public:
+  virtual ~Provider() = default;
+  // Sends one push; `done` runs exactly once, on any thread, and must not
+  // block. Never throws.
+  virtual void Push(const PushRequest& request, std::function<void(Outcome)> done) = 0;
+};
+
+// What a provider may use, owned by the dispatcher.
+struct ProviderEnv {
+  HttpClient* http = nullptr;
+};
+
+// The keys every provider takes.
+struct CommonAppOptions {
+  std::string endpoint;  // base URL override
+  std::string ca_file;
+  absl::Duration timeout = absl::Seconds(10);
+  int64_t inflight_request_limit = 512;
+};
+// Reads endpoint, ca_file, timeout, inflight_request_limit from `map`.
+CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
+
+// Builds a provider for one configured app. `map` is the app's mapping
+// (`type` already read); read every key you know through it, so that the
+// rest are warned about; report bad values with map.Fail().
+using ProviderFactory = std::function<absl::StatusOr<std::unique_ptr<Provider>>(
+    const std::string& app_id, ConfigMap& map, const ProviderEnv& env)>;
+
+class ProviderRegistry {
+ public:
+  static void Register(const std::string& type, ProviderFactory factory);
+  static const ProviderFactory* Find(const std::string& type);
+  static std::vector<std::string> Types();
+};
+
+// Registers a factory at static-initialization time; link the provider's
+// library with alwayslink = 1.
+struct ProviderRegistration {
+  ProviderRegistration(const std::string& type, ProviderFactory factory) {
+    ProviderRegistry::Register(type, std::move(factory));
+  }
+};
+
+}  // namespace herald::providers

@@ -1,0 +1,147 @@
+#include "providers/unifiedpush/unifiedpush_provider.h"
+
+#include <curl/curl.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/glob.h"
+#include "common/log.h"
+#include "providers/common/device_data.h"
+#include "providers/common/notification_json.h"
+
+namespace herald::providers {
+namespace {
+
+constexpr char kComponent[] = "unifiedpush";
+
+// The host of an http(s) URL, lower-cased; nullopt when it is not one.
+std::optional<std::string> EndpointHost(const std::string& url) {
+  CURLU* u = curl_url();
+  std::optional<std::string> host;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* scheme = nullptr;
+    char* h = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+      std::string s = absl::AsciiStrToLower(scheme);
+      if ((s == "https" || s == "http") && h[0] != '\0') host = absl::AsciiStrToLower(h);
+    }
+    curl_free(scheme);
+    curl_free(h);
+  }
+  curl_url_cleanup(u);
+  return host;
+}
+
+}  // namespace
+
+Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
+  if (!r.ok()) {
+    switch (r.error) {
+      case TransportError::kRefusedAddress:
+        return Outcome::Rejected(r.error_detail);
+      case TransportError::kBadUrl:
+        return Outcome::Rejected("endpoint is not a usable URL");
+      default:
+        return Outcome::Retry(absl::StrCat("transport error (", TransportErrorName(r.error),
+                                           "): ", r.error_detail));
+    }
+  }
+  int s = r.status;
+  if (s >= 200 && s < 300) return Outcome::Delivered();
+  if (s == 404 || s == 410) return Outcome::Rejected(absl::StrCat("distributor answered ", s));
+  if (s == 429 || s >= 500) {
+    return Outcome::Retry(absl::StrCat("distributor answered ", s),
+                          ParseRetryAfter(r.Header("retry-after"), now)
+                              .value_or(absl::ZeroDuration()));
+  }
+  return Outcome::Failed(absl::StrCat("distributor answered ", s));
+}
+
+UnifiedPushProvider::UnifiedPushProvider(std::string app_id, UnifiedPushOptions options,
+                                         HttpClient* http)
+    : app_id_(std::move(app_id)), options_(std::move(options)), http_(http) {}
+
+void UnifiedPushProvider::Push(const PushRequest& request,
+                               std::function<void(Outcome)> done) {
+  const std::string& endpoint = request.device->pushkey();
+  std::optional<std::string> host = EndpointHost(endpoint);
+  if (!host) {
+    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
+               ": pushkey ", RedactPushkey(endpoint),
+               " is not an http(s) URL; rejected");
+    done(Outcome::Rejected("pushkey is not an http(s) URL"));
+    return;
+  }
+  if (!options_.allowed_endpoints.empty()) {
+    bool allowed = false;
+    for (const std::string& glob : options_.allowed_endpoints) {
+      if (GlobMatch(absl::AsciiStrToLower(glob), *host)) {
+        allowed = true;
+        break;
+      }
+    }
+    if (!allowed) {
+      HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
+                 ": endpoint host ", *host, " is not in allowed_endpoints; rejected");
+      done(Outcome::Rejected(absl::StrCat("endpoint host ", *host, " not allowed")));
+      return;
+    }
+  }
+  absl::Duration remaining = request.deadline - absl::Now();
+  if (remaining <= absl::ZeroDuration()) {
+    done(Outcome::Retry("deadline passed before sending"));
+    return;
+  }
+  DeviceData data = ParseDeviceData(*request.device);
+  NotificationJsonOptions json_options;
+  json_options.event_id_only = data.event_id_only;
+
+  HttpRequest http;
+  http.url = endpoint;
+  http.headers = {{"Content-Type", "application/json"},
+                  {"TTL", absl::StrCat(options_.ttl_seconds)}};
+  http.body = NotifyBodyJson(*request.notification, json_options);
+  http.timeout = std::min(options_.common.timeout, remaining);
+  http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
+  http.ca_file = options_.common.ca_file;
+  http.allow_private_addresses = options_.allow_private_addresses;
+
+  std::string app_id = app_id_;
+  std::string request_id = request.request_id;
+  std::string shown = RedactPushkey(endpoint);
+  http_->Send(std::move(http), [done = std::move(done), app_id, request_id,
+                                shown](HttpResponse response) {
+    Outcome outcome = ClassifyUnifiedPushResponse(response, absl::Now());
+    if (response.error == TransportError::kRefusedAddress) {
+      HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint ", shown,
+                 " resolves to a private address (", response.error_detail,
+                 "); rejected (set allow_private_addresses: true to allow)");
+    } else {
+      HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, ": ", shown, " → ",
+                 OutcomeKindName(outcome.kind), " ", outcome.detail);
+    }
+    done(std::move(outcome));
+  });
+}
+
+namespace {
+
+ProviderRegistration registration(
+    "unifiedpush",
+    [](const std::string& app_id, ConfigMap& map,
+       const ProviderEnv& env) -> absl::StatusOr<std::unique_ptr<Provider>> {
+      UnifiedPushOptions options;
+      options.common = ReadCommonAppOptions(map);
+      options.allowed_endpoints = map.StringList("allowed_endpoints");
+      options.allow_private_addresses = map.Bool("allow_private_addresses", false);
+      options.ttl_seconds = map.Int("ttl", 900, 0, 2419200);
+      if (!options.common.endpoint.empty()) {
+        map.Fail("endpoint", "not used by unifiedpush: the pushkey is the endpoint URL");
+      }
+      if (!map.status().ok()) return map.status();
+      return std::make_unique<UnifiedPushProvider>(app_id, std::move(options), env.http);
+    });
+
+}  // namespace
+}  // namespace herald::providers

@@ -1,0 +1,34 @@
+// UnifiedPush (`type: unifiedpush`): the pushkey is the distributor's endpoint
+// URL; the notification JSON (without devices) is POSTed to it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "providers/common/http_client.h"
+#include "providers/common/provider.h"
+
+namespace herald::providers {
+
+struct UnifiedPushOptions {
+  CommonAppOptions common;
+  std::vector<std::string> allowed_endpoints;  // host globs; empty = any host
+  bool allow_private_addresses = false;
+  int64_t ttl_seconds = 900;
+};
+
+// Upstream answer → outcome (design.md, "Outcome rules": UnifiedPush row).
+Outcome ClassifyUnifiedPushResponse(const HttpResponse& response, absl::Time now);
+
+class UnifiedPushProvider : public Provider {
+ public:
+  UnifiedPushProvider(std::string app_id, UnifiedPushOptions options, HttpClient* http);
+  void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
+
+ private:
+  std::string app_id_;
+  UnifiedPushOptions options_;
+  HttpClient* http_;
+};
+
+}  // namespace herald::providers
