@@ -14,6 +14,8 @@ namespace {
 constexpr char kComponent[] = "dispatcher";
 // An attempt started with less time than this left is not worth making.
 constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(50);
+// Time kept back from the caller's deadline to send the answer.
+constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
 
 using providers::Outcome;
 
@@ -187,10 +189,15 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(
                                  "notification.devices must not be empty"));
     return reactor;
   }
-  absl::Time deadline = absl::Now() + policy_.deadline;
+  const absl::Time now = absl::Now();
+  absl::Time deadline = now + policy_.deadline;
   auto client_deadline = context->deadline();
   if (client_deadline != std::chrono::system_clock::time_point::max()) {
-    deadline = std::min(deadline, absl::FromChrono(client_deadline));
+    // Finish a little before the caller gives up, so that it gets our
+    // per-device answer rather than a bare DEADLINE_EXCEEDED.
+    absl::Time theirs = absl::FromChrono(client_deadline);
+    absl::Duration margin = std::min(kAnswerMargin, (theirs - now) / 10);
+    deadline = std::min(deadline, theirs - margin);
   }
   auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, request,
                                           response, reactor, deadline);

@@ -1,0 +1,354 @@
+#include "tests/harness/harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+extern char** environ;
+
+namespace herald::testing {
+namespace {
+
+[[noreturn]] void Fatal(const std::string& message) {
+  throw std::runtime_error(message);
+}
+
+std::atomic<int> g_counter{0};
+
+}  // namespace
+
+std::string Runfile(const std::string& path) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  std::string base = srcdir != nullptr ? std::string(srcdir) + "/herald/" : "";
+  return base + path;
+}
+
+std::string TempDir() {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string out = dir != nullptr ? dir : "/tmp/herald-test";
+  mkdir(out.c_str(), 0755);
+  return out;
+}
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) Fatal("bind failed");
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) Fatal("cannot write " + path);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool WaitForPort(int port, absl::Duration timeout) {
+  absl::Time until = absl::Now() + timeout;
+  while (absl::Now() < until) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (ok) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
+std::string JsonString(const std::string& s) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.String(s.data(), s.size());
+  return buf.GetString();
+}
+
+// ---- Process ----
+
+Process::~Process() {
+  if (pid_ > 0) Stop(absl::Seconds(2));
+}
+
+void Process::Start(const std::vector<std::string>& argv, const std::string& log_file) {
+  log_file_ = log_file;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) Fatal("cannot start " + argv[0]);
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    pid_ = -1;
+    return false;
+  }
+  return true;
+}
+
+int Process::Stop(absl::Duration grace) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  absl::Time until = absl::Now() + grace;
+  int status = 0;
+  while (absl::Now() < until) {
+    pid_t r = waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return -1;
+}
+
+// ---- HTTP ----
+
+rapidjson::Document HttpResult::Json() const {
+  rapidjson::Document doc;
+  doc.Parse(body.c_str());
+  return doc;
+}
+
+namespace {
+
+size_t CollectBody(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+size_t CollectHeader(char* data, size_t size, size_t n, void* user) {
+  auto* headers = static_cast<std::map<std::string, std::string>*>(user);
+  absl::string_view line(data, size * n);
+  size_t colon = line.find(':');
+  if (colon != absl::string_view::npos) {
+    (*headers)[absl::AsciiStrToLower(line.substr(0, colon))] =
+        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  }
+  return size * n;
+}
+
+}  // namespace
+
+HttpResult HttpCall(const std::string& method, const std::string& url,
+                    const std::string& body, const std::vector<std::string>& headers,
+                    absl::Duration timeout) {
+  HttpResult result;
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method != "GET" || !body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  }
+  curl_slist* list = curl_slist_append(nullptr, "Expect:");
+  for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  } else {
+    result.error = curl_easy_strerror(rc);
+  }
+  curl_slist_free_all(list);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+// ---- PKI ----
+
+TestPki MakeTestPki(const std::string& dir) {
+  TestPki pki;
+  pki.ca_cert = dir + "/ca.pem";
+  pki.server_cert = dir + "/server.pem";
+  pki.server_key = dir + "/server.key";
+  pki.client_cert_and_key = dir + "/client.pem";
+  if (access(pki.client_cert_and_key.c_str(), R_OK) == 0) return pki;
+  WriteFile(dir + "/san.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  std::string q = " >/dev/null 2>&1";
+  std::string cmd = absl::StrCat(
+      "set -e; cd '", dir, "'; ",
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+      "-subj '/CN=Herald Test CA' -keyout ca.key -out ca.pem", q, "; ",
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-subj '/CN=localhost' -keyout server.key -out server.csr", q, "; ",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile san.cnf -out server.pem", q, "; ",
+      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+      "-subj '/CN=herald-client' -keyout client.key -out client.csr", q, "; ",
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+      "-out client.crt", q, "; ",
+      "cat client.crt client.key > client.pem");
+  if (std::system(cmd.c_str()) != 0) Fatal("openssl failed to make the test PKI");
+  return pki;
+}
+
+// ---- FakeProvider ----
+
+FakeProvider::FakeProvider(Options options) : options_(std::move(options)) {
+  int n = g_counter.fetch_add(1);
+  std::string ready = absl::StrCat(TempDir(), "/fake-", getpid(), "-", n, ".ready");
+  unlink(ready.c_str());
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   Runfile("tools/fake_provider/fake_provider.py"),
+                                   "--listen", "127.0.0.1:0",
+                                   "--control", "127.0.0.1:0",
+                                   "--ready-file", ready};
+  if (!options_.tls_cert.empty()) {
+    argv.insert(argv.end(), {"--tls-cert", options_.tls_cert, "--tls-key", options_.tls_key});
+  }
+  if (!options_.client_ca.empty()) argv.insert(argv.end(), {"--client-ca", options_.client_ca});
+  process_.Start(argv, absl::StrCat(TempDir(), "/fake-", n, ".log"));
+  absl::Time until = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < until) {
+    if (access(ready.c_str(), R_OK) == 0) {
+      rapidjson::Document doc;
+      doc.Parse(ReadFile(ready).c_str());
+      if (doc.IsObject() && doc.HasMember("port")) {
+        port_ = doc["port"].GetInt();
+        control_port_ = doc["control_port"].GetInt();
+        return;
+      }
+    }
+    if (!process_.Running()) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Fatal("fake provider did not start: " + process_.Log());
+}
+
+FakeProvider::~FakeProvider() { process_.Stop(absl::Seconds(2)); }
+
+std::string FakeProvider::base_url() const {
+  return absl::StrCat(options_.tls_cert.empty() ? "http" : "https", "://127.0.0.1:", port_);
+}
+
+std::string FakeProvider::ControlUrl(const std::string& path) const {
+  return absl::StrCat("http://127.0.0.1:", control_port_, path);
+}
+
+void FakeProvider::SetRules(const std::string& rules_json) {
+  HttpResult r = HttpCall("POST", ControlUrl("/rules"), absl::StrCat("{\"rules\":", rules_json, "}"),
+                          {"Content-Type: application/json"});
+  if (r.status != 200) Fatal("fake provider refused rules: " + r.body + r.error);
+}
+
+rapidjson::Document FakeProvider::Requests(int wait_for, absl::Duration timeout) {
+  HttpResult r = HttpCall(
+      "GET", ControlUrl(absl::StrCat("/requests?wait_for=", wait_for, "&timeout_ms=",
+                                     absl::ToInt64Milliseconds(timeout))));
+  if (r.status != 200) Fatal("fake provider /requests failed: " + r.error);
+  rapidjson::Document doc = r.Json();
+  rapidjson::Document list;
+  list.CopyFrom(doc["requests"], list.GetAllocator());
+  return list;
+}
+
+rapidjson::Document FakeProvider::Stats() {
+  HttpResult r = HttpCall("GET", ControlUrl("/stats"));
+  if (r.status != 200) Fatal("fake provider /stats failed: " + r.error);
+  return r.Json();
+}
+
+void FakeProvider::Reset() { HttpCall("POST", ControlUrl("/reset"), "{}"); }
+
+// ---- Herald ----
+
+Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
+               const std::string& http_yaml) {
+  int n = g_counter.fetch_add(1);
+  http_port_ = FreePort();
+  grpc_port_ = FreePort();
+  config_file_ = absl::StrCat(TempDir(), "/herald-", n, ".yaml");
+  WriteFile(config_file_,
+            absl::StrCat("log:\n  level: debug\n",
+                         "http:\n  bind_addresses: ['127.0.0.1']\n  port: ", http_port_, "\n",
+                         http_yaml,
+                         "dispatcher:\n  listen: 127.0.0.1:", grpc_port_,
+                         "\n  target: dns:///127.0.0.1:", grpc_port_, "\n", dispatcher_yaml,
+                         "apps:\n", apps_yaml));
+  dispatcher_.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config_file_},
+                    absl::StrCat(TempDir(), "/dispatcher-", n, ".log"));
+  bridge_.Start({Runfile("bridge/herald-bridge"), "--config", config_file_},
+                absl::StrCat(TempDir(), "/bridge-", n, ".log"));
+  if (!WaitForPort(grpc_port_, absl::Seconds(15))) {
+    Fatal("dispatcher did not start: " + dispatcher_.Log());
+  }
+  if (!WaitForPort(http_port_, absl::Seconds(15))) {
+    Fatal("bridge did not start: " + bridge_.Log());
+  }
+}
+
+Herald::~Herald() {
+  bridge_.Stop();
+  dispatcher_.Stop();
+}
+
+std::string Herald::url(const std::string& path) const {
+  return absl::StrCat("http://127.0.0.1:", http_port_, path);
+}
+
+std::string Herald::notify_url() const { return url("/_matrix/push/v1/notify"); }
+
+HttpResult Herald::Notify(const std::string& body) {
+  return HttpCall("POST", notify_url(), body, {"Content-Type: application/json"});
+}
+
+void Herald::StopDispatcher() { dispatcher_.Stop(); }
+
+}  // namespace herald::testing

@@ -1,0 +1,130 @@
+// Test harness for integration tests: starts the real herald-bridge and
+// herald-dispatcher binaries and the fake provider on loopback, and talks to
+// them over HTTP.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "rapidjson/document.h"
+
+namespace herald::testing {
+
+// Path of a file in this test's runfiles, e.g. "bridge/herald-bridge".
+std::string Runfile(const std::string& path);
+// A directory private to this test (TEST_TMPDIR), created if needed.
+std::string TempDir();
+// A port nobody listens on right now.
+int FreePort();
+void WriteFile(const std::string& path, const std::string& content);
+std::string ReadFile(const std::string& path);
+
+// A child process with its stdout+stderr going to a log file.
+class Process {
+ public:
+  Process() = default;
+  ~Process();
+  void Start(const std::vector<std::string>& argv, const std::string& log_file);
+  // SIGTERM, then SIGKILL after `grace`. Returns the exit status (or -1).
+  int Stop(absl::Duration grace = absl::Seconds(5));
+  bool Running();
+  pid_t pid() const { return pid_; }
+  const std::string& log_file() const { return log_file_; }
+  std::string Log() const { return ReadFile(log_file_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_file_;
+};
+
+struct HttpResult {
+  long status = 0;  // 0: no answer (transport failure)
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error;
+  rapidjson::Document Json() const;
+};
+
+// Blocking HTTP client for tests (libcurl easy).
+HttpResult HttpCall(const std::string& method, const std::string& url,
+                    const std::string& body = "",
+                    const std::vector<std::string>& headers = {},
+                    absl::Duration timeout = absl::Seconds(30));
+
+// A throwaway CA and a server certificate for 127.0.0.1/localhost, and a
+// client certificate signed by the same CA. Made with the openssl CLI.
+struct TestPki {
+  std::string ca_cert;
+  std::string server_cert;
+  std::string server_key;
+  std::string client_cert_and_key;  // one PEM file
+};
+TestPki MakeTestPki(const std::string& dir);
+
+// tools/fake_provider/fake_provider.py, started on loopback.
+class FakeProvider {
+ public:
+  struct Options {
+    std::string tls_cert;  // empty: plain HTTP (HTTP/1.1 and h2c)
+    std::string tls_key;
+    std::string client_ca;
+  };
+  explicit FakeProvider(Options options);
+  FakeProvider() : FakeProvider(Options{}) {}
+  ~FakeProvider();
+
+  int port() const { return port_; }
+  // http(s)://127.0.0.1:PORT
+  std::string base_url() const;
+  // Replaces the rules (JSON array text).
+  void SetRules(const std::string& rules_json);
+  // Recorded requests; waits until at least `wait_for` are recorded.
+  rapidjson::Document Requests(int wait_for = 0, absl::Duration timeout = absl::Seconds(5));
+  rapidjson::Document Stats();
+  void Reset();
+
+ private:
+  std::string ControlUrl(const std::string& path) const;
+  Options options_;
+  Process process_;
+  int port_ = 0;
+  int control_port_ = 0;
+};
+
+// The two Herald services with a config made from `apps_yaml` (the mapping
+// under `apps:`, indented by two spaces) and `extra_yaml` (more top-level
+// sections, e.g. "http:\n  max_body_bytes: 4096\n").
+class Herald {
+ public:
+  Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml = "",
+         const std::string& http_yaml = "");
+  ~Herald();
+
+  std::string notify_url() const;
+  std::string url(const std::string& path) const;
+  HttpResult Notify(const std::string& body);
+  void StopDispatcher();
+  Process& bridge() { return bridge_; }
+  Process& dispatcher() { return dispatcher_; }
+  const std::string& config_file() const { return config_file_; }
+
+ private:
+  std::string config_file_;
+  int http_port_ = 0;
+  int grpc_port_ = 0;
+  Process dispatcher_;
+  Process bridge_;
+};
+
+// Waits until a TCP connect to 127.0.0.1:port succeeds.
+bool WaitForPort(int port, absl::Duration timeout);
+
+// Shorthand: a JSON string literal for `s`.
+std::string JsonString(const std::string& s);
+
+}  // namespace herald::testing

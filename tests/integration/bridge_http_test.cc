@@ -1,0 +1,176 @@
+// The bridge's HTTP surface (design.md, "HTTP surface"), against the real
+// herald-bridge and herald-dispatcher binaries.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace herald::testing {
+namespace {
+
+class BridgeHttpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fake_ = new FakeProvider();
+    herald_ = new Herald(
+        absl::StrCat("  \"org.unifiedpush.*\":\n    type: unifiedpush\n"
+                     "    allow_private_addresses: true\n"),
+        "", "  max_body_bytes: 4096\n");
+  }
+  static void TearDownTestSuite() {
+    delete herald_;
+    delete fake_;
+  }
+  void SetUp() override { fake_->Reset(); }
+
+  static void ExpectError(const HttpResult& r, long status, const std::string& errcode,
+                          const std::string& message_part = "") {
+    EXPECT_EQ(r.status, status) << r.body;
+    rapidjson::Document doc = r.Json();
+    ASSERT_TRUE(doc.IsObject()) << r.body;
+    ASSERT_TRUE(doc.HasMember("errcode") && doc["errcode"].IsString()) << r.body;
+    EXPECT_EQ(std::string(doc["errcode"].GetString()), errcode) << r.body;
+    ASSERT_TRUE(doc.HasMember("error") && doc["error"].IsString()) << r.body;
+    EXPECT_NE(std::string(doc["error"].GetString()).find(message_part), std::string::npos)
+        << r.body;
+    EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  }
+
+  static FakeProvider* fake_;
+  static Herald* herald_;
+};
+
+FakeProvider* BridgeHttpTest::fake_ = nullptr;
+Herald* BridgeHttpTest::herald_ = nullptr;
+
+TEST_F(BridgeHttpTest, NotJson) {
+  ExpectError(herald_->Notify("{not json"), 400, "M_NOT_JSON");
+  ExpectError(herald_->Notify(""), 400, "M_NOT_JSON");
+  ExpectError(herald_->Notify(std::string("{\"notification\":\"\xff\xfe\"}")), 400, "M_NOT_JSON");
+}
+
+TEST_F(BridgeHttpTest, BadJsonNamesTheField) {
+  ExpectError(herald_->Notify("[]"), 400, "M_BAD_JSON");
+  ExpectError(herald_->Notify("{}"), 400, "M_BAD_JSON", "notification");
+  ExpectError(herald_->Notify(R"({"notification":{}})"), 400, "M_BAD_JSON",
+              "notification.devices");
+  ExpectError(herald_->Notify(R"({"notification":{"devices":[]}})"), 400, "M_BAD_JSON",
+              "notification.devices");
+  ExpectError(herald_->Notify(R"({"notification":{"devices":[{"app_id":"a"}]}})"), 400,
+              "M_BAD_JSON", "notification.devices[0].pushkey");
+  ExpectError(
+      herald_->Notify(
+          R"({"notification":{"devices":[{"app_id":"a","pushkey":"k","pushkey_ts":"x"}]}})"),
+      400, "M_BAD_JSON", "notification.devices[0].pushkey_ts");
+  ExpectError(
+      herald_->Notify(R"({"notification":{"prio":"urgent","devices":[{"app_id":"a","pushkey":"k"}]}})"),
+      400, "M_BAD_JSON", "notification.prio");
+  ExpectError(
+      herald_->Notify(
+          R"({"notification":{"counts":{"unread":"2"},"devices":[{"app_id":"a","pushkey":"k"}]}})"),
+      400, "M_BAD_JSON", "notification.counts.unread");
+  // Nothing was sent for any of these.
+  EXPECT_EQ(fake_->Requests().Size(), 0u);
+}
+
+TEST_F(BridgeHttpTest, TooLarge) {
+  std::string big = absl::StrCat(R"({"notification":{"content":{"body":")",
+                                 std::string(5000, 'x'),
+                                 R"("},"devices":[{"app_id":"a","pushkey":"k"}]}})");
+  ExpectError(herald_->Notify(big), 413, "M_TOO_LARGE");
+  // The bridge keeps serving.
+  EXPECT_EQ(HttpCall("GET", herald_->url("/health")).status, 200);
+}
+
+TEST_F(BridgeHttpTest, DiscoveryAndMethods) {
+  HttpResult get = HttpCall("GET", herald_->notify_url());
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, R"({"unifiedpush":{"gateway":"matrix"}})");
+  HttpResult put = HttpCall("PUT", herald_->notify_url(), "{}");
+  ExpectError(put, 405, "M_UNRECOGNIZED");
+  EXPECT_EQ(put.headers["allow"], "GET, POST");
+  ExpectError(HttpCall("DELETE", herald_->notify_url()), 405, "M_UNRECOGNIZED");
+}
+
+TEST_F(BridgeHttpTest, UnknownPath) {
+  ExpectError(HttpCall("GET", herald_->url("/_matrix/push/v2/notify")), 404, "M_UNRECOGNIZED");
+  ExpectError(HttpCall("POST", herald_->url("/"), "{}"), 404, "M_UNRECOGNIZED");
+}
+
+TEST_F(BridgeHttpTest, Health) {
+  HttpResult r = HttpCall("GET", herald_->url("/health"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"status":"ok"})");
+}
+
+TEST_F(BridgeHttpTest, SynapseBadgeOnlyUpdateIsAccepted) {
+  std::string endpoint = fake_->base_url() + "/up/badge";
+  HttpResult r = herald_->Notify(absl::StrCat(
+      R"({"notification":{"id":"","type":null,"sender":"","counts":{"unread":0},)",
+      R"("devices":[{"app_id":"org.unifiedpush.app","pushkey":)", JsonString(endpoint),
+      R"(,"pushkey_ts":1700000000,"data":{}}]}})"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_EQ(std::string(reqs[0]["body"].GetString()),
+            R"({"notification":{"sender":"","prio":"high","counts":{"unread":0}}})");
+}
+
+TEST_F(BridgeHttpTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string url = herald_->url("");
+  int port = std::stoi(url.substr(url.rfind(':') + 1));
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  std::string two =
+      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(write(fd, two.data(), two.size()), static_cast<ssize_t>(two.size()));
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
+  close(fd);
+  EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos) << got;
+  EXPECT_NE(got.find(R"({"unifiedpush":{"gateway":"matrix"}})"), std::string::npos) << got;
+}
+
+TEST_F(BridgeHttpTest, GarbageOnTheSocketDoesNotHurt) {
+  const std::string inputs[] = {
+      std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),  // a TLS hello
+      "GARBAGE\r\n\r\n",
+      "POST /_matrix/push/v1/notify HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+      "POST /_matrix/push/v1/notify HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      std::string(20000, 'A') + "\r\n\r\n",
+  };
+  std::string url = herald_->url("");
+  int port = std::stoi(url.substr(url.rfind(':') + 1));
+  for (const std::string& input : inputs) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ssize_t ignored = write(fd, input.data(), input.size());
+    (void)ignored;
+    shutdown(fd, SHUT_WR);
+    char buf[4096];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    close(fd);
+  }
+  EXPECT_TRUE(herald_->bridge().Running());
+  EXPECT_EQ(HttpCall("GET", herald_->url("/health")).status, 200);
+}
+
+}  // namespace
+}  // namespace herald::testing

@@ -1,0 +1,285 @@
+// End to end: homeserver → bridge → dispatcher → UnifiedPush provider → fake
+// distributor, with the real binaries on loopback.
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace herald::testing {
+namespace {
+
+constexpr char kApps[] =
+    "  \"org.unifiedpush.*\":\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n"
+    "    ttl: 600\n"
+    "  up.strict:\n"
+    "    type: unifiedpush\n"
+    "  up.allowlist:\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n"
+    "    allowed_endpoints: ['push.example.org', '*.example.net']\n"
+    "  \"amb.*\":\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n"
+    "  \"amb.x*\":\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n";
+
+constexpr char kDispatcher[] =
+    "  deadline: 4\n"
+    "  retry_initial_backoff: 0.05\n"
+    "  max_attempts: 3\n";
+
+std::string Device(const std::string& app_id, const std::string& pushkey,
+                   const std::string& data = "") {
+  return absl::StrCat(R"({"app_id":)", JsonString(app_id), R"(,"pushkey":)", JsonString(pushkey),
+                      R"(,"pushkey_ts":1700000000)", data.empty() ? "" : ",\"data\":" + data,
+                      "}");
+}
+
+std::string Body(const std::vector<std::string>& devices) {
+  std::string list;
+  for (const std::string& d : devices) absl::StrAppend(&list, list.empty() ? "" : ",", d);
+  return absl::StrCat(
+      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
+      R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
+      R"("sender_display_name":"Major Tom","room_name":"Mission Control",)",
+      R"("room_alias":"#exampleroom:matrix.org","prio":"high",)",
+      R"("content":{"msgtype":"m.text","body":"I'm floating in a most peculiar way."},)",
+      R"("counts":{"unread":2,"missed_calls":1},"devices":[)", list, "]}}");
+}
+
+std::vector<std::string> Rejected(const HttpResult& r) {
+  std::vector<std::string> out;
+  rapidjson::Document doc = r.Json();
+  if (!doc.IsObject() || !doc.HasMember("rejected")) return {"<no rejected list>"};
+  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
+  return out;
+}
+
+std::string Header(const rapidjson::Value& request, const std::string& name) {
+  for (const auto& h : request["headers"].GetArray()) {
+    if (name == h[0].GetString()) return h[1].GetString();
+  }
+  return "<absent>";
+}
+
+class UnifiedPushTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fake_ = new FakeProvider();
+    herald_ = new Herald(kApps, kDispatcher);
+  }
+  static void TearDownTestSuite() {
+    delete herald_;
+    delete fake_;
+  }
+  void SetUp() override { fake_->Reset(); }
+  std::string Endpoint(const std::string& path) { return fake_->base_url() + path; }
+
+  static FakeProvider* fake_;
+  static Herald* herald_;
+};
+
+FakeProvider* UnifiedPushTest::fake_ = nullptr;
+Herald* UnifiedPushTest::herald_ = nullptr;
+
+TEST_F(UnifiedPushTest, DeliversTheNotificationWithoutDevices) {
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.app", Endpoint("/up/abc?x=1"))}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  const rapidjson::Value& req = reqs[0];
+  EXPECT_EQ(std::string(req["method"].GetString()), "POST");
+  EXPECT_EQ(std::string(req["path"].GetString()), "/up/abc?x=1");
+  EXPECT_EQ(Header(req, "ttl"), "600");
+  EXPECT_EQ(Header(req, "content-type"), "application/json");
+  EXPECT_EQ(std::string(req["body"].GetString()),
+            R"({"notification":{"event_id":"$3957tyerfgewrf384",)"
+            R"("room_id":"!slw48wfj34rtnrf:example.com","type":"m.room.message",)"
+            R"("sender":"@exampleuser:matrix.org","sender_display_name":"Major Tom",)"
+            R"("room_name":"Mission Control","room_alias":"#exampleroom:matrix.org",)"
+            R"("prio":"high","content":{"msgtype":"m.text",)"
+            R"("body":"I'm floating in a most peculiar way."},)"
+            R"("counts":{"unread":2,"missed_calls":1}}})");
+}
+
+TEST_F(UnifiedPushTest, EventIdOnlyDevicesGetOnlyIds) {
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.app", Endpoint("/up/eio"),
+                                              R"({"format":"event_id_only"})")}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_EQ(std::string(reqs[0]["body"].GetString()),
+            R"({"notification":{"event_id":"$3957tyerfgewrf384",)"
+            R"("room_id":"!slw48wfj34rtnrf:example.com","counts":{"unread":2,"missed_calls":1}}})");
+}
+
+TEST_F(UnifiedPushTest, GoneEndpointsAreRejected) {
+  fake_->SetRules(R"([{"path":"/up/404","status":404},{"path":"/up/410","status":410}])");
+  std::string ok = Endpoint("/up/ok"), e404 = Endpoint("/up/404"), e410 = Endpoint("/up/410");
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", e404),
+                                       Device("org.unifiedpush.a", ok),
+                                       Device("org.unifiedpush.b", e410)}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Rejected(r), (std::vector<std::string>{e404, e410}));
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);
+}
+
+TEST_F(UnifiedPushTest, ServerErrorsAreRetriedThen502) {
+  fake_->SetRules(R"([{"path":"/up/broken","status":500}])");
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", Endpoint("/up/broken"))}));
+  EXPECT_EQ(r.status, 502) << r.body;
+  rapidjson::Document doc = r.Json();
+  EXPECT_EQ(std::string(doc["errcode"].GetString()), "M_UNKNOWN");
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);  // max_attempts
+}
+
+TEST_F(UnifiedPushTest, TransientFailureThenSuccessIs200) {
+  fake_->SetRules(R"([{"path":"/up/flaky","status":503,"times":1},
+                      {"path":"/up/flaky","status":429,"times":1,"headers":{"Retry-After":"0"}}])");
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", Endpoint("/up/flaky"))}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);
+}
+
+TEST_F(UnifiedPushTest, OtherClientErrorsAre502NotRejected) {
+  fake_->SetRules(R"([{"path":"/up/403","status":403}])");
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", Endpoint("/up/403"))}));
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);  // not retried: permanent
+}
+
+TEST_F(UnifiedPushTest, UnknownAndAmbiguousAppIdsAreRejectedWithoutUpstreamCalls) {
+  std::string k1 = Endpoint("/up/unknown"), k2 = Endpoint("/up/ambiguous");
+  HttpResult r = herald_->Notify(Body({Device("com.example.unknown", k1),
+                                       Device("amb.xy", k2)}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Rejected(r), (std::vector<std::string>{k1, k2}));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
+  // One glob alone still routes.
+  HttpResult ok = herald_->Notify(Body({Device("amb.only", Endpoint("/up/amb"))}));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.body, R"({"rejected":[]})");
+}
+
+TEST_F(UnifiedPushTest, PrivateEndpointsAreRefusedUnlessAllowed) {
+  std::string k = Endpoint("/up/private");
+  HttpResult r = herald_->Notify(Body({Device("up.strict", k)}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Rejected(r), std::vector<std::string>{k});
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
+  std::string log = herald_->dispatcher().Log();
+  EXPECT_NE(log.find("resolves to a private address"), std::string::npos) << log;
+  // The log names the endpoint's origin only, never the full pushkey.
+  EXPECT_EQ(log.find("/up/private"), std::string::npos) << log;
+}
+
+TEST_F(UnifiedPushTest, EndpointsOutsideTheAllowListAreRefused) {
+  std::string k = Endpoint("/up/not-listed");
+  HttpResult r = herald_->Notify(Body({Device("up.allowlist", k), Device("up.allowlist", "not a url")}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Rejected(r), (std::vector<std::string>{k, "not a url"}));
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
+  EXPECT_NE(herald_->dispatcher().Log().find("not in allowed_endpoints"), std::string::npos);
+}
+
+TEST_F(UnifiedPushTest, DevicesGoOutInParallel) {
+  fake_->SetRules(R"([{"path_prefix":"/up/slow","delay_ms":300}])");
+  std::vector<std::string> devices;
+  for (int i = 0; i < 10; ++i) {
+    devices.push_back(Device("org.unifiedpush.a", Endpoint(absl::StrCat("/up/slow/", i))));
+  }
+  HttpResult r = herald_->Notify(Body(devices));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  rapidjson::Document stats = fake_->Stats();
+  EXPECT_EQ(stats["total"].GetInt(), 10);
+  EXPECT_EQ(stats["max_in_flight"].GetInt(), 10);
+}
+
+TEST_F(UnifiedPushTest, DuplicatePushkeysAreListedOnce) {
+  fake_->SetRules(R"([{"path":"/up/gone","status":410}])");
+  std::string k = Endpoint("/up/gone");
+  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", k), Device("org.unifiedpush.b", k)}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Rejected(r), std::vector<std::string>{k});
+}
+
+TEST(UnifiedPushUpstreamTest, SlowUpstreamBecomes502BeforeTheDeadline) {
+  FakeProvider fake;
+  Herald herald(kApps, "  deadline: 1\n  retry_initial_backoff: 0.05\n");
+  fake.SetRules(R"([{"path":"/up/hang","action":"hang"}])");
+  absl::Time start = absl::Now();
+  HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/hang")}));
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
+TEST(UnifiedPushUpstreamTest, StuckDispatcherIs504) {
+  FakeProvider fake;
+  Herald herald(kApps, "  deadline: 1\n");
+  // Warm the connection, then freeze the dispatcher so it never answers.
+  ASSERT_EQ(herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/1")})).status,
+            200);
+  kill(herald.dispatcher().pid(), SIGSTOP);
+  HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/2")}));
+  kill(herald.dispatcher().pid(), SIGCONT);
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(std::string(r.Json()["errcode"].GetString()), "M_UNKNOWN");
+}
+
+TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
+  FakeProvider fake;
+  Herald herald(kApps, kDispatcher);
+  herald.StopDispatcher();
+  HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/x")}));
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(std::string(r.Json()["errcode"].GetString()), "M_UNKNOWN");
+  EXPECT_EQ(HttpCall("GET", herald.url("/health")).status, 200);
+}
+
+TEST(UnifiedPushTlsTest, Http2OverTlsMultiplexesOnFewConnections) {
+  TestPki pki = MakeTestPki(TempDir());
+  FakeProvider fake(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
+  Herald herald(absl::StrCat("  up.tls:\n    type: unifiedpush\n    allow_private_addresses: true\n",
+                             "    ca_file: ", pki.ca_cert, "\n",
+                             "  up.untrusted:\n    type: unifiedpush\n",
+                             "    allow_private_addresses: true\n"),
+                kDispatcher);
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
+  std::vector<std::string> devices;
+  for (int i = 0; i < 10; ++i) {
+    devices.push_back(Device("up.tls", fake.base_url() + absl::StrCat("/up/", i)));
+  }
+  HttpResult r = herald.Notify(Body(devices));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake.Requests(10);
+  ASSERT_EQ(reqs.Size(), 10u);
+  for (const auto& req : reqs.GetArray()) {
+    EXPECT_EQ(std::string(req["protocol"].GetString()), "HTTP/2");
+    EXPECT_TRUE(req["tls"].GetBool());
+  }
+  rapidjson::Document stats = fake.Stats();
+  EXPECT_EQ(stats["max_in_flight"].GetInt(), 10);
+  EXPECT_LE(stats["total_connections"].GetInt(), 2);
+  // A second notification reuses the connection.
+  int before = stats["total_connections"].GetInt();
+  EXPECT_EQ(herald.Notify(Body({Device("up.tls", fake.base_url() + "/up/again")})).status, 200);
+  EXPECT_EQ(fake.Stats()["total_connections"].GetInt(), before);
+
+  // Without the test CA the certificate is not trusted: transient, so 502.
+  HttpResult untrusted = herald.Notify(Body({Device("up.untrusted", fake.base_url() + "/up/u")}));
+  EXPECT_EQ(untrusted.status, 502) << untrusted.body;
+}
+
+}  // namespace
+}  // namespace herald::testing
