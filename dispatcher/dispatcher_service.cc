@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "rapidjson/document.h"
 
 namespace herald::dispatcher {
 namespace {
@@ -174,7 +175,37 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   std::atomic<int> pending_{0};
 };
 
+bool IsJsonObjectOrEmpty(const std::string& text) {
+  if (text.empty()) return true;
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  return !doc.HasParseError() && doc.IsObject();
+}
+
 }  // namespace
+
+// The bridge only sends valid requests; other gRPC callers may not. Providers
+// embed the JSON fields verbatim, so they must be JSON objects.
+std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
+  const herald::v1::Notification& n = request.notification();
+  if (n.devices_size() == 0) return "notification.devices must not be empty";
+  if (!IsJsonObjectOrEmpty(n.content_json())) {
+    return "notification.content_json must be a JSON object";
+  }
+  for (int i = 0; i < n.devices_size(); ++i) {
+    const herald::v1::Device& d = n.devices(i);
+    std::string where = absl::StrCat("notification.devices[", i, "]");
+    if (d.app_id().empty()) return absl::StrCat(where, ".app_id must not be empty");
+    if (d.pushkey().empty()) return absl::StrCat(where, ".pushkey must not be empty");
+    if (!IsJsonObjectOrEmpty(d.data_json())) {
+      return absl::StrCat(where, ".data_json must be a JSON object");
+    }
+    if (!IsJsonObjectOrEmpty(d.tweaks_json())) {
+      return absl::StrCat(where, ".tweaks_json must be a JSON object");
+    }
+  }
+  return "";
+}
 
 DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps,
                                      RetryPolicy policy, TimerQueue* timers)
@@ -184,9 +215,8 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(
     grpc::CallbackServerContext* context, const herald::v1::DispatchRequest* request,
     herald::v1::DispatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (request->notification().devices_size() == 0) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "notification.devices must not be empty"));
+  if (std::string problem = ValidateRequest(*request); !problem.empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
     return reactor;
   }
   const absl::Time now = absl::Now();

@@ -18,6 +18,9 @@ struct RetryPolicy {
   int max_attempts = 4;
 };
 
+// Empty when the request is usable; otherwise what is wrong with it.
+std::string ValidateRequest(const herald::v1::DispatchRequest& request);
+
 class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
  public:
   DispatcherService(std::shared_ptr<const AppRegistry> apps, RetryPolicy policy,

@@ -132,6 +132,19 @@ bool Process::Running() {
   return true;
 }
 
+int Process::Wait(absl::Duration timeout) {
+  absl::Time until = absl::Now() + timeout;
+  int status = 0;
+  while (pid_ > 0 && absl::Now() < until) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return -1;
+}
+
 int Process::Stop(absl::Duration grace) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

@@ -33,6 +33,8 @@ class Process {
   // SIGTERM, then SIGKILL after `grace`. Returns the exit status (or -1).
   int Stop(absl::Duration grace = absl::Seconds(5));
   bool Running();
+  // Waits for the process to exit by itself; its wait status, or -1 on timeout.
+  int Wait(absl::Duration timeout);
   pid_t pid() const { return pid_; }
   const std::string& log_file() const { return log_file_; }
   std::string Log() const { return ReadFile(log_file_); }

@@ -1,0 +1,146 @@
+// The dispatcher as a gRPC service in its own right (other services may call
+// it directly), and its start-up checks.
+#include <sys/wait.h>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/herald/v1/herald.grpc.pb.h"
+#include "tests/harness/harness.h"
+
+namespace herald::testing {
+namespace {
+
+constexpr char kApps[] =
+    "  \"org.unifiedpush.*\":\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n";
+
+std::unique_ptr<herald::v1::Dispatcher::Stub> Connect(const Herald& herald) {
+  std::string config = ReadFile(herald.config_file());
+  size_t at = config.find("listen: ");
+  std::string listen = config.substr(at + 8, config.find('\n', at) - at - 8);
+  return herald::v1::Dispatcher::NewStub(
+      grpc::CreateChannel(listen, grpc::InsecureChannelCredentials()));
+}
+
+TEST(DispatcherGrpcTest, PerDeviceOutcomes) {
+  FakeProvider fake;
+  Herald herald(kApps, "  retry_initial_backoff: 0.05\n  max_attempts: 2\n");
+  fake.SetRules(R"([{"path":"/up/gone","status":410},{"path":"/up/down","status":503}])");
+  auto stub = Connect(herald);
+
+  herald::v1::DispatchRequest request;
+  request.set_request_id("grpc-test-1");
+  herald::v1::Notification* n = request.mutable_notification();
+  n->set_event_id("$e");
+  n->set_room_id("!r:example.org");
+  n->set_content_json(R"({"body":"hi","big":18446744073709551615})");
+  n->mutable_counts()->set_unread(1);
+  const std::string paths[] = {"/up/ok", "/up/gone", "/up/down"};
+  for (const std::string& p : paths) {
+    herald::v1::Device* d = n->add_devices();
+    d->set_app_id("org.unifiedpush.test");
+    d->set_pushkey(fake.base_url() + p);
+  }
+  herald::v1::Device* unknown = n->add_devices();
+  unknown->set_app_id("com.example.unknown");
+  unknown->set_pushkey("k");
+
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  herald::v1::DispatchResponse response;
+  grpc::Status status = stub->Dispatch(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.outcomes_size(), 4);
+  EXPECT_EQ(response.outcomes(0).outcome(), herald::v1::OUTCOME_DELIVERED);
+  EXPECT_EQ(response.outcomes(0).attempts(), 1);
+  EXPECT_EQ(response.outcomes(1).outcome(), herald::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(response.outcomes(2).outcome(), herald::v1::OUTCOME_RETRY);
+  EXPECT_EQ(response.outcomes(2).attempts(), 2);
+  EXPECT_EQ(response.outcomes(3).outcome(), herald::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(response.outcomes(3).attempts(), 0);
+  ASSERT_EQ(response.rejected_size(), 2);
+  EXPECT_EQ(response.rejected(0), fake.base_url() + "/up/gone");
+  EXPECT_EQ(response.rejected(1), "k");
+  // content went out exactly as given, big integer included.
+  rapidjson::Document reqs = fake.Requests(1);
+  std::string body = reqs[0]["body"].GetString();
+  EXPECT_NE(body.find(R"("content":{"body":"hi","big":18446744073709551615})"), std::string::npos)
+      << body;
+}
+
+TEST(DispatcherGrpcTest, InvalidRequestsAreRefused) {
+  Herald herald(kApps);
+  auto stub = Connect(herald);
+  struct Case {
+    std::function<void(herald::v1::DispatchRequest*)> make;
+    std::string message;
+  };
+  const Case cases[] = {
+      {[](herald::v1::DispatchRequest*) {}, "notification.devices must not be empty"},
+      {[](herald::v1::DispatchRequest* r) {
+         auto* d = r->mutable_notification()->add_devices();
+         d->set_app_id("a");
+         d->set_pushkey("k");
+         d->set_data_json("[1]");
+       },
+       "notification.devices[0].data_json must be a JSON object"},
+      {[](herald::v1::DispatchRequest* r) {
+         r->mutable_notification()->set_content_json("{oops");
+         auto* d = r->mutable_notification()->add_devices();
+         d->set_app_id("a");
+         d->set_pushkey("k");
+       },
+       "notification.content_json must be a JSON object"},
+      {[](herald::v1::DispatchRequest* r) {
+         auto* d = r->mutable_notification()->add_devices();
+         d->set_app_id("a");
+       },
+       "notification.devices[0].pushkey must not be empty"},
+  };
+  for (const Case& c : cases) {
+    herald::v1::DispatchRequest request;
+    c.make(&request);
+    grpc::ClientContext context;
+    herald::v1::DispatchResponse response;
+    grpc::Status status = stub->Dispatch(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(status.error_message(), c.message);
+  }
+}
+
+TEST(DispatcherStartupTest, BadConfigStopsStartupWithFileKeyAndReason) {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  std::string file = TempDir() + "/bad.yaml";
+  const Case cases[] = {
+      {"apps:\n  up.x:\n    type: unifiedpush\n    ttl: soon\n",
+       file + ": apps.up.x.ttl: must be an integer"},
+      {"apps:\n  up.x:\n    type: teleport\n", file + ": apps.up.x.type: unknown provider type 'teleport'"},
+      {"dispatcher:\n  deadline: 0\n", file + ": dispatcher.deadline: must be a positive number of seconds"},
+      {"apps: [\n", file + ": line "},
+  };
+  for (const Case& c : cases) {
+    WriteFile(file, c.yaml);
+    Process p;
+    p.Start({Runfile("dispatcher/herald-dispatcher"), "--config", file}, file + ".log");
+    int status = p.Wait(absl::Seconds(10));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << c.yaml;
+    std::string log = ReadFile(file + ".log");
+    EXPECT_NE(log.find(c.message), std::string::npos) << log;
+  }
+  // --check-config on a good file.
+  WriteFile(file, absl::StrCat("apps:\n", kApps));
+  Process ok;
+  ok.Start({Runfile("dispatcher/herald-dispatcher"), "--config", file, "--check-config"},
+           file + ".ok.log");
+  int status = ok.Wait(absl::Seconds(10));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(ReadFile(file + ".ok.log").find("OK (1 app(s))"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::testing
