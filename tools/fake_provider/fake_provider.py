@@ -686,10 +686,20 @@ class H2Handler:
                 await self.conn.closed.wait()
             else:
                 await self.send_response(stream, resp)
-        except (h2.exceptions.StreamClosedError,
-                h2.exceptions.ProtocolError, ConnectionError, OSError) as e:
-            log.info("conn=%d stream %d: %s", self.conn.id, sid,
-                     e.__class__.__name__)
+        except h2.exceptions.StreamClosedError:
+            log.info("conn=%d stream %d closed by the client", self.conn.id,
+                     sid)
+        except (h2.exceptions.ProtocolError, ValueError) as e:
+            # E.g. a rule header h2 refuses to send: fail just this stream.
+            log.error("conn=%d stream %d: cannot respond: %r", self.conn.id,
+                      sid, e)
+            try:
+                self.h2.reset_stream(sid, h2.errors.ErrorCodes.INTERNAL_ERROR)
+                self.flush()
+            except h2.exceptions.H2Error:
+                pass
+        except (ConnectionError, OSError) as e:
+            log.info("conn=%d stream %d: %r", self.conn.id, sid, e)
         finally:
             self.stream_finished(sid)
             self.state.done()
@@ -982,6 +992,7 @@ def main(argv=None):
     log.addHandler(handler)
     log.setLevel(logging.INFO if args.log_file else logging.ERROR)
     log.propagate = False
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         asyncio.run(main_async(args))
     except KeyboardInterrupt:
