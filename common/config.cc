@@ -1,6 +1,8 @@
 #include "common/config.h"
 
 #include <cmath>
+
+#include "absl/strings/str_format.h"
 #include <fstream>
 #include <sstream>
 
@@ -111,6 +113,113 @@ std::vector<std::string> ConfigMap::StringList(const std::string& key) {
     out.push_back(item.Scalar());
   }
   return out;
+}
+
+namespace {
+
+void WriteYamlAsJson(const YAML::Node& node, std::string* out) {
+  auto quote = [out](const std::string& text) {
+    out->push_back('"');
+    for (unsigned char c : text) {
+      switch (c) {
+        case '"':
+          out->append("\\\"");
+          break;
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        default:
+          if (c < 0x20) {
+            absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+          } else {
+            out->push_back(static_cast<char>(c));
+          }
+      }
+    }
+    out->push_back('"');
+  };
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& kv : node) {
+        if (!first) out->push_back(',');
+        first = false;
+        quote(kv.first.Scalar());
+        out->push_back(':');
+        WriteYamlAsJson(kv.second, out);
+      }
+      out->push_back('}');
+      break;
+    }
+    case YAML::NodeType::Sequence: {
+      out->push_back('[');
+      bool first = true;
+      for (const auto& item : node) {
+        if (!first) out->push_back(',');
+        first = false;
+        WriteYamlAsJson(item, out);
+      }
+      out->push_back(']');
+      break;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() != "!") {  // plain (unquoted) scalar
+        bool b;
+        int64_t i;
+        double d;
+        if (text == "null" || text == "~") {
+          out->append("null");
+          return;
+        }
+        if (YAML::convert<bool>::decode(node, b) && (text == "true" || text == "false")) {
+          out->append(b ? "true" : "false");
+          return;
+        }
+        if (absl::SimpleAtoi(text, &i)) {
+          absl::StrAppend(out, i);
+          return;
+        }
+        if (absl::SimpleAtod(text, &d) && std::isfinite(d) &&
+            text.find_first_not_of("0123456789.eE+-") == std::string::npos) {
+          out->append(text);
+          return;
+        }
+      }
+      quote(text);
+      break;
+    }
+    default:
+      out->append("null");
+  }
+}
+
+}  // namespace
+
+std::string YamlToJson(const YAML::Node& node) {
+  std::string out;
+  WriteYamlAsJson(node, &out);
+  return out;
+}
+
+std::string ConfigMap::JsonObject(const std::string& key) {
+  used_.insert(key);
+  if (!Has(key)) return "";
+  if (!node_[key].IsMap()) {
+    Fail(key, "must be a mapping");
+    return "";
+  }
+  return YamlToJson(node_[key]);
 }
 
 ConfigMap ConfigMap::Map(const std::string& key) {

@@ -29,6 +29,10 @@ class ConfigMap {
   // Seconds as a number ("10", "0.5") → duration; must be > 0.
   absl::Duration Seconds(const std::string& key, absl::Duration fallback);
   std::vector<std::string> StringList(const std::string& key);
+  // A nested mapping rendered as JSON object text ("" when absent). Plain
+  // scalars become numbers, booleans or null when they read as such; quoted
+  // ones stay strings.
+  std::string JsonObject(const std::string& key);
   // A nested mapping (absent → empty map).
   ConfigMap Map(const std::string& key);
   bool Has(const std::string& key) const;
@@ -86,6 +90,9 @@ struct Config {
   std::vector<AppConfig> apps;
   std::vector<std::string> warnings;
 };
+
+// YAML → compact JSON text (see ConfigMap::JsonObject).
+std::string YamlToJson(const YAML::Node& node);
 
 absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& file);
 absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yaml_text,

@@ -106,3 +106,26 @@ TEST(ConfigMap, ProviderKeys) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(YamlToJson, TypesAndEscapes) {
+  YAML::Node node = YAML::Load(
+      "{android: {ttl: '3600s', priority: high, direct_boot_ok: true, n: 5, f: 1.5, z: null},"
+      " quoted: \"7\", list: [a, 2], text: \"a\\\"b\\\\c\\n\"}");
+  EXPECT_EQ(YamlToJson(node),
+            R"({"android":{"ttl":"3600s","priority":"high","direct_boot_ok":true,"n":5,"f":1.5,"z":null},)"
+            R"("quoted":"7","list":["a",2],"text":"a\"b\\c\n"})");
+}
+
+TEST(ConfigMap, JsonObject) {
+  ConfigMap map(YAML::Load("{fcm_options: {android: {ttl: 60s}}, bad: 3}"), "f.yaml", "apps.x");
+  EXPECT_EQ(map.JsonObject("fcm_options"), R"({"android":{"ttl":"60s"}})");
+  EXPECT_EQ(map.JsonObject("absent"), "");
+  EXPECT_EQ(map.JsonObject("bad"), "");
+  EXPECT_EQ(map.status().message(), "f.yaml: apps.x.bad: must be a mapping");
+}
+
+}  // namespace
+}  // namespace herald

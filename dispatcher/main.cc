@@ -78,8 +78,13 @@ int main(int argc, char** argv) {
   herald::SetLogLevel(level);
 
   auto http = std::make_unique<herald::providers::HttpClient>();
+  std::vector<std::unique_ptr<herald::providers::HttpClient>> app_clients;
   herald::providers::ProviderEnv env;
   env.http = http.get();
+  env.new_http_client = [&app_clients](const herald::providers::HttpClientOptions& options) {
+    app_clients.push_back(std::make_unique<herald::providers::HttpClient>(options));
+    return app_clients.back().get();
+  };
   std::vector<std::string> warnings = (*config)->warnings;
   absl::StatusOr<std::unique_ptr<herald::dispatcher::AppRegistry>> apps =
       herald::dispatcher::AppRegistry::Build(**config, env, &warnings);
@@ -121,6 +126,7 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(policy.deadline)));
   server.reset();
+  app_clients.clear();
   http.reset();
   timers.reset();
   HERALD_LOG(kInfo, kComponent, "stopped");

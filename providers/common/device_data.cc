@@ -10,7 +10,8 @@ DeviceData ParseDeviceData(const herald::v1::Device& device) {
   out.doc.SetObject();
   if (device.data_json().empty()) return out;
   rapidjson::Document doc;
-  doc.Parse(device.data_json().data(), device.data_json().size());
+  doc.Parse<rapidjson::kParseFullPrecisionFlag>(device.data_json().data(),
+                                                device.data_json().size());
   if (doc.HasParseError() || !doc.IsObject()) return out;
   out.doc.Swap(doc);
   auto format = out.doc.FindMember("format");

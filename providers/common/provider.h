@@ -60,7 +60,12 @@ class Provider {
 
 // What a provider may use, owned by the dispatcher.
 struct ProviderEnv {
+  // The shared client (one event loop, one connection pool).
   HttpClient* http = nullptr;
+  // A client of the app's own (own loop thread and connection pool, e.g. a
+  // bounded pool of HTTP/2 connections to APNs), owned by the dispatcher.
+  // Null in unit tests that do not need it.
+  std::function<HttpClient*(const HttpClientOptions&)> new_http_client;
 };
 
 // The keys every provider takes.

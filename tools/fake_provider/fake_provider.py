@@ -7,12 +7,17 @@ cleartext with prior knowledge); every request is recorded, and responses
 are scripted through a small JSON control API. See README.md next to this
 file for the full reference.
 
-Only the standard library and the `h2` package (Debian: python3-h2) are used.
+Only the standard library, the `h2` package (Debian: python3-h2) and, for the
+JWT / OAuth2 / Web Push decryption checks, `cryptography` (Debian:
+python3-cryptography) are used.
 """
 
 import argparse
 import asyncio
 import base64
+import functools
+import hashlib
+import hmac
 import http
 import json
 import logging
@@ -31,6 +36,17 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+try:
+    from cryptography.exceptions import InvalidSignature, InvalidTag
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        encode_dss_signature)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    HAVE_CRYPTO = True
+except ImportError:  # only the JWT / OAuth2 / Web Push checks need it
+    HAVE_CRYPTO = False
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 MAX_LINE = 64 * 1024
@@ -41,10 +57,19 @@ MAX_BODY = 64 * 1024 * 1024
 H2_FORBIDDEN = {"connection", "keep-alive", "proxy-connection",
                 "transfer-encoding", "upgrade"}
 
-ACTIONS = ("respond", "reset", "goaway", "hang")
-MATCH_KEYS = ("path", "path_prefix", "method", "body_contains", "header")
-RULE_KEYS = set(MATCH_KEYS) | {"times", "action", "status", "headers", "body",
-                               "body_b64", "json", "delay_ms", "error_code"}
+ACTIONS = ("respond", "reset", "goaway", "hang", "oauth_token")
+MATCH_KEYS = ("path", "path_prefix", "method", "body_contains", "header",
+              "jwt", "bearer_token")
+OAUTH_KEYS = ("public_key_pem", "access_token", "expires_in")
+RULE_KEYS = set(MATCH_KEYS) | set(OAUTH_KEYS) | {
+    "times", "action", "status", "headers", "body", "body_b64", "json",
+    "delay_ms", "error_code", "webpush_decrypt"}
+
+JWT_SOURCES = ("authorization", "assertion")
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+FORM_TYPE = "application/x-www-form-urlencoded"
+B64URL_ALPHABET = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 SUBJECT_NAMES = {
     "commonName": "CN", "countryName": "C", "localityName": "L",
@@ -91,6 +116,311 @@ def format_subject(cert):
     return ",".join(reversed(rdns))
 
 
+# ---------------------------------------------------------------------------
+# JWT (ES256 / RS256), OAuth2 assertions and Web Push (RFC 8291) decryption
+
+
+def b64url_decode(text, strict=True):
+    """base64url without padding (strict, as in JWS) or with optional
+    padding (strict=False). Raises ValueError."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    if not strict:
+        text = text.rstrip("=")
+    if len(text) % 4 == 1 or not B64URL_ALPHABET.issuperset(text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json_object_segment(segment):
+    try:
+        obj = json.loads(b64url_decode(segment).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+class JWT:
+    """A compact JWS split into parts. header/claims are None when they do
+    not decode to JSON objects; signature is None when it is not base64url."""
+
+    def __init__(self, token):
+        self.token = token
+        self.header = self.claims = self.signature = None
+        self.signing_input = b""
+        parts = (token or "").split(".")
+        if len(parts) != 3:
+            return
+        self.header = _json_object_segment(parts[0])
+        self.claims = _json_object_segment(parts[1])
+        try:
+            self.signature = b64url_decode(parts[2])
+        except ValueError:
+            pass
+        self.signing_input = (parts[0] + "." + parts[1]).encode("utf-8")
+
+    def verifies(self, key):
+        """True if the signature verifies with `key` under the header's alg
+        (ES256 or RS256 only)."""
+        if (not HAVE_CRYPTO or key is None or self.header is None
+                or self.claims is None or self.signature is None):
+            return False
+        alg = self.header.get("alg")
+        sig = self.signature
+        try:
+            if alg == "ES256":
+                if (not isinstance(key, ec.EllipticCurvePublicKey)
+                        or key.curve.name != "secp256r1" or len(sig) != 64):
+                    return False
+                der = encode_dss_signature(int.from_bytes(sig[:32], "big"),
+                                           int.from_bytes(sig[32:], "big"))
+                key.verify(der, self.signing_input, ec.ECDSA(hashes.SHA256()))
+            elif alg == "RS256":
+                if not isinstance(key, rsa.RSAPublicKey):
+                    return False
+                key.verify(sig, self.signing_input, padding.PKCS1v15(),
+                           hashes.SHA256())
+            else:
+                return False
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def record(self, scheme, vapid_k=None):
+        return {"scheme": scheme, "header": self.header,
+                "claims": self.claims, "vapid_k": vapid_k}
+
+
+class Authorization:
+    """Parsed `authorization: Bearer X` or `vapid t=JWT, k=KEY` header."""
+
+    def __init__(self, scheme, token, vapid_k=None):
+        self.scheme = scheme  # "bearer" or "vapid"
+        self.token = token    # the bearer token / the t= value (or None)
+        self.vapid_k = vapid_k
+        self.jwt = JWT(token)
+
+
+def parse_authorization(value):
+    scheme, _, rest = value.strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return Authorization("bearer", rest.strip())
+    if scheme == "vapid":
+        params = {}
+        for part in rest.split(","):
+            name, sep, val = part.strip().partition("=")
+            if sep:
+                params.setdefault(name.strip().lower(), val.strip())
+        return Authorization("vapid", params.get("t"), params.get("k"))
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def load_public_key_pem(pem):
+    """SubjectPublicKeyInfo PEM -> RSA or P-256 public key (ValueError)."""
+    if not HAVE_CRYPTO:
+        raise ValueError("python3-cryptography is not installed")
+    try:
+        key = serialization.load_pem_public_key(pem.encode("utf-8"))
+    except Exception:  # ValueError, UnsupportedAlgorithm, ...
+        raise ValueError("public_key_pem is not a PEM SubjectPublicKeyInfo "
+                         "public key")
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    if (isinstance(key, ec.EllipticCurvePublicKey)
+            and key.curve.name == "secp256r1"):
+        return key
+    raise ValueError("public_key_pem must be an RSA or P-256 public key")
+
+
+def vapid_key(k):
+    """base64url uncompressed P-256 point -> public key, or None."""
+    if not HAVE_CRYPTO or not k:
+        return None
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), b64url_decode(k, strict=False))
+    except ValueError:
+        return None
+
+
+def jwt_check(spec, req):
+    """Does the JWT selected by a rule's "jwt" spec verify? (bool)"""
+    if spec.get("source", "authorization") == "assertion":
+        jwt = req.assertion_jwt
+        key = load_public_key_pem(spec["public_key_pem"])
+    else:
+        auth = req.authorization
+        if auth is None:
+            return False
+        jwt = auth.jwt
+        if "public_key_pem" in spec:
+            key = load_public_key_pem(spec["public_key_pem"])
+        elif auth.scheme == "vapid":
+            key = vapid_key(auth.vapid_k)
+        else:
+            key = None
+    return jwt is not None and jwt.verifies(key)
+
+
+class WebPushError(Exception):
+    pass
+
+
+def _hmac_sha256(key, msg):
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def webpush_decrypt(spec, body):
+    """RFC 8291 / RFC 8188 aes128gcm, one record. Returns the plaintext
+    (str) or raises WebPushError."""
+    if not HAVE_CRYPTO:
+        raise WebPushError("python3-cryptography is not installed")
+    if len(body) < 21:
+        raise WebPushError("body (%d bytes) is shorter than the aes128gcm "
+                           "header" % len(body))
+    salt = body[:16]
+    rs = int.from_bytes(body[16:20], "big")
+    idlen = body[20]
+    keyid = body[21:21 + idlen]
+    if len(keyid) != idlen:
+        raise WebPushError("body ends inside the keyid")
+    if idlen != 65 or keyid[0] != 4:
+        raise WebPushError("keyid must be the sender's 65-byte uncompressed "
+                           "P-256 public key (idlen=%d)" % idlen)
+    ciphertext = body[21 + idlen:]
+    if rs < 18:
+        raise WebPushError("record size %d is below the minimum 18" % rs)
+    if len(ciphertext) > rs:
+        raise WebPushError("ciphertext (%d bytes) is longer than rs (%d): "
+                           "only one record is supported"
+                           % (len(ciphertext), rs))
+    if len(ciphertext) < 17:
+        raise WebPushError("record (%d bytes) is too short for tag and "
+                           "padding delimiter" % len(ciphertext))
+    try:
+        as_public = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), keyid)
+    except ValueError:
+        raise WebPushError("keyid is not a valid P-256 point")
+    ua_private = ec.derive_private_key(
+        int.from_bytes(b64url_decode(spec["ua_private_key"], strict=False),
+                       "big"), ec.SECP256R1())
+    ua_public = ua_private.public_key().public_bytes(
+        serialization.Encoding.X962,
+        serialization.PublicFormat.UncompressedPoint)
+    auth_secret = b64url_decode(spec["auth_secret"], strict=False)
+    ecdh = ua_private.exchange(ec.ECDH(), as_public)
+    prk_key = _hmac_sha256(auth_secret, ecdh)
+    key_info = b"WebPush: info\x00" + ua_public + keyid
+    ikm = _hmac_sha256(prk_key, key_info + b"\x01")
+    prk = _hmac_sha256(salt, ikm)
+    cek = _hmac_sha256(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]
+    nonce = _hmac_sha256(prk, b"Content-Encoding: nonce\x00\x01")[:12]
+    try:
+        padded = AESGCM(cek).decrypt(nonce, ciphertext, None)
+    except InvalidTag:
+        raise WebPushError("AES-GCM authentication failed (wrong keys, "
+                           "wrong key schedule or corrupted body)")
+    stripped = padded.rstrip(b"\x00")
+    if not stripped:
+        raise WebPushError("no padding delimiter (record is all zeros)")
+    if stripped[-1] != 2:
+        raise WebPushError("padding delimiter is 0x%02x, want 0x02 (last "
+                           "record)" % stripped[-1])
+    try:
+        return stripped[:-1].decode("utf-8")
+    except UnicodeDecodeError:
+        raise WebPushError("plaintext is not valid UTF-8")
+
+
+def _check_keys(obj, name, allowed):
+    if not isinstance(obj, dict):
+        raise ValueError("%s must be an object" % name)
+    unknown = set(obj) - set(allowed)
+    if unknown:
+        raise ValueError("unknown %s keys: %s"
+                         % (name, ", ".join(sorted(unknown))))
+
+
+def _need_crypto(what):
+    if not HAVE_CRYPTO:
+        raise ValueError("%s needs python3-cryptography" % what)
+
+
+def validate_crypto_keys(rule):
+    """Validation of the jwt / bearer_token / webpush_decrypt / oauth_token
+    rule keys."""
+    action = rule.get("action", "respond")
+    if "jwt" in rule:
+        spec = rule["jwt"]
+        _check_keys(spec, "jwt", ("valid", "public_key_pem", "source"))
+        _need_crypto("jwt")
+        if not isinstance(spec.get("valid"), bool):
+            raise ValueError("jwt.valid must be true or false")
+        source = spec.get("source", "authorization")
+        if source not in JWT_SOURCES:
+            raise ValueError("jwt.source must be one of %s" % (JWT_SOURCES,))
+        if "public_key_pem" in spec:
+            if not isinstance(spec["public_key_pem"], str):
+                raise ValueError("jwt.public_key_pem must be a string")
+            load_public_key_pem(spec["public_key_pem"])
+        elif source == "assertion":
+            raise ValueError("jwt.public_key_pem is required with source "
+                             "assertion")
+    if "bearer_token" in rule:
+        spec = rule["bearer_token"]
+        _check_keys(spec, "bearer_token", ("issued",))
+        if not isinstance(spec.get("issued"), bool):
+            raise ValueError("bearer_token.issued must be true or false")
+    if "webpush_decrypt" in rule:
+        spec = rule["webpush_decrypt"]
+        _check_keys(spec, "webpush_decrypt", ("ua_private_key", "auth_secret"))
+        _need_crypto("webpush_decrypt")
+        for key, size in (("ua_private_key", 32), ("auth_secret", 16)):
+            try:
+                raw = b64url_decode(spec.get(key), strict=False)
+            except (ValueError, TypeError, AttributeError):
+                raw = None
+            if raw is None or len(raw) != size:
+                raise ValueError("webpush_decrypt.%s must be %d bytes, "
+                                 "base64url" % (key, size))
+        try:
+            ec.derive_private_key(int.from_bytes(
+                b64url_decode(spec["ua_private_key"], strict=False), "big"),
+                ec.SECP256R1())
+        except ValueError:
+            raise ValueError("webpush_decrypt.ua_private_key is not a valid "
+                             "P-256 scalar")
+    if action == "oauth_token":
+        _need_crypto("oauth_token")
+        if not isinstance(rule.get("public_key_pem"), str):
+            raise ValueError("action oauth_token needs public_key_pem")
+        if not isinstance(load_public_key_pem(rule["public_key_pem"]),
+                          rsa.RSAPublicKey):
+            raise ValueError("oauth_token: public_key_pem must be an RSA "
+                             "public key")
+        if "access_token" in rule and (
+                not isinstance(rule["access_token"], str)
+                or not rule["access_token"]):
+            raise ValueError("access_token must be a non-empty string")
+        if "expires_in" in rule and (
+                not isinstance(rule["expires_in"], int)
+                or isinstance(rule["expires_in"], bool)
+                or rule["expires_in"] < 0):
+            raise ValueError("expires_in must be a non-negative integer")
+        clash = {"status", "body", "body_b64", "json"} & set(rule)
+        if clash:
+            raise ValueError("action oauth_token builds its own answer; "
+                             "remove %s" % ", ".join(sorted(clash)))
+    else:
+        extra = set(OAUTH_KEYS) & set(rule)
+        if extra:
+            raise ValueError("%s: only allowed with action oauth_token"
+                             % ", ".join(sorted(extra)))
+
+
 def validate_rule(rule):
     if not isinstance(rule, dict):
         raise ValueError("a rule must be a JSON object")
@@ -115,9 +445,10 @@ def validate_rule(rule):
         raise ValueError("status must be in 100..999")
     if "body_b64" in rule:
         base64.b64decode(rule["body_b64"], validate=True)
+    validate_crypto_keys(rule)
 
 
-def rule_matches(rule, req):
+def rule_matches(rule, req, issued_tokens=frozenset()):
     if "path" in rule and req.path != rule["path"]:
         return False
     if "path_prefix" in rule and not req.path.startswith(rule["path_prefix"]):
@@ -130,6 +461,14 @@ def rule_matches(rule, req):
     for name, want in rule.get("header", {}).items():
         name = name.lower()
         if str(want) not in [v for n, v in req.headers if n == name]:
+            return False
+    if "bearer_token" in rule:
+        token = req.bearer_token
+        issued = token is not None and token in issued_tokens
+        if issued != rule["bearer_token"]["issued"]:
+            return False
+    if "jwt" in rule:
+        if jwt_check(rule["jwt"], req) != rule["jwt"]["valid"]:
             return False
     return True
 
@@ -145,12 +484,49 @@ class Request:
         self.conn = conn
         self.stream_id = stream_id
 
+    def header_value(self, name):
+        for n, v in self.headers:
+            if n == name:
+                return v
+        return None
+
+    @functools.cached_property
+    def authorization(self):
+        """Parsed bearer / vapid authorization header, or None."""
+        value = self.header_value("authorization")
+        return parse_authorization(value) if value is not None else None
+
+    @property
+    def bearer_token(self):
+        auth = self.authorization
+        return auth.token if auth is not None and auth.scheme == "bearer" \
+            else None
+
+    @functools.cached_property
+    def form(self):
+        """{name: first value} for an x-www-form-urlencoded body, or None."""
+        ctype = self.header_value("content-type") or ""
+        if ctype.split(";")[0].strip().lower() != FORM_TYPE:
+            return None
+        form = {}
+        for name, value in urllib.parse.parse_qsl(
+                self.body.decode("utf-8", "replace"), keep_blank_values=True):
+            form.setdefault(name, value)
+        return form
+
+    @functools.cached_property
+    def assertion_jwt(self):
+        form = self.form
+        if form is None or "assertion" not in form:
+            return None
+        return JWT(form["assertion"])
+
     def record(self, seq):
         try:
             text = self.body.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        return {
+        rec = {
             "seq": seq,
             "method": self.method,
             "path": self.path,
@@ -164,6 +540,12 @@ class Request:
             "stream_id": self.stream_id,
             "received_at": time.time(),
         }
+        auth = self.authorization
+        if auth is not None:
+            rec["jwt"] = auth.jwt.record(auth.scheme, auth.vapid_k)
+        if self.assertion_jwt is not None:
+            rec["assertion_jwt"] = self.assertion_jwt.record("assertion")
+        return rec
 
 
 class Response:
@@ -216,6 +598,9 @@ class State:
         self.max_streams = 0
         self.next_conn_id = 0
         self.conn_tasks = set()
+        # OAuth2 access tokens issued by oauth_token rules (kept on /reset).
+        self.issued_tokens = set()
+        self.token_counter = 0
 
     # -- requests ---------------------------------------------------------
     def record(self, req):
@@ -224,25 +609,82 @@ class State:
         self.requests.append(rec)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        # jwt_valid / assertion_jwt_valid: checked with the first rule that
+        # has a "jwt" key for that source.
+        for source, field in (("authorization", "jwt_valid"),
+                              ("assertion", "assertion_jwt_valid")):
+            for rule in self.rules:
+                spec = rule.get("jwt")
+                if spec and spec.get("source", "authorization") == source:
+                    rec[field] = jwt_check(spec, req)
+                    break
         chosen = None
         for i, rule in enumerate(self.rules):
             times = rule.get("times")
             if times is not None and self.rules_used[i] >= times:
                 continue
-            if rule_matches(rule, req):
+            if rule_matches(rule, req, self.issued_tokens):
                 self.rules_used[i] += 1
                 chosen = i
                 break
+        rule = self.rules[chosen] if chosen is not None else None
+        # Everything that updates `rec` happens before waiters wake up.
+        if rule is not None and "webpush_decrypt" in rule:
+            try:
+                rec["webpush_plaintext"] = webpush_decrypt(
+                    rule["webpush_decrypt"], req.body)
+            except WebPushError as e:
+                rec["webpush_error"] = str(e)
+        if rule is not None and rule.get("action") == "oauth_token":
+            resp = self.oauth_token(rule, req)
+        else:
+            resp = Response(rule)
         for waiter in list(self.waiters):
             n, fut = waiter
             if len(self.requests) >= n and not fut.done():
                 fut.set_result(None)
-        rule = self.rules[chosen] if chosen is not None else None
-        resp = Response(rule)
         log.info("#%d conn=%d %s %s %s -> rule %s: %s %s", rec["seq"],
                  req.conn.id, req.protocol, req.method, req.path,
                  chosen, resp.action, resp.status)
         return resp
+
+    def oauth_token(self, rule, req):
+        """A fake Google OAuth2 token endpoint (JWT bearer grant)."""
+        form = req.form
+        jwt = req.assertion_jwt
+        error = None
+        if form is None:
+            error = "content-type must be %s" % FORM_TYPE
+        elif form.get("grant_type") != JWT_BEARER_GRANT:
+            error = "grant_type must be %s, got %r" % (
+                JWT_BEARER_GRANT, form.get("grant_type"))
+        elif jwt is None or not jwt.token:
+            error = "missing assertion"
+        elif jwt.header is None or jwt.claims is None:
+            error = "assertion is not a decodable JWT"
+        elif jwt.header.get("alg") != "RS256":
+            error = "assertion alg must be RS256, got %r" % (
+                jwt.header.get("alg"),)
+        elif not jwt.verifies(load_public_key_pem(rule["public_key_pem"])):
+            error = "invalid JWT signature"
+        answer = {"headers": rule.get("headers", {}),
+                  "delay_ms": rule.get("delay_ms", 0)}
+        if error is not None:
+            answer["status"] = 400
+            answer["json"] = {"error": "invalid_grant",
+                              "error_description": error}
+        else:
+            token = rule.get("access_token")
+            if token is None:
+                self.token_counter += 1
+                token = "fake-token-%d" % self.token_counter
+            self.issued_tokens.add(token)
+            answer["status"] = 200
+            answer["json"] = {"access_token": token,
+                              "expires_in": rule.get("expires_in", 3599),
+                              "token_type": "Bearer"}
+        log.info("oauth_token: %s", error or "issued")
+        return Response(answer)
 
     def done(self):
         self.in_flight -= 1

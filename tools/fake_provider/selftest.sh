@@ -65,6 +65,7 @@ print(json.dumps(r) if isinstance(r, (dict, list, bool)) or r is None else r)
 }
 
 CURL=(curl -sS --max-time 20)
+JWT_GRANT="urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # start_fake NAME [ARGS...]: sets PORT, CTL and PID for the new instance.
 start_fake() {
@@ -327,6 +328,261 @@ expect_eq "$(ctl_get /health | jget 'd["ok"]')" "true" "health after garbage"
 code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' "$BASE/after-garbage")"
 expect_eq "$code" "200" "serving after garbage"
 ok "malformed input survived"
+
+# ---------------------------------------------------------------------------
+echo "# JWT / OAuth2 / Web Push checks (plain instance)"
+CRYPTO="$WORK/crypto"
+mkdir -p "$CRYPTO"
+# Throwaway keys, JWTs and an encrypted Web Push message, made with python
+# cryptography (one file per value in $CRYPTO).
+"$PY" - "$CRYPTO" <<'EOF' >"$WORK/cryptogen.log" 2>&1 || { cat "$WORK/cryptogen.log" >&2; fail "test key / JWT generation failed"; }
+import base64, hashlib, hmac, json, os, sys
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+out = sys.argv[1]
+def put(name, data):
+    with open(os.path.join(out, name), "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def pem(key):
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM,
+        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+def point(key):
+    return key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+def jwt(key, claims, alg=None):
+    alg = alg or ("ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256")
+    head = {"alg": alg, "typ": "JWT", "kid": "KEYID12345"}
+    si = (b64u(json.dumps(head).encode()) + "." + b64u(json.dumps(claims).encode())).encode()
+    if alg == "ES256":
+        r, s = decode_dss_signature(key.sign(si, ec.ECDSA(hashes.SHA256())))
+        sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    elif alg == "RS256":
+        sig = key.sign(si, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        sig = hmac.new(b"secret", si, hashlib.sha256).digest()
+    return si.decode() + "." + b64u(sig)
+
+ec1 = ec.generate_private_key(ec.SECP256R1())
+ec2 = ec.generate_private_key(ec.SECP256R1())
+rsa1 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+rsa2 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+put("ec.pem", pem(ec1)); put("rsa.pem", pem(rsa1))
+apns = {"iss": "TEAMID1234", "iat": 1700000000}
+put("es_ok", jwt(ec1, apns))
+put("es_other", jwt(ec2, apns))
+good = jwt(ec1, apns).split(".")
+put("es_tampered", good[0] + "." + b64u(json.dumps({"iss": "EVIL", "iat": 1}).encode()) + "." + good[2])
+put("hs256", jwt(ec1, apns, alg="HS256"))
+put("rs_ok", jwt(rsa1, {"iss": "rs"}))
+grant = {"iss": "sa@example.iam.gserviceaccount.com",
+         "scope": "https://www.googleapis.com/auth/firebase.messaging",
+         "aud": "https://oauth2.googleapis.com/token", "iat": 1700000000, "exp": 1700003600}
+put("assert_ok", jwt(rsa1, grant))
+put("assert_other", jwt(rsa2, grant))
+put("assert_es", jwt(ec1, grant))
+vapid = {"aud": "https://push.example.net", "exp": 1700086400, "sub": "mailto:ops@example.org"}
+put("vapid_t", jwt(ec1, vapid))
+put("vapid_k", b64u(point(ec1)))
+put("vapid_k_other", b64u(point(ec2)))
+
+# RFC 8291 appendix A test vector.
+put("rfc_body", base64.urlsafe_b64decode(
+    "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN" + "=="))
+# A fresh message with 40 bytes of padding, encrypted independently here.
+ua = ec.generate_private_key(ec.SECP256R1())
+sender = ec.generate_private_key(ec.SECP256R1())
+auth = os.urandom(16)
+salt = os.urandom(16)
+H = lambda k, m: hmac.new(k, m, hashlib.sha256).digest()
+prk_key = H(auth, sender.exchange(ec.ECDH(), ua.public_key()))
+ikm = H(prk_key, b"WebPush: info\x00" + point(ua) + point(sender) + b"\x01")
+prk = H(salt, ikm)
+cek = H(prk, b"Content-Encoding: aes128gcm\x00\x01")[:16]
+nonce = H(prk, b"Content-Encoding: nonce\x00\x01")[:12]
+msg = '{"notification": {"room_id": "!r:x", "text": "h\u00e9llo \u2713"}}'
+put("wp_msg", msg)
+ct = AESGCM(cek).encrypt(nonce, msg.encode() + b"\x02" + b"\x00" * 40, None)
+put("wp_body", salt + (4096).to_bytes(4, "big") + bytes([65]) + point(sender) + ct)
+put("wp_body_bad", salt + (4096).to_bytes(4, "big") + bytes([65]) + point(sender)
+    + ct[:-1] + bytes([ct[-1] ^ 1]))
+ct1 = AESGCM(cek).encrypt(nonce, msg.encode() + b"\x01", None)
+put("wp_body_notlast", salt + (4096).to_bytes(4, "big") + bytes([65]) + point(sender) + ct1)
+put("wp_ua_priv", b64u(ua.private_numbers().private_value.to_bytes(32, "big")))
+put("wp_auth", b64u(auth))
+EOF
+ok "throwaway EC/RSA keys, JWTs and a Web Push message"
+cv() { cat "$CRYPTO/$1"; }
+# jpem FILE: the PEM as a JSON string.
+jpem() { "$PY" -c 'import json, sys; print(json.dumps(open(sys.argv[1]).read()))' "$CRYPTO/$1"; }
+EC_PEM="$(jpem ec.pem)"
+RSA_PEM="$(jpem rsa.pem)"
+
+# Recorded JWTs.
+reset_fake
+"${CURL[@]}" -o /dev/null -H "Authorization: bearer $(cv es_ok)" "$BASE/jwt1" || fail "jwt request 1"
+"${CURL[@]}" -o /dev/null -H "Authorization: vapid t=$(cv vapid_t), k=$(cv vapid_k)" "$BASE/jwt2" || fail "jwt request 2"
+"${CURL[@]}" -o /dev/null -H "Authorization: vapid k=$(cv vapid_k),t=$(cv vapid_t)" "$BASE/jwt3" || fail "jwt request 3"
+"${CURL[@]}" -o /dev/null -H "Authorization: Bearer not-a-jwt" "$BASE/jwt4" || fail "jwt request 4"
+"${CURL[@]}" -o /dev/null "$BASE/jwt5" || fail "jwt request 5"
+"${CURL[@]}" -o /dev/null --data-urlencode "grant_type=$JWT_GRANT" --data-urlencode "assertion=$(cv assert_ok)" \
+  "$BASE/jwt6" 2>/dev/null || true
+ctl_get '/requests?wait_for=6&timeout_ms=5000' >"$WORK/reqs.json"
+r() { jget "d['requests'][$1]$2" <"$WORK/reqs.json"; }
+expect_eq "$(r 0 '["jwt"]["scheme"]')" "bearer" "bearer scheme recorded"
+expect_eq "$(r 0 '["jwt"]["header"]["alg"]')" "ES256" "bearer header decoded"
+expect_eq "$(r 0 '["jwt"]["header"]["kid"]')" "KEYID12345" "bearer kid decoded"
+expect_eq "$(r 0 '["jwt"]["claims"]["iss"]')" "TEAMID1234" "bearer claims decoded"
+expect_eq "$(r 0 '["jwt"]["vapid_k"]')" "null" "bearer vapid_k"
+expect_eq "$(r 1 '["jwt"]["scheme"]')" "vapid" "vapid scheme recorded"
+expect_eq "$(r 1 '["jwt"]["claims"]["sub"]')" "mailto:ops@example.org" "vapid claims decoded"
+expect_eq "$(r 1 '["jwt"]["vapid_k"]')" "$(cv vapid_k)" "vapid k recorded"
+expect_eq "$(r 2 '["jwt"]["claims"]["aud"]')" "https://push.example.net" "vapid (k first, no space) claims"
+expect_eq "$(r 2 '["jwt"]["vapid_k"]')" "$(cv vapid_k)" "vapid (k first, no space) k"
+expect_eq "$(r 3 '["jwt"]')" '{"scheme": "bearer", "header": null, "claims": null, "vapid_k": null}' "undecodable bearer"
+expect_eq "$(r 4 '.get("jwt", "absent")')" "absent" "no authorization -> no jwt"
+expect_eq "$(r 4 '.get("jwt_valid", "absent")')" "absent" "no jwt rule -> no jwt_valid"
+expect_eq "$(r 5 '["assertion_jwt"]["scheme"]')" "assertion" "assertion_jwt recorded"
+expect_eq "$(r 5 '["assertion_jwt"]["header"]["alg"]')" "RS256" "assertion_jwt header"
+expect_eq "$(r 5 '["assertion_jwt"]["claims"]["scope"]')" "https://www.googleapis.com/auth/firebase.messaging" "assertion_jwt claims"
+ok "recorded jwt / assertion_jwt"
+
+# jwt rules: ES256 provider token (APNs style), RS256, VAPID (key from k=),
+# assertion source.
+set_rules '[{"path_prefix": "/3/device/", "jwt": {"valid": false, "public_key_pem": '"$EC_PEM"'},
+             "status": 403, "json": {"reason": "InvalidProviderToken"}},
+            {"path": "/rs", "jwt": {"valid": true, "public_key_pem": '"$RSA_PEM"'}, "status": 201},
+            {"path": "/wp", "jwt": {"valid": true}, "status": 201},
+            {"path": "/as", "jwt": {"valid": true, "source": "assertion", "public_key_pem": '"$RSA_PEM"'}, "status": 202}]'
+codes=""
+for tok in es_ok es_other es_tampered hs256 rs_ok; do
+  codes+="$("${CURL[@]}" -o "$WORK/body" -w '%{http_code}' -H "Authorization: bearer $(cv $tok)" -d '{}' "$BASE/3/device/abc") "
+done
+codes+="$("${CURL[@]}" -o "$WORK/body" -w '%{http_code}' -d '{}' "$BASE/3/device/abc")"
+expect_eq "$codes" "200 403 403 403 403 403" "jwt valid:false rule (ok, other key, tampered, HS256, RS256 token, missing)"
+expect_eq "$(jget 'd["reason"]' <"$WORK/body")" "InvalidProviderToken" "jwt rule body"
+code="$("${CURL[@]}" --http2-prior-knowledge -o /dev/null -w '%{http_code}' -H "authorization: bearer $(cv es_other)" "$BASE/3/device/h2")"
+expect_eq "$code" "403" "jwt rule over HTTP/2"
+ctl_get /requests >"$WORK/reqs.json"
+expect_eq "$(jget '[q["jwt_valid"] for q in d["requests"][-7:]]' <"$WORK/reqs.json")" \
+  "[true, false, false, false, false, false, false]" "jwt_valid recorded (first jwt rule's key)"
+expect_eq "$(jget '[q["assertion_jwt_valid"] for q in d["requests"][-7:]]' <"$WORK/reqs.json")" \
+  "[false, false, false, false, false, false, false]" "assertion_jwt_valid recorded"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cv rs_ok)" "$BASE/rs")"
+expect_eq "$code" "201" "RS256 valid"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cv es_ok)" "$BASE/rs")"
+expect_eq "$code" "200" "ES256 token vs RSA key is not valid"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: vapid t=$(cv vapid_t), k=$(cv vapid_k)" "$BASE/wp")"
+expect_eq "$code" "201" "VAPID valid with key from k="
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: vapid t=$(cv vapid_t),k=$(cv vapid_k_other)" "$BASE/wp")"
+expect_eq "$code" "200" "VAPID with the wrong k is not valid"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cv vapid_t)" "$BASE/wp")"
+expect_eq "$code" "200" "bearer without public_key_pem is not valid"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' --data-urlencode "assertion=$(cv assert_ok)" "$BASE/as")"
+expect_eq "$code" "202" "assertion source valid"
+expect_eq "$(last_req '["assertion_jwt_valid"]')" "true" "assertion_jwt_valid true"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' --data-urlencode "assertion=$(cv assert_other)" "$BASE/as")"
+expect_eq "$code" "200" "assertion signed by another key"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H 'content-type: text/plain' --data-binary "assertion=$(cv assert_ok)" "$BASE/as")"
+expect_eq "$code" "200" "assertion outside a form body is ignored"
+ok "jwt rules: ES256, RS256, VAPID k=, assertion source, jwt_valid"
+
+# oauth_token + bearer_token (FCM style), over HTTP/1.1 and HTTP/2.
+reset_fake
+set_rules '[{"path": "/token", "action": "oauth_token", "public_key_pem": '"$RSA_PEM"', "delay_ms": 300},
+            {"path": "/token2", "action": "oauth_token", "public_key_pem": '"$RSA_PEM"',
+             "access_token": "custom-tok", "expires_in": 60, "headers": {"x-fake": "1"}},
+            {"path_prefix": "/v1/", "bearer_token": {"issued": false}, "status": 401,
+             "json": {"error": {"status": "UNAUTHENTICATED"}}},
+            {"path_prefix": "/v1/", "bearer_token": {"issued": true},
+             "json": {"name": "projects/p/messages/1"}}]'
+start=$(date +%s%N)
+code="$("${CURL[@]}" -o "$WORK/tok.json" -D "$WORK/hdrs" -w '%{http_code}' \
+  --data-urlencode "grant_type=$JWT_GRANT" --data-urlencode "assertion=$(cv assert_ok)" "$BASE/token")"
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+expect_eq "$code" "200" "oauth_token status"
+(( elapsed_ms >= 280 )) || fail "oauth_token ignored delay_ms (${elapsed_ms} ms)"
+grep -qi '^content-type: application/json' "$WORK/hdrs" || fail "oauth_token content-type: $(cat "$WORK/hdrs")"
+expect_eq "$(jget 'd' <"$WORK/tok.json")" '{"access_token": "fake-token-1", "expires_in": 3599, "token_type": "Bearer"}' "oauth_token body"
+code="$("${CURL[@]}" --http2-prior-knowledge -o "$WORK/tok.json" -w '%{http_code}' \
+  --data-urlencode "grant_type=$JWT_GRANT" --data-urlencode "assertion=$(cv assert_ok)" "$BASE/token")"
+expect_eq "$code" "200" "oauth_token over HTTP/2"
+expect_eq "$(jget 'd["access_token"]' <"$WORK/tok.json")" "fake-token-2" "token counter"
+code="$("${CURL[@]}" -o "$WORK/tok.json" -D "$WORK/hdrs" -w '%{http_code}' \
+  --data-urlencode "grant_type=$JWT_GRANT" --data-urlencode "assertion=$(cv assert_ok)" "$BASE/token2")"
+expect_eq "$code $(jget '[d["access_token"], d["expires_in"]]' <"$WORK/tok.json")" '200 ["custom-tok", 60]' "access_token / expires_in"
+grep -qi '^x-fake: 1' "$WORK/hdrs" || fail "oauth_token rule headers missing"
+for bad in "grant_type=$JWT_GRANT&assertion=$(cv assert_other)|invalid JWT signature" \
+           "grant_type=$JWT_GRANT&assertion=$(cv assert_es)|assertion alg must be RS256, got 'ES256'" \
+           "grant_type=client_credentials&assertion=$(cv assert_ok)|grant_type must be $JWT_GRANT, got 'client_credentials'" \
+           "grant_type=$JWT_GRANT|missing assertion" \
+           "grant_type=$JWT_GRANT&assertion=x.y.z|assertion is not a decodable JWT"; do
+  code="$("${CURL[@]}" -o "$WORK/tok.json" -w '%{http_code}' --data-binary "${bad%%|*}" "$BASE/token")"
+  expect_eq "$code $(jget '[d["error"], d["error_description"]]' <"$WORK/tok.json")" \
+    "400 [\"invalid_grant\", \"${bad#*|}\"]" "oauth_token rejects (${bad#*|})"
+done
+code="$("${CURL[@]}" -o "$WORK/tok.json" -w '%{http_code}' -H 'content-type: application/json' \
+  --data-binary "grant_type=$JWT_GRANT&assertion=$(cv assert_ok)" "$BASE/token")"
+expect_eq "$code" "400" "oauth_token needs a form body"
+reset_fake   # issued tokens survive /reset
+set_rules '[{"path_prefix": "/v1/", "bearer_token": {"issued": false}, "status": 401},
+            {"path_prefix": "/v1/", "bearer_token": {"issued": true}, "status": 200, "json": {"name": "m"}}]'
+codes=""
+for auth in "Bearer fake-token-1" "bearer fake-token-2" "Bearer custom-tok" "Bearer fake-token-99" "Basic Zm9v" ""; do
+  codes+="$("${CURL[@]}" -o /dev/null -w '%{http_code}' ${auth:+-H "Authorization: $auth"} -d '{}' "$BASE/v1/projects/p/messages:send") "
+done
+expect_eq "$codes" "200 200 200 401 401 401 " "bearer_token issued true/false"
+code="$("${CURL[@]}" --http2-prior-knowledge -o /dev/null -w '%{http_code}' -H "authorization: Bearer fake-token-2" -d '{}' "$BASE/v1/x")"
+expect_eq "$code" "200" "bearer_token over HTTP/2"
+ok "oauth_token action (delay, counter, custom token, errors) and bearer_token"
+
+# webpush_decrypt: RFC 8291 appendix A vector, a padded message, failures.
+reset_fake
+set_rules '[{"path": "/rfc", "status": 201, "webpush_decrypt": {
+               "ua_private_key": "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94",
+               "auth_secret": "BTBZMqHH6r4Tts7J_aSIgg"}},
+            {"path_prefix": "/wp", "status": 201, "delay_ms": 500, "webpush_decrypt": {
+               "ua_private_key": "'"$(cv wp_ua_priv)"'", "auth_secret": "'"$(cv wp_auth)"'"}}]'
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' -H 'Content-Encoding: aes128gcm' \
+  -H 'content-type: application/octet-stream' --data-binary @"$CRYPTO/rfc_body" "$BASE/rfc")"
+expect_eq "$code" "201" "webpush rule status"
+expect_eq "$(last_req '["webpush_plaintext"]')" "When I grow up, I want to be a watermelon" "RFC 8291 appendix A plaintext"
+# Delayed rule: /requests?wait_for must already see the decrypted field.
+"${CURL[@]}" -o /dev/null --data-binary @"$CRYPTO/wp_body" "$BASE/wp1" &
+bg=$!
+ctl_get '/requests?wait_for=2&timeout_ms=5000' >"$WORK/reqs.json"
+expect_eq "$(jget 'd["requests"][1]["webpush_plaintext"]' <"$WORK/reqs.json")" "$(cv wp_msg)" "padded message decrypted (seen by wait_for)"
+wait "$bg" || fail "delayed webpush request failed"
+"${CURL[@]}" --http2-prior-knowledge -o /dev/null --data-binary @"$CRYPTO/wp_body_bad" "$BASE/wp2" || fail "webpush bad body request"
+expect_eq "$(last_req '["webpush_error"]')" "AES-GCM authentication failed (wrong keys, wrong key schedule or corrupted body)" "corrupted body"
+expect_eq "$(last_req '.get("webpush_plaintext", "absent")')" "absent" "no plaintext on error"
+"${CURL[@]}" -o /dev/null --data-binary @"$CRYPTO/wp_body_notlast" "$BASE/wp3" || fail "webpush notlast request"
+expect_eq "$(last_req '["webpush_error"]')" "padding delimiter is 0x01, want 0x02 (last record)" "non-final record"
+"${CURL[@]}" -o /dev/null -d 'short' "$BASE/wp4" || fail "webpush short request"
+expect_eq "$(last_req '["webpush_error"]')" "body (5 bytes) is shorter than the aes128gcm header" "short body"
+code="$("${CURL[@]}" -o /dev/null -w '%{http_code}' --data-binary @"$CRYPTO/wp_body" "$BASE/other")"
+expect_eq "$code $(last_req '.get("webpush_plaintext", "absent")')" "200 absent" "no decryption unless the rule is chosen"
+ok "webpush_decrypt (RFC 8291 vector, padding, errors)"
+
+# Validation of the new keys.
+for bad in '{"jwt": {"valid": "yes"}}' '{"jwt": {"valid": true, "source": "body"}}' \
+           '{"jwt": {"valid": true, "source": "assertion"}}' '{"jwt": {"valid": true, "pem": "x"}}' \
+           '{"jwt": {"valid": true, "public_key_pem": "not a pem"}}' '{"bearer_token": {"issued": 1}}' \
+           '{"action": "oauth_token"}' '{"action": "oauth_token", "public_key_pem": '"$EC_PEM"'}' \
+           '{"action": "oauth_token", "public_key_pem": '"$RSA_PEM"', "status": 200}' \
+           '{"action": "oauth_token", "public_key_pem": '"$RSA_PEM"', "expires_in": "1"}' \
+           '{"access_token": "t"}' '{"webpush_decrypt": {"ua_private_key": "AAAA", "auth_secret": "BTBZMqHH6r4Tts7J_aSIgg"}}' \
+           '{"webpush_decrypt": {"auth_secret": "BTBZMqHH6r4Tts7J_aSIgg"}}' '{"jwt_valid": true}'; do
+  code="$("${CURL[@]}" -o "$WORK/body" -w '%{http_code}' -X POST --data-binary "{\"rules\": [$bad]}" "http://127.0.0.1:$CTL/rules")"
+  expect_eq "$code" "400" "rule rejected: $bad ($(cat "$WORK/body"))"
+done
+expect_eq "$(ctl_get /rules | jget 'len(d["rules"])')" "2" "rules unchanged after rejected POSTs"
+ok "new rule keys validated"
 
 # ---------------------------------------------------------------------------
 echo "# certificates"

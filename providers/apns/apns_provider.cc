@@ -1,0 +1,302 @@
+#include "providers/apns/apns_provider.h"
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "providers/apns/apns_payload.h"
+#include "providers/common/device_data.h"
+#include "rapidjson/document.h"
+
+namespace herald::providers::apns {
+namespace {
+
+constexpr char kComponent[] = "apns";
+constexpr absl::Duration kTokenLifetime = absl::Minutes(50);
+
+std::string Reason(const HttpResponse& r) {
+  rapidjson::Document doc;
+  doc.Parse(r.body.data(), r.body.size());
+  if (doc.HasParseError() || !doc.IsObject()) return "";
+  auto it = doc.FindMember("reason");
+  if (it == doc.MemberEnd() || !it->value.IsString()) return "";
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+// A PEM file holding a certificate and its private key (Sygnal's certfile).
+absl::Status CheckCertFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::rewind(f);
+  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  bool ok = cert != nullptr && key != nullptr;
+  bool match = ok && X509_check_private_key(cert, key) == 1;
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " must hold a PEM certificate and its unencrypted private key"));
+  }
+  if (!match) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the private key does not match the certificate"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string NewUuid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof(b));
+  b[6] = (b[6] & 0x0F) | 0x40;  // version 4
+  b[8] = (b[8] & 0x3F) | 0x80;  // RFC 4122 variant
+  return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+                         b[11], b[12], b[13], b[14], b[15]);
+}
+
+ApnsOptions ReadApnsOptions(ConfigMap& map) {
+  ApnsOptions o;
+  o.common = ReadCommonAppOptions(map);
+  o.keyfile = map.String("keyfile", "");
+  o.key_id = map.String("key_id", "");
+  o.team_id = map.String("team_id", "");
+  o.certfile = map.String("certfile", "");
+  o.topic = map.String("topic", "");
+  o.push_type = map.String("push_type", "");
+  o.convert_device_token_to_hex = map.Bool("convert_device_token_to_hex", true);
+  o.max_connections = static_cast<int>(map.Int("max_connections", 4, 1, 64));
+  std::string platform = absl::AsciiStrToLower(map.String("platform", "production"));
+  if (platform == "production" || platform == "prod") {
+    o.base_url = kProductionUrl;
+  } else if (platform == "sandbox") {
+    o.base_url = kSandboxUrl;
+  } else {
+    map.Fail("platform", "must be production (or prod) or sandbox");
+  }
+  if (!o.common.endpoint.empty()) {
+    o.base_url = o.common.endpoint;
+    while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
+  }
+  if (!o.push_type.empty()) {
+    static const char* const kTypes[] = {"alert", "background", "voip",
+                                         "complication", "fileprovider", "mdm"};
+    bool known = false;
+    for (const char* t : kTypes) known = known || o.push_type == t;
+    if (!known) {
+      map.Fail("push_type",
+               "must be one of alert, background, voip, complication, fileprovider, mdm");
+    }
+  }
+  if (!o.keyfile.empty() && !o.certfile.empty()) {
+    map.Fail("certfile", "give either keyfile (token auth) or certfile, not both");
+  } else if (!o.keyfile.empty()) {
+    if (o.key_id.empty()) map.Fail("key_id", "required with keyfile (token auth)");
+    if (o.team_id.empty()) map.Fail("team_id", "required with keyfile (token auth)");
+    if (o.topic.empty()) map.Fail("topic", "required with keyfile (token auth): the app's bundle id");
+  } else if (!o.certfile.empty()) {
+    absl::Status cert = CheckCertFile(o.certfile);
+    if (!cert.ok()) map.Fail("certfile", std::string(cert.message()));
+  } else {
+    map.Fail("keyfile", "missing: give keyfile + key_id + team_id + topic, or certfile");
+  }
+  return o;
+}
+
+ApnsClassification ClassifyApnsResponse(const HttpResponse& r, absl::Time now) {
+  if (!r.ok()) {
+    return {Outcome::Retry(absl::StrCat("transport error (", TransportErrorName(r.error),
+                                        "): ", r.error_detail))};
+  }
+  const int s = r.status;
+  if (s == 200) return {Outcome::Delivered()};
+  std::string reason = Reason(r);
+  std::string detail = absl::StrCat("APNs answered ", s, reason.empty() ? "" : " ", reason);
+  if (s == 410) return {Outcome::Rejected(detail)};
+  if (s == 400 && (reason == "BadDeviceToken" || reason == "DeviceTokenNotForTopic" ||
+                   reason == "TopicDisallowed")) {
+    return {Outcome::Rejected(detail)};
+  }
+  if (s == 403 && reason == "ExpiredProviderToken") {
+    return {Outcome::Retry(detail), true};
+  }
+  if (s == 429 || s == 500 || s == 503) {
+    return {Outcome::Retry(detail, ParseRetryAfter(r.Header("retry-after"), now)
+                                       .value_or(absl::ZeroDuration()))};
+  }
+  return {Outcome::Failed(detail)};
+}
+
+ApnsTokenCache::ApnsTokenCache(SigningKey key, std::string key_id, std::string team_id)
+    : key_(std::move(key)), key_id_(std::move(key_id)), team_id_(std::move(team_id)) {}
+
+std::string ApnsTokenCache::Get(absl::Time now, std::string* error) {
+  absl::MutexLock lock(&mu_);
+  const absl::Duration age = now - issued_;
+  // Renew when the token is old, or when APNs said it expired. The latter is
+  // asked for once per token (see Expired()), so a burst of 403s renews once.
+  const bool due = token_.empty() || age >= kTokenLifetime || force_;
+  if (due) {
+    absl::StatusOr<std::string> jwt =
+        MakeApnsJwt(key_, key_id_, team_id_, absl::ToUnixSeconds(now));
+    if (!jwt.ok()) {
+      *error = std::string(jwt.status().message());
+      return token_;
+    }
+    token_ = *std::move(jwt);
+    issued_ = now;
+    force_ = false;
+    ++renewals_;
+  }
+  return token_;
+}
+
+void ApnsTokenCache::Expired(const std::string& token, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  (void)now;
+  if (token == token_) force_ = true;
+}
+
+int ApnsTokenCache::renewals() const {
+  absl::MutexLock lock(&mu_);
+  return renewals_;
+}
+
+struct ApnsProvider::Send {
+  std::string request_id;
+  std::string shown_key;
+  HttpRequest http;  // without authorization
+  absl::Time deadline;
+  std::function<void(Outcome)> done;
+  bool token_renewed = false;
+};
+
+ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
+                           std::unique_ptr<ApnsTokenCache> tokens, HttpClient* http)
+    : app_id_(std::move(app_id)),
+      options_(std::move(options)),
+      tokens_(std::move(tokens)),
+      http_(http) {}
+
+void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
+  const herald::v1::Device& device = *request.device;
+  std::string token = device.pushkey();
+  if (options_.convert_device_token_to_hex) {
+    std::optional<std::string> hex = DeviceTokenToHex(device.pushkey());
+    if (!hex) {
+      HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
+                 RedactPushkey(device.pushkey()), " is not valid base64; rejected");
+      done(Outcome::Rejected("pushkey is not a valid base64 device token"));
+      return;
+    }
+    token = *hex;
+  }
+  std::optional<std::string> payload = BuildApnsPayload(*request.notification, device);
+  if (!payload) {
+    done(Outcome::Skipped("nothing to show: no alert and no badge"));
+    return;
+  }
+  auto send = std::make_shared<Send>();
+  send->request_id = request.request_id;
+  send->shown_key = RedactPushkey(device.pushkey());
+  send->deadline = request.deadline;
+  send->done = std::move(done);
+  HttpRequest& http = send->http;
+  http.url = absl::StrCat(options_.base_url, "/3/device/", token);
+  http.body = *std::move(payload);
+  http.headers = {{"content-type", "application/json"},
+                  {"apns-id", NewUuid()},
+                  {"apns-priority",
+                   request.notification->prio() == herald::v1::PRIORITY_LOW ? "5" : "10"}};
+  if (!options_.topic.empty()) http.headers.emplace_back("apns-topic", options_.topic);
+  if (!options_.push_type.empty()) http.headers.emplace_back("apns-push-type", options_.push_type);
+  http.ca_file = options_.common.ca_file;
+  http.client_cert_file = options_.certfile;
+  Attempt(std::move(send));
+}
+
+void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
+  absl::Time now = absl::Now();
+  absl::Duration remaining = send->deadline - now;
+  if (remaining <= absl::ZeroDuration()) {
+    send->done(Outcome::Retry("deadline passed before sending"));
+    return;
+  }
+  HttpRequest http = send->http;
+  http.timeout = std::min(options_.common.timeout, remaining);
+  http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
+  std::string jwt;
+  if (tokens_ != nullptr) {
+    std::string error;
+    jwt = tokens_->Get(now, &error);
+    if (jwt.empty()) {
+      HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a provider token: ", error);
+      send->done(Outcome::Failed("cannot sign the APNs provider token"));
+      return;
+    }
+    http.headers.emplace_back("authorization", absl::StrCat("bearer ", jwt));
+  }
+  http_->Send(std::move(http), [this, send, jwt](HttpResponse response) {
+    ApnsClassification c = ClassifyApnsResponse(response, absl::Now());
+    if (c.provider_token_expired && tokens_ != nullptr && !send->token_renewed) {
+      // Apple no longer accepts our token: renew it and try again, once.
+      HERALD_LOG(kWarning, kComponent, "app ", app_id_,
+                 ": APNs says the provider token expired; renewing it");
+      tokens_->Expired(jwt, absl::Now());
+      send->token_renewed = true;
+      Attempt(send);
+      return;
+    }
+    if (c.outcome.kind == Outcome::Kind::kFailed) {
+      HERALD_LOG(kError, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
+                 send->shown_key, ": ", c.outcome.detail);
+    } else {
+      HERALD_LOG(kDebug, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
+                 send->shown_key, " → ", OutcomeKindName(c.outcome.kind), " ", c.outcome.detail);
+    }
+    send->done(std::move(c.outcome));
+  });
+}
+
+namespace {
+
+ProviderRegistration registration(
+    "apns",
+    [](const std::string& app_id, ConfigMap& map,
+       const ProviderEnv& env) -> absl::StatusOr<std::unique_ptr<Provider>> {
+      ApnsOptions options = ReadApnsOptions(map);
+      if (!map.status().ok()) return map.status();
+      std::unique_ptr<ApnsTokenCache> tokens;
+      if (!options.keyfile.empty()) {
+        absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(options.keyfile);
+        if (!key.ok()) {
+          map.Fail("keyfile", std::string(key.status().message()));
+          return map.status();
+        }
+        if (!key->is_ec_p256()) {
+          map.Fail("keyfile", "must be an EC P-256 private key (Apple's .p8 file)");
+          return map.status();
+        }
+        tokens = std::make_unique<ApnsTokenCache>(*std::move(key), options.key_id,
+                                                  options.team_id);
+      }
+      HttpClient* http = env.http;
+      if (env.new_http_client) {
+        HttpClientOptions client;
+        client.max_host_connections = options.max_connections;
+        http = env.new_http_client(client);
+      }
+      return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens),
+                                            http);
+    });
+
+}  // namespace
+}  // namespace herald::providers::apns

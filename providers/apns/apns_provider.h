@@ -1,0 +1,84 @@
+// APNs (`type: apns`): Apple's HTTP/2 provider API with token (JWT, .p8 key)
+// or certificate authentication. Config keys and payloads follow Sygnal's.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "providers/common/http_client.h"
+#include "providers/common/jwt.h"
+#include "providers/common/provider.h"
+
+namespace herald::providers::apns {
+
+inline constexpr char kProductionUrl[] = "https://api.push.apple.com";
+inline constexpr char kSandboxUrl[] = "https://api.sandbox.push.apple.com";
+
+struct ApnsOptions {
+  CommonAppOptions common;
+  std::string base_url;     // from `platform`, or `endpoint`
+  std::string keyfile;      // token auth
+  std::string key_id;
+  std::string team_id;
+  std::string certfile;     // certificate auth (PEM: certificate and key)
+  std::string topic;
+  std::string push_type;    // apns-push-type; empty = not sent
+  bool convert_device_token_to_hex = true;
+  int max_connections = 4;
+};
+
+// Reads and checks an app's keys (Sygnal's names). Errors go to map.Fail().
+ApnsOptions ReadApnsOptions(ConfigMap& map);
+
+// Upstream answer → outcome (design.md, "Outcome rules": APNs row).
+struct ApnsClassification {
+  Outcome outcome;
+  bool provider_token_expired = false;  // 403 ExpiredProviderToken
+};
+ApnsClassification ClassifyApnsResponse(const HttpResponse& response, absl::Time now);
+
+// The provider token (JWT) shared by all requests of one app: made on first
+// use and renewed after 50 minutes (Apple: not more often than every 20, not
+// less than every 60), or early when APNs answers ExpiredProviderToken.
+class ApnsTokenCache {
+ public:
+  ApnsTokenCache(SigningKey key, std::string key_id, std::string team_id);
+  // The current token, renewed if due. Empty with `error` set on failure.
+  std::string Get(absl::Time now, std::string* error);
+  // Apple said `token` expired: the next Get() makes a new one, if `token` is
+  // still the current one (so many failing requests cause one renewal).
+  void Expired(const std::string& token, absl::Time now);
+  int renewals() const;
+
+ private:
+  SigningKey key_;
+  std::string key_id_;
+  std::string team_id_;
+  mutable absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  absl::Time issued_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool force_ ABSL_GUARDED_BY(mu_) = false;
+  int renewals_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class ApnsProvider : public Provider {
+ public:
+  ApnsProvider(std::string app_id, ApnsOptions options, std::unique_ptr<ApnsTokenCache> tokens,
+               HttpClient* http);
+  void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
+
+ private:
+  struct Send;
+  void Attempt(std::shared_ptr<Send> send);
+
+  std::string app_id_;
+  ApnsOptions options_;
+  std::unique_ptr<ApnsTokenCache> tokens_;  // null with certificate auth
+  HttpClient* http_;
+};
+
+// A random (v4) UUID in lower case, for apns-id.
+std::string NewUuid();
+
+}  // namespace herald::providers::apns

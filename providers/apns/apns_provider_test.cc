@@ -1,0 +1,157 @@
+#include "providers/apns/apns_provider.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+
+namespace herald::providers::apns {
+namespace {
+
+HttpResponse Answer(int status, const std::string& reason = "") {
+  HttpResponse r;
+  r.status = status;
+  if (!reason.empty()) r.body = "{\"reason\":\"" + reason + "\"}";
+  return r;
+}
+
+TEST(ClassifyApnsResponse, Table) {
+  struct Case {
+    HttpResponse response;
+    Outcome::Kind kind;
+    bool token_expired;
+  };
+  HttpResponse reset;
+  reset.error = TransportError::kOther;
+  HttpResponse timeout;
+  timeout.error = TransportError::kTimeout;
+  HttpResponse tls;
+  tls.error = TransportError::kTls;
+  const Case cases[] = {
+      {Answer(200), Outcome::Kind::kDelivered, false},
+      {Answer(400, "BadDeviceToken"), Outcome::Kind::kRejected, false},
+      {Answer(400, "DeviceTokenNotForTopic"), Outcome::Kind::kRejected, false},
+      {Answer(400, "TopicDisallowed"), Outcome::Kind::kRejected, false},
+      {Answer(410, "Unregistered"), Outcome::Kind::kRejected, false},
+      {Answer(410, "ExpiredToken"), Outcome::Kind::kRejected, false},
+      {Answer(400, "BadTopic"), Outcome::Kind::kFailed, false},
+      {Answer(400, "PayloadEmpty"), Outcome::Kind::kFailed, false},
+      {Answer(400), Outcome::Kind::kFailed, false},
+      {Answer(403, "ExpiredProviderToken"), Outcome::Kind::kRetry, true},
+      {Answer(403, "InvalidProviderToken"), Outcome::Kind::kFailed, false},
+      {Answer(403, "BadCertificate"), Outcome::Kind::kFailed, false},
+      {Answer(404, "BadPath"), Outcome::Kind::kFailed, false},
+      {Answer(413, "PayloadTooLarge"), Outcome::Kind::kFailed, false},
+      {Answer(429, "TooManyRequests"), Outcome::Kind::kRetry, false},
+      {Answer(500, "InternalServerError"), Outcome::Kind::kRetry, false},
+      {Answer(503, "ServiceUnavailable"), Outcome::Kind::kRetry, false},
+      {reset, Outcome::Kind::kRetry, false},
+      {timeout, Outcome::Kind::kRetry, false},
+      {tls, Outcome::Kind::kRetry, false},
+  };
+  for (const Case& c : cases) {
+    ApnsClassification got = ClassifyApnsResponse(c.response, absl::Now());
+    EXPECT_EQ(got.outcome.kind, c.kind) << c.response.status << " " << c.response.body;
+    EXPECT_EQ(got.provider_token_expired, c.token_expired) << c.response.status << c.response.body;
+  }
+  EXPECT_EQ(ClassifyApnsResponse(Answer(410, "Unregistered"), absl::Now()).outcome.detail,
+            "APNs answered 410 Unregistered");
+}
+
+TEST(NewUuid, IsLowerCaseVersion4) {
+  std::string a = NewUuid(), b = NewUuid();
+  EXPECT_NE(a, b);
+  ASSERT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[8], '-');
+  EXPECT_EQ(a[14], '4');
+  for (char c : a) EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-');
+}
+
+std::string TestKeyFile() {
+  std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+  std::string path = dir + "/apns-test.p8";
+  std::string cmd = "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" +
+                    path + "' 2>/dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  return path;
+}
+
+TEST(ApnsTokenCache, SharedRenewedAfterFiftyMinutesAndWhenExpired) {
+  absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(TestKeyFile());
+  ASSERT_TRUE(key.ok()) << key.status();
+  ApnsTokenCache cache(*key, "KEYID12345", "TEAMID1234");
+  absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  std::string error;
+  std::string first = cache.Get(t0, &error);
+  ASSERT_FALSE(first.empty()) << error;
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(49), &error), first);
+  std::string second = cache.Get(t0 + absl::Minutes(50), &error);
+  EXPECT_NE(second, first);
+  EXPECT_EQ(cache.renewals(), 2);
+  // A stale token reported expired does not renew again.
+  cache.Expired(first, t0 + absl::Minutes(51));
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(51), &error), second);
+  // The current one does, once.
+  cache.Expired(second, t0 + absl::Minutes(52));
+  cache.Expired(second, t0 + absl::Minutes(52));
+  std::string third = cache.Get(t0 + absl::Minutes(52), &error);
+  EXPECT_NE(third, second);
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(52), &error), third);
+  EXPECT_EQ(cache.renewals(), 3);
+
+  absl::StatusOr<VerifiedJwt> verified = VerifyJwt(third, key->PublicKeyPem());
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->header_json, R"({"alg":"ES256","kid":"KEYID12345"})");
+  EXPECT_EQ(verified->claims_json,
+            absl::StrCat(R"({"iss":"TEAMID1234","iat":)",
+                         absl::ToUnixSeconds(t0 + absl::Minutes(52)), "}"));
+}
+
+struct OptionsCase {
+  std::string yaml;
+  std::string error;  // empty: valid
+};
+
+TEST(ReadApnsOptions, ChecksKeys) {
+  std::string key = TestKeyFile();
+  const OptionsCase cases[] = {
+      {"{keyfile: K, key_id: A, team_id: B, topic: im.vector.app}", ""},
+      {"{keyfile: K, key_id: A, team_id: B, topic: t, platform: sandbox}", ""},
+      {"{keyfile: K, key_id: A, team_id: B, topic: t, platform: prod, push_type: voip}", ""},
+      {"{keyfile: K, team_id: B, topic: t}", "f.yaml: apps.x.key_id: required with keyfile"},
+      {"{keyfile: K, key_id: A, topic: t}", "f.yaml: apps.x.team_id: required with keyfile"},
+      {"{keyfile: K, key_id: A, team_id: B}", "f.yaml: apps.x.topic: required with keyfile"},
+      {"{topic: t}", "f.yaml: apps.x.keyfile: missing"},
+      {"{keyfile: K, certfile: C, key_id: A, team_id: B, topic: t}",
+       "f.yaml: apps.x.certfile: give either keyfile"},
+      {"{keyfile: K, key_id: A, team_id: B, topic: t, platform: staging}",
+       "f.yaml: apps.x.platform: must be production"},
+      {"{keyfile: K, key_id: A, team_id: B, topic: t, push_type: loud}",
+       "f.yaml: apps.x.push_type: must be one of"},
+      {"{certfile: /nonexistent.pem}", "f.yaml: apps.x.certfile: cannot read /nonexistent.pem"},
+  };
+  for (const OptionsCase& c : cases) {
+    std::string yaml = c.yaml;
+    size_t at = yaml.find("keyfile: K");
+    if (at != std::string::npos) yaml.replace(at, 10, "keyfile: " + key);
+    ConfigMap map(YAML::Load(yaml), "f.yaml", "apps.x");
+    ApnsOptions o = ReadApnsOptions(map);
+    if (c.error.empty()) {
+      EXPECT_TRUE(map.status().ok()) << c.yaml << ": " << map.status();
+    } else {
+      EXPECT_NE(map.status().message().find(c.error), std::string::npos)
+          << c.yaml << ": " << map.status();
+    }
+  }
+  ConfigMap sandbox(YAML::Load("{certfile: x, platform: sandbox}"), "f.yaml", "apps.x");
+  EXPECT_EQ(ReadApnsOptions(sandbox).base_url, kSandboxUrl);
+  ConfigMap prod(YAML::Load("{certfile: x}"), "f.yaml", "apps.x");
+  EXPECT_EQ(ReadApnsOptions(prod).base_url, kProductionUrl);
+  ConfigMap custom(YAML::Load("{certfile: x, endpoint: 'https://127.0.0.1:8443/'}"), "f.yaml", "apps.x");
+  EXPECT_EQ(ReadApnsOptions(custom).base_url, "https://127.0.0.1:8443");
+}
+
+}  // namespace
+}  // namespace herald::providers::apns

@@ -1,0 +1,349 @@
+#include "providers/gcm/gcm_provider.h"
+
+#include <fstream>
+#include <sstream>
+#include <variant>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "providers/gcm/fcm_message.h"
+#include "rapidjson/document.h"
+
+namespace herald::providers::gcm {
+namespace {
+
+constexpr char kComponent[] = "gcm";
+// Fetch a new access token this long before the old one expires.
+constexpr absl::Duration kRefreshMargin = absl::Minutes(5);
+constexpr absl::Duration kAssertionLifetime = absl::Hours(1);
+
+std::string StringMember(const rapidjson::Value& v, const char* name) {
+  if (!v.IsObject()) return "";
+  auto it = v.FindMember(name);
+  if (it == v.MemberEnd() || !it->value.IsString()) return "";
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+}  // namespace
+
+absl::StatusOr<ServiceAccount> LoadServiceAccount(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  rapidjson::Document doc;
+  doc.Parse(buffer.str().c_str());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is not a JSON object"));
+  }
+  ServiceAccount account;
+  account.client_email = StringMember(doc, "client_email");
+  account.token_uri = StringMember(doc, "token_uri");
+  std::string private_key = StringMember(doc, "private_key");
+  if (account.token_uri.empty()) account.token_uri = kDefaultTokenUri;
+  if (account.client_email.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": client_email is missing"));
+  }
+  if (private_key.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": private_key is missing"));
+  }
+  absl::StatusOr<SigningKey> key = SigningKey::FromPem(private_key);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": private_key: ", key.status().message()));
+  }
+  if (!key->is_rsa()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": private_key must be an RSA key"));
+  }
+  account.key = std::make_shared<SigningKey>(*std::move(key));
+  return account;
+}
+
+GcmOptions ReadGcmOptions(ConfigMap& map) {
+  GcmOptions o;
+  std::string api_version = absl::AsciiStrToLower(map.String("api_version", ""));
+  bool legacy_key = map.Has("api_key");
+  map.Accept("api_key");
+  if (api_version == "legacy" || legacy_key || (api_version.empty() && !map.Has("project_id"))) {
+    map.Fail("api_version",
+             "the legacy FCM API was shut down by Google in 2024: set api_version: v1 with "
+             "project_id and service_account_file");
+    return o;
+  }
+  if (api_version != "v1" && !api_version.empty()) {
+    map.Fail("api_version", "must be v1");
+    return o;
+  }
+  o.common = ReadCommonAppOptions(map);
+  if (!o.common.endpoint.empty()) o.endpoint = o.common.endpoint;
+  while (!o.endpoint.empty() && o.endpoint.back() == '/') o.endpoint.pop_back();
+  o.project_id = map.String("project_id", "");
+  o.service_account_file = map.String("service_account_file", "");
+  o.fcm_options_json = map.JsonObject("fcm_options");
+  o.max_connections = static_cast<int>(map.Int("max_connections", 4, 1, 64));
+  if (o.project_id.empty()) map.Fail("project_id", "required with api_version v1");
+  if (o.service_account_file.empty()) {
+    map.Fail("service_account_file", "required with api_version v1");
+  }
+  return o;
+}
+
+FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
+  if (!r.ok()) {
+    return {Outcome::Retry(absl::StrCat("transport error (", TransportErrorName(r.error),
+                                        "): ", r.error_detail))};
+  }
+  const int s = r.status;
+  if (s == 200) return {Outcome::Delivered()};
+  rapidjson::Document doc;
+  doc.Parse(r.body.data(), r.body.size());
+  std::string status, message, error_code;
+  if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("error")) {
+    const rapidjson::Value& error = doc["error"];
+    status = StringMember(error, "status");
+    message = StringMember(error, "message");
+    if (error.IsObject() && error.HasMember("details") && error["details"].IsArray()) {
+      for (const auto& d : error["details"].GetArray()) {
+        std::string code = StringMember(d, "errorCode");
+        if (!code.empty()) error_code = code;
+      }
+    }
+  }
+  std::string detail = absl::StrCat("FCM answered ", s, error_code.empty() ? "" : " ",
+                                    error_code, status.empty() ? "" : " ", status);
+  if (s == 404 && (error_code == "UNREGISTERED" || status == "UNREGISTERED")) {
+    return {Outcome::Rejected(detail)};
+  }
+  if (s == 400 && (error_code == "INVALID_ARGUMENT" || status == "INVALID_ARGUMENT") &&
+      absl::StrContainsIgnoreCase(message, "registration token")) {
+    return {Outcome::Rejected(detail)};
+  }
+  if (s == 401) return {Outcome::Failed(detail), true};
+  if (s == 429 || s >= 500) {
+    return {Outcome::Retry(detail, ParseRetryAfter(r.Header("retry-after"), now)
+                                       .value_or(absl::ZeroDuration()))};
+  }
+  return {Outcome::Failed(detail)};
+}
+
+// ---- AccessTokenSource ----
+
+AccessTokenSource::AccessTokenSource(ServiceAccount account, HttpClient* http,
+                                     std::string ca_file, absl::Duration timeout)
+    : account_(std::move(account)),
+      http_(http),
+      ca_file_(std::move(ca_file)),
+      timeout_(timeout) {}
+
+void AccessTokenSource::Get(Callback done) {
+  std::string token;
+  bool start_fetch = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (token_.empty() || absl::Now() >= refresh_at_) {
+      waiters_.push_back(std::move(done));
+      if (!fetching_) {
+        fetching_ = true;
+        ++fetches_;
+        start_fetch = true;
+      }
+    } else {
+      token = token_;
+    }
+  }
+  if (start_fetch) {
+    Fetch();
+  } else if (!token.empty()) {
+    done(token);
+  }
+}
+
+void AccessTokenSource::Refused(const std::string& token) {
+  absl::MutexLock lock(&mu_);
+  if (token == token_) refresh_at_ = absl::InfinitePast();
+}
+
+int AccessTokenSource::fetches() const {
+  absl::MutexLock lock(&mu_);
+  return fetches_;
+}
+
+void AccessTokenSource::Fetch() {
+  const int64_t iat = absl::ToUnixSeconds(absl::Now());
+  absl::StatusOr<std::string> assertion =
+      MakeGoogleOAuthJwt(*account_.key, account_.client_email, kFcmScope, account_.token_uri,
+                         iat, iat + absl::ToInt64Seconds(kAssertionLifetime));
+  HttpRequest request;
+  request.url = account_.token_uri;
+  request.ca_file = ca_file_;
+  request.timeout = timeout_;
+  request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+  if (assertion.ok()) {
+    // The JWT is base64url: nothing in it needs URL-encoding.
+    request.body = absl::StrCat(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=",
+        *assertion);
+  } else {
+    request.url.clear();  // fails below without a network call
+  }
+  http_->Send(std::move(request), [this](HttpResponse response) { OnFetched(std::move(response)); });
+}
+
+void AccessTokenSource::OnFetched(HttpResponse response) {
+  absl::StatusOr<std::string> result;
+  absl::Duration lifetime = absl::ZeroDuration();
+  if (!response.ok()) {
+    result = absl::UnavailableError(absl::StrCat("token endpoint unreachable (",
+                                                 TransportErrorName(response.error), ")"));
+  } else if (response.status != 200) {
+    result = response.status >= 500 || response.status == 429
+                 ? absl::UnavailableError(
+                       absl::StrCat("token endpoint answered ", response.status))
+                 : absl::PermissionDeniedError(absl::StrCat(
+                       "token endpoint refused the service account (", response.status, ")"));
+  } else {
+    rapidjson::Document doc;
+    doc.Parse(response.body.data(), response.body.size());
+    std::string token = StringMember(doc, "access_token");
+    int64_t expires_in = 3600;
+    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("expires_in") &&
+        doc["expires_in"].IsInt64()) {
+      expires_in = doc["expires_in"].GetInt64();
+    }
+    if (token.empty()) {
+      result = absl::UnavailableError("token endpoint answered without access_token");
+    } else {
+      result = token;
+      lifetime = absl::Seconds(expires_in);
+    }
+  }
+  std::vector<Callback> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    fetching_ = false;
+    if (result.ok()) {
+      token_ = *result;
+      refresh_at_ = absl::Now() + std::max(lifetime - kRefreshMargin, lifetime / 2);
+    }
+    waiters.swap(waiters_);
+  }
+  if (!result.ok()) {
+    HERALD_LOG(kError, kComponent, "OAuth2 token for ", account_.client_email, ": ",
+               result.status().message());
+  }
+  for (Callback& w : waiters) w(result);
+}
+
+// ---- GcmProvider ----
+
+struct GcmProvider::Send {
+  std::string request_id;
+  std::string shown_key;
+  std::string body;
+  absl::Time deadline;
+  std::function<void(Outcome)> done;
+  bool token_renewed = false;
+};
+
+GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
+                         std::unique_ptr<AccessTokenSource> tokens, HttpClient* http)
+    : app_id_(std::move(app_id)),
+      options_(std::move(options)),
+      url_(absl::StrCat(options_.endpoint, "/v1/projects/", options_.project_id,
+                        "/messages:send")),
+      tokens_(std::move(tokens)),
+      http_(http) {}
+
+void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
+  auto message =
+      BuildFcmMessage(*request.notification, *request.device, options_.fcm_options_json);
+  if (auto* error = std::get_if<FcmMessageError>(&message)) {
+    HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
+               RedactPushkey(request.device->pushkey()), ": ", error->message, "; rejected");
+    done(Outcome::Rejected(error->message));
+    return;
+  }
+  auto send = std::make_shared<Send>();
+  send->request_id = request.request_id;
+  send->shown_key = RedactPushkey(request.device->pushkey());
+  send->body = std::get<std::string>(std::move(message));
+  send->deadline = request.deadline;
+  send->done = std::move(done);
+  Attempt(std::move(send));
+}
+
+void GcmProvider::Attempt(std::shared_ptr<Send> send) {
+  tokens_->Get([this, send](absl::StatusOr<std::string> token) {
+    if (!token.ok()) {
+      send->done(token.status().code() == absl::StatusCode::kUnavailable
+                     ? Outcome::Retry(std::string(token.status().message()))
+                     : Outcome::Failed(std::string(token.status().message())));
+      return;
+    }
+    absl::Duration remaining = send->deadline - absl::Now();
+    if (remaining <= absl::ZeroDuration()) {
+      send->done(Outcome::Retry("deadline passed before sending"));
+      return;
+    }
+    HttpRequest http;
+    http.url = url_;
+    http.body = send->body;
+    http.headers = {{"Content-Type", "application/json"},
+                    {"Authorization", absl::StrCat("Bearer ", *token)}};
+    http.ca_file = options_.common.ca_file;
+    http.timeout = std::min(options_.common.timeout, remaining);
+    http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
+    std::string used = *token;
+    http_->Send(std::move(http), [this, send, used](HttpResponse response) {
+      FcmClassification c = ClassifyFcmResponse(response, absl::Now());
+      if (c.unauthorized && !send->token_renewed) {
+        HERALD_LOG(kWarning, kComponent, "app ", app_id_,
+                   ": FCM refused the access token; fetching a new one");
+        tokens_->Refused(used);
+        send->token_renewed = true;
+        Attempt(send);
+        return;
+      }
+      if (c.outcome.kind == Outcome::Kind::kFailed) {
+        HERALD_LOG(kError, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
+                   send->shown_key, ": ", c.outcome.detail);
+      } else {
+        HERALD_LOG(kDebug, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
+                   send->shown_key, " → ", OutcomeKindName(c.outcome.kind), " ",
+                   c.outcome.detail);
+      }
+      send->done(std::move(c.outcome));
+    });
+  });
+}
+
+namespace {
+
+ProviderRegistration registration(
+    "gcm",
+    [](const std::string& app_id, ConfigMap& map,
+       const ProviderEnv& env) -> absl::StatusOr<std::unique_ptr<Provider>> {
+      GcmOptions options = ReadGcmOptions(map);
+      if (!map.status().ok()) return map.status();
+      absl::StatusOr<ServiceAccount> account = LoadServiceAccount(options.service_account_file);
+      if (!account.ok()) {
+        map.Fail("service_account_file", std::string(account.status().message()));
+        return map.status();
+      }
+      HttpClient* http = env.http;
+      if (env.new_http_client) {
+        HttpClientOptions client;
+        client.max_host_connections = options.max_connections;
+        http = env.new_http_client(client);
+      }
+      auto tokens = std::make_unique<AccessTokenSource>(*std::move(account), http,
+                                                        options.common.ca_file,
+                                                        options.common.timeout);
+      return std::make_unique<GcmProvider>(app_id, std::move(options), std::move(tokens), http);
+    });
+
+}  // namespace
+}  // namespace herald::providers::gcm

@@ -1,0 +1,94 @@
+// FCM HTTP v1 (`type: gcm`, `api_version: v1`): Google service-account
+// OAuth2 and Sygnal-compatible data messages.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "providers/common/http_client.h"
+#include "providers/common/jwt.h"
+#include "providers/common/provider.h"
+
+namespace herald::providers::gcm {
+
+inline constexpr char kDefaultEndpoint[] = "https://fcm.googleapis.com";
+inline constexpr char kDefaultTokenUri[] = "https://oauth2.googleapis.com/token";
+inline constexpr char kFcmScope[] = "https://www.googleapis.com/auth/firebase.messaging";
+
+struct ServiceAccount {
+  std::string client_email;
+  std::string token_uri;
+  std::shared_ptr<SigningKey> key;  // RSA
+};
+// Reads a Google service-account JSON file.
+absl::StatusOr<ServiceAccount> LoadServiceAccount(const std::string& path);
+
+struct GcmOptions {
+  CommonAppOptions common;
+  std::string endpoint = kDefaultEndpoint;
+  std::string project_id;
+  std::string service_account_file;
+  std::string fcm_options_json;  // "" = none
+  int max_connections = 4;
+};
+GcmOptions ReadGcmOptions(ConfigMap& map);
+
+// Upstream answer → outcome (design.md, "Outcome rules": FCM v1 row).
+struct FcmClassification {
+  Outcome outcome;
+  bool unauthorized = false;  // 401: the access token was refused
+};
+FcmClassification ClassifyFcmResponse(const HttpResponse& response, absl::Time now);
+
+// One OAuth2 access token shared by all pushes of an app: fetched when first
+// needed and again shortly before it expires. Pushes arriving during a fetch
+// wait for that one fetch; there is never a token request per push.
+class AccessTokenSource {
+ public:
+  using Callback = std::function<void(absl::StatusOr<std::string> token)>;
+  AccessTokenSource(ServiceAccount account, HttpClient* http, std::string ca_file,
+                    absl::Duration timeout);
+  // `done` runs on this thread (token cached) or on the HTTP client's thread.
+  void Get(Callback done);
+  // The token was refused by FCM: the next Get() fetches a new one (once per token).
+  void Refused(const std::string& token);
+  int fetches() const;
+
+ private:
+  void Fetch();  // without mu_ held
+  void OnFetched(HttpResponse response);
+
+  ServiceAccount account_;
+  HttpClient* http_;
+  std::string ca_file_;
+  absl::Duration timeout_;
+  mutable absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool fetching_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Callback> waiters_ ABSL_GUARDED_BY(mu_);
+  int fetches_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class GcmProvider : public Provider {
+ public:
+  GcmProvider(std::string app_id, GcmOptions options, std::unique_ptr<AccessTokenSource> tokens,
+              HttpClient* http);
+  void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
+
+ private:
+  struct Send;
+  void Attempt(std::shared_ptr<Send> send);
+
+  std::string app_id_;
+  GcmOptions options_;
+  std::string url_;
+  std::unique_ptr<AccessTokenSource> tokens_;
+  HttpClient* http_;
+};
+
+}  // namespace herald::providers::gcm
