@@ -55,9 +55,9 @@ struct FcmMessageError {
 //
 // Error (the caller rejects the pushkey without calling FCM) when the device's
 // data.default_payload is present but not a JSON object (null included).
-std::variant<std::string, FcmMessageError> BuildFcmMessage(
-    const herald::v1::Notification& n, const herald::v1::Device& device,
-    absl::string_view fcm_options_json);
+std::variant<std::string, FcmMessageError> BuildFcmMessage(const herald::v1::Notification& n,
+                                                           const herald::v1::Device& device,
+                                                           absl::string_view fcm_options_json);
 
 }  // namespace herald::providers::gcm
 

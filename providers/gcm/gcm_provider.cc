@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "providers/common/device_data.h"
 #include "providers/gcm/fcm_message.h"
 #include "rapidjson/document.h"
 
@@ -118,7 +119,7 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
     return {Outcome::Rejected(detail)};
   }
   if (s == 400 && (error_code == "INVALID_ARGUMENT" || status == "INVALID_ARGUMENT") &&
-      absl::StrContainsIgnoreCase(message, "registration token")) {
+      absl::StrContains(absl::AsciiStrToLower(message), "registration token")) {
     return {Outcome::Rejected(detail)};
   }
   if (s == 401) return {Outcome::Failed(detail), true};

@@ -1,0 +1,105 @@
+#include "providers/gcm/gcm_provider.h"
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace herald::providers::gcm {
+namespace {
+
+HttpResponse Answer(int status, const std::string& status_text = "",
+                    const std::string& error_code = "", const std::string& message = "") {
+  HttpResponse r;
+  r.status = status;
+  if (!status_text.empty()) {
+    r.body = absl::StrCat(R"({"error":{"code":)", status, R"(,"message":")", message,
+                          R"(","status":")", status_text, R"(","details":[{"@type":)",
+                          R"("type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":")",
+                          error_code, R"("}]}})");
+  }
+  return r;
+}
+
+TEST(ClassifyFcmResponse, Table) {
+  struct Case {
+    HttpResponse response;
+    Outcome::Kind kind;
+    bool unauthorized;
+  };
+  HttpResponse broken;
+  broken.error = TransportError::kConnect;
+  const Case cases[] = {
+      {Answer(200), Outcome::Kind::kDelivered, false},
+      {Answer(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found."),
+       Outcome::Kind::kRejected, false},
+      // A 404 that is not about the token (e.g. a wrong project id) must not
+      // delete every pusher.
+      {Answer(404, "NOT_FOUND", "", "Requested entity was not found."), Outcome::Kind::kFailed,
+       false},
+      {Answer(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT",
+              "The registration token is not a valid FCM registration token"),
+       Outcome::Kind::kRejected, false},
+      {Answer(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received."),
+       Outcome::Kind::kFailed, false},
+      {Answer(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "x"), Outcome::Kind::kFailed,
+       true},
+      {Answer(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "x"), Outcome::Kind::kFailed,
+       false},
+      {Answer(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "x"), Outcome::Kind::kRetry, false},
+      {Answer(500, "INTERNAL", "INTERNAL", "x"), Outcome::Kind::kRetry, false},
+      {Answer(503, "UNAVAILABLE", "UNAVAILABLE", "x"), Outcome::Kind::kRetry, false},
+      {Answer(502), Outcome::Kind::kRetry, false},
+      {broken, Outcome::Kind::kRetry, false},
+  };
+  for (const Case& c : cases) {
+    FcmClassification got = ClassifyFcmResponse(c.response, absl::Now());
+    EXPECT_EQ(got.outcome.kind, c.kind) << c.response.status << " " << c.response.body;
+    EXPECT_EQ(got.unauthorized, c.unauthorized) << c.response.status;
+  }
+}
+
+TEST(ClassifyFcmResponse, RetryAfter) {
+  HttpResponse r = Answer(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "x");
+  r.headers = {{"retry-after", "30"}};
+  EXPECT_EQ(ClassifyFcmResponse(r, absl::Now()).outcome.retry_after, absl::Seconds(30));
+}
+
+TEST(ReadGcmOptions, ChecksKeys) {
+  struct Case {
+    std::string yaml;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"{api_version: v1, project_id: p, service_account_file: sa.json}", ""},
+      {"{api_version: v1, project_id: p}", "f.yaml: apps.x.service_account_file: required"},
+      {"{api_version: v1, service_account_file: s}", "f.yaml: apps.x.project_id: required"},
+      {"{api_key: AIza}", "f.yaml: apps.x.api_version: the legacy FCM API was shut down"},
+      {"{api_version: legacy, project_id: p}", "the legacy FCM API was shut down"},
+      {"{api_version: v2, project_id: p, service_account_file: s}", "apps.x.api_version: must be v1"},
+      {"{api_version: v1, project_id: p, service_account_file: s, fcm_options: 3}",
+       "apps.x.fcm_options: must be a mapping"},
+  };
+  for (const Case& c : cases) {
+    ConfigMap map(YAML::Load(c.yaml), "f.yaml", "apps.x");
+    ReadGcmOptions(map);
+    if (c.error.empty()) {
+      EXPECT_TRUE(map.status().ok()) << c.yaml << ": " << map.status();
+    } else {
+      EXPECT_NE(map.status().message().find(c.error), std::string::npos)
+          << c.yaml << ": " << map.status();
+    }
+  }
+  ConfigMap map(YAML::Load("{api_version: v1, project_id: p, service_account_file: s, "
+                           "endpoint: 'https://fcm.example/', fcm_options: {android: {ttl: 60s}}}"),
+                "f.yaml", "apps.x");
+  GcmOptions o = ReadGcmOptions(map);
+  EXPECT_EQ(o.endpoint, "https://fcm.example");
+  EXPECT_EQ(o.fcm_options_json, R"({"android":{"ttl":"60s"}})");
+}
+
+TEST(LoadServiceAccount, Errors) {
+  EXPECT_NE(LoadServiceAccount("/nonexistent.json").status().message().find("cannot read"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::providers::gcm
