@@ -2,7 +2,8 @@
 # Self-test for the fake push provider (tools/fake_provider/fake_provider.py).
 #
 # Starts the fake in plain, TLS and mutual-TLS mode and drives it with the
-# curl CLI and the control API. Run by hand (bash selftest.sh) or through
+# curl CLI and the control API. The JWT / OAuth2 / Web Push checks make
+# throwaway keys with python3-cryptography. Run by hand (bash selftest.sh) or through
 # `bazel test //tools/fake_provider:selftest`.
 set -uo pipefail
 

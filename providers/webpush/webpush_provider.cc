@@ -1,0 +1,282 @@
+#include "providers/webpush/webpush_provider.h"
+
+#include <curl/curl.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/glob.h"
+#include "common/log.h"
+#include "providers/common/device_data.h"
+#include "providers/webpush/webpush_crypto.h"
+#include "providers/webpush/webpush_payload.h"
+
+namespace herald::providers::webpush {
+namespace {
+
+constexpr char kComponent[] = "webpush";
+constexpr absl::Duration kVapidLifetime = absl::Hours(12);
+constexpr absl::Duration kVapidRenewBefore = absl::Hours(1);
+
+struct Endpoint {
+  std::string origin;  // scheme://host[:port]
+  std::string host;    // lower case
+};
+
+std::optional<Endpoint> ParseEndpoint(const std::string& url) {
+  CURLU* u = curl_url();
+  std::optional<Endpoint> out;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char* scheme = nullptr;
+    char* host = nullptr;
+    char* port = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+      curl_url_get(u, CURLUPART_PORT, &port, 0);  // only when explicit
+      std::string s = absl::AsciiStrToLower(scheme);
+      if ((s == "https" || s == "http") && host[0] != '\0') {
+        Endpoint e;
+        e.host = absl::AsciiStrToLower(host);
+        e.origin = absl::StrCat(s, "://", e.host, port != nullptr ? ":" : "",
+                                port != nullptr ? port : "");
+        out = e;
+      }
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+std::string StringMember(const rapidjson::Value& v, const char* name) {
+  auto it = v.FindMember(name);
+  if (it == v.MemberEnd() || !it->value.IsString()) return "";
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+}  // namespace
+
+WebPushOptions ReadWebPushOptions(ConfigMap& map) {
+  WebPushOptions o;
+  o.common = ReadCommonAppOptions(map);
+  o.vapid_private_key = map.String("vapid_private_key", "");
+  o.vapid_contact_email = map.String("vapid_contact_email", "");
+  o.allowed_endpoints = map.StringList("allowed_endpoints");
+  o.ttl_seconds = map.Int("ttl", 900, 0, 2419200);
+  o.events_only = map.Bool("events_only", false);
+  o.only_last_per_room = map.Bool("only_last_per_room", false);
+  o.allow_private_addresses = map.Bool("allow_private_addresses", false);
+  if (o.vapid_private_key.empty()) {
+    map.Fail("vapid_private_key", "required: path to a PEM EC P-256 private key");
+  }
+  if (o.vapid_contact_email.empty()) {
+    map.Fail("vapid_contact_email", "required: push services contact this address");
+  }
+  if (!o.common.endpoint.empty()) {
+    map.Fail("endpoint", "not used by webpush: each subscription names its endpoint");
+  }
+  return o;
+}
+
+Outcome ClassifyWebPushResponse(const HttpResponse& r, absl::Time now) {
+  if (!r.ok()) {
+    if (r.error == TransportError::kRefusedAddress) return Outcome::Skipped(r.error_detail);
+    return Outcome::Retry(
+        absl::StrCat("transport error (", TransportErrorName(r.error), "): ", r.error_detail));
+  }
+  const int s = r.status;
+  std::string detail = absl::StrCat("push service answered ", s);
+  if (s >= 200 && s < 300) return Outcome::Delivered();
+  if (s == 404 || s == 410) return Outcome::Rejected(detail);
+  if (s == 429 || s >= 500) {
+    return Outcome::Retry(detail, ParseRetryAfter(r.Header("retry-after"), now)
+                                      .value_or(absl::ZeroDuration()));
+  }
+  return Outcome::Failed(detail);
+}
+
+VapidTokens::VapidTokens(SigningKey key, std::string subject)
+    : key_(std::move(key)),
+      subject_(std::move(subject)),
+      public_key_(Base64UrlEncode(key_.PublicKeyUncompressed())) {}
+
+std::string VapidTokens::AuthorizationFor(const std::string& origin, absl::Time now,
+                                          std::string* error) {
+  absl::MutexLock lock(&mu_);
+  auto it = by_origin_.find(origin);
+  if (it != by_origin_.end() && now < it->second.renew_at) return it->second.header;
+  absl::StatusOr<std::string> jwt =
+      MakeVapidJwt(key_, origin, absl::ToUnixSeconds(now + kVapidLifetime), subject_);
+  if (!jwt.ok()) {
+    *error = std::string(jwt.status().message());
+    return "";
+  }
+  if (by_origin_.size() > 10000) by_origin_.clear();  // bounded: origins are few
+  Entry& e = by_origin_[origin];
+  e.header = absl::StrCat("vapid t=", *jwt, ", k=", public_key_);
+  e.renew_at = now + kVapidLifetime - kVapidRenewBefore;
+  return e.header;
+}
+
+WebPushProvider::WebPushProvider(std::string app_id, WebPushOptions options,
+                                 std::unique_ptr<VapidTokens> vapid, HttpClient* http)
+    : app_id_(std::move(app_id)),
+      options_(std::move(options)),
+      vapid_(std::move(vapid)),
+      http_(http) {}
+
+void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
+  const herald::v1::Notification& n = *request.notification;
+  const herald::v1::Device& device = *request.device;
+  const std::string shown = RedactPushkey(device.pushkey());
+  auto reject = [&](const std::string& why) {
+    HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
+               shown, ": ", why, "; rejected");
+    done(Outcome::Rejected(why));
+  };
+  DeviceData data = ParseDeviceData(device);
+  std::string endpoint_url = StringMember(data.doc, "endpoint");
+  std::optional<std::string> auth = Base64UrlDecode(StringMember(data.doc, "auth"));
+  if (endpoint_url.empty()) return reject("data.endpoint is missing");
+  if (!auth || auth->empty()) return reject("data.auth is missing or not base64url");
+  std::optional<std::string> p256dh = Base64UrlDecode(device.pushkey());
+  if (!p256dh) return reject("pushkey is not a base64url p256dh key");
+  std::optional<Endpoint> endpoint = ParseEndpoint(endpoint_url);
+  if (!endpoint) return reject("data.endpoint is not an http(s) URL");
+
+  if (options_.events_only && !n.has_event_id()) {
+    done(Outcome::Skipped("events_only: not an event"));
+    return;
+  }
+  if (!options_.allowed_endpoints.empty()) {
+    bool allowed = false;
+    for (const std::string& glob : options_.allowed_endpoints) {
+      allowed = allowed || GlobMatch(absl::AsciiStrToLower(glob), endpoint->host);
+    }
+    if (!allowed) {
+      HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
+                 ": endpoint host ", endpoint->host, " is not in allowed_endpoints; not sent");
+      done(Outcome::Skipped(absl::StrCat("endpoint host ", endpoint->host, " not allowed")));
+      return;
+    }
+  }
+  std::optional<std::string> payload =
+      FitWebPushPayload(BuildWebPushPayload(n, device), kMaxPlaintextBytes);
+  if (!payload) {
+    done(Outcome::Failed("payload does not fit in 4096 bytes"));
+    return;
+  }
+  EncryptInputs in;
+  in.plaintext = *std::move(payload);
+  in.ua_public = *std::move(p256dh);
+  in.auth_secret = *std::move(auth);
+  absl::StatusOr<std::string> body = EncryptAes128Gcm(in);
+  if (!body.ok()) return reject(std::string(body.status().message()));
+
+  absl::Time now = absl::Now();
+  absl::Duration remaining = request.deadline - now;
+  if (remaining <= absl::ZeroDuration()) {
+    done(Outcome::Retry("deadline passed before sending"));
+    return;
+  }
+  std::string error;
+  std::string authorization = vapid_->AuthorizationFor(endpoint->origin, now, &error);
+  if (authorization.empty()) {
+    HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a VAPID token: ", error);
+    done(Outcome::Failed("cannot sign the VAPID token"));
+    return;
+  }
+  HttpRequest http;
+  http.url = endpoint_url;
+  http.body = *std::move(body);
+  http.headers = {{"Content-Type", "application/octet-stream"},
+                  {"Content-Encoding", "aes128gcm"},
+                  {"TTL", absl::StrCat(options_.ttl_seconds)},
+                  {"Urgency", n.prio() == herald::v1::PRIORITY_LOW ? "low" : "normal"},
+                  {"Authorization", authorization}};
+  if (options_.only_last_per_room && n.has_room_id() && !n.room_id().empty()) {
+    http.headers.emplace_back("Topic", RoomTopic(n.room_id()));
+  }
+  http.ca_file = options_.common.ca_file;
+  http.timeout = std::min(options_.common.timeout, remaining);
+  http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
+  http.allow_private_addresses = options_.allow_private_addresses;
+  std::string app_id = app_id_;
+  std::string request_id = request.request_id;
+  std::string host = endpoint->host;
+  http_->Send(std::move(http), [done = std::move(done), app_id, request_id, shown,
+                                host](HttpResponse response) {
+    Outcome outcome = ClassifyWebPushResponse(response, absl::Now());
+    if (response.error == TransportError::kRefusedAddress) {
+      HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint host ",
+                 host, " resolves to a private address (", response.error_detail,
+                 "); not sent (set allow_private_addresses: true to allow)");
+    } else if (outcome.kind == Outcome::Kind::kFailed) {
+      HERALD_LOG(kError, kComponent, "[", request_id, "] app ", app_id, " pushkey ", shown,
+                 " at ", host, ": ", outcome.detail);
+    } else {
+      HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, " pushkey ", shown,
+                 " → ", OutcomeKindName(outcome.kind), " ", outcome.detail);
+    }
+    done(std::move(outcome));
+  });
+}
+
+namespace {
+
+absl::StatusOr<SigningKey> LoadVapidKey(const std::string& path) {
+  absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(path);
+  if (!key.ok()) return key.status();
+  if (!key->is_ec_p256()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": must be an EC P-256 private key"));
+  }
+  return key;
+}
+
+ProviderRegistration registration(
+    "webpush",
+    [](const std::string& app_id, ConfigMap& map,
+       const ProviderEnv& env) -> absl::StatusOr<std::unique_ptr<Provider>> {
+      WebPushOptions options = ReadWebPushOptions(map);
+      if (!map.status().ok()) return map.status();
+      absl::StatusOr<SigningKey> key = LoadVapidKey(options.vapid_private_key);
+      if (!key.ok()) {
+        map.Fail("vapid_private_key", std::string(key.status().message()));
+        return map.status();
+      }
+      std::string subject = absl::StartsWith(options.vapid_contact_email, "mailto:") ||
+                                    absl::StartsWith(options.vapid_contact_email, "https:")
+                                ? options.vapid_contact_email
+                                : absl::StrCat("mailto:", options.vapid_contact_email);
+      auto vapid = std::make_unique<VapidTokens>(*std::move(key), subject);
+      return std::make_unique<WebPushProvider>(app_id, std::move(options), std::move(vapid),
+                                               env.http);
+    });
+
+}  // namespace
+
+absl::StatusOr<std::string> VapidPublicKeyForApp(const std::string& config_file,
+                                                 const std::string& app_id) {
+  absl::StatusOr<std::shared_ptr<const Config>> config = LoadConfigFile(config_file);
+  if (!config.ok()) return config.status();
+  for (const AppConfig& app : (*config)->apps) {
+    if (app.pattern != app_id) continue;
+    if (app.type != "webpush") {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config_file, ": apps.", app_id, " is not a webpush app"));
+    }
+    ConfigMap map(app.node, config_file, absl::StrCat("apps.", app_id));
+    map.Accept("type");
+    WebPushOptions options = ReadWebPushOptions(map);
+    if (!map.status().ok()) return map.status();
+    absl::StatusOr<SigningKey> key = LoadVapidKey(options.vapid_private_key);
+    if (!key.ok()) return key.status();
+    return Base64UrlEncode(key->PublicKeyUncompressed());
+  }
+  return absl::NotFoundError(absl::StrCat(config_file, ": no app '", app_id, "'"));
+}
+
+}  // namespace herald::providers::webpush

@@ -1,0 +1,71 @@
+// Web Push (`type: webpush`): RFC 8030 delivery, RFC 8291 message encryption,
+// RFC 8292 VAPID. Config keys follow Sygnal's.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "providers/common/http_client.h"
+#include "providers/common/jwt.h"
+#include "providers/common/provider.h"
+
+namespace herald::providers::webpush {
+
+struct WebPushOptions {
+  CommonAppOptions common;
+  std::string vapid_private_key;  // path to a PEM EC P-256 key
+  std::string vapid_contact_email;
+  std::vector<std::string> allowed_endpoints;  // host globs; empty = any
+  int64_t ttl_seconds = 900;
+  bool events_only = false;
+  bool only_last_per_room = false;
+  bool allow_private_addresses = false;
+};
+WebPushOptions ReadWebPushOptions(ConfigMap& map);
+
+// Upstream answer → outcome (design.md, "Outcome rules": Web Push row).
+Outcome ClassifyWebPushResponse(const HttpResponse& response, absl::Time now);
+
+// VAPID tokens, one per push-service origin, reused until an hour before
+// they expire (they are made valid for 12 hours; RFC 8292 allows 24).
+class VapidTokens {
+ public:
+  VapidTokens(SigningKey key, std::string subject);
+  // "vapid t=<jwt>, k=<public key>" for `origin`; empty with `error` set on failure.
+  std::string AuthorizationFor(const std::string& origin, absl::Time now, std::string* error);
+  const std::string& public_key_b64url() const { return public_key_; }
+
+ private:
+  SigningKey key_;
+  std::string subject_;
+  std::string public_key_;
+  absl::Mutex mu_;
+  struct Entry {
+    std::string header;
+    absl::Time renew_at;
+  };
+  std::map<std::string, Entry> by_origin_ ABSL_GUARDED_BY(mu_);
+};
+
+class WebPushProvider : public Provider {
+ public:
+  WebPushProvider(std::string app_id, WebPushOptions options, std::unique_ptr<VapidTokens> vapid,
+                  HttpClient* http);
+  void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
+
+ private:
+  std::string app_id_;
+  WebPushOptions options_;
+  std::unique_ptr<VapidTokens> vapid_;
+  HttpClient* http_;
+};
+
+// The base64url public key clients must subscribe with, for the app `app_id`
+// in the config file (herald-dispatcher --print-vapid-public-key).
+absl::StatusOr<std::string> VapidPublicKeyForApp(const std::string& config_file,
+                                                 const std::string& app_id);
+
+}  // namespace herald::providers::webpush
