@@ -17,11 +17,6 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
     map.Accept("type");
     const providers::ProviderFactory* factory = providers::ProviderRegistry::Find(app.type);
     if (factory == nullptr) {
-      if (app.type == "gcm" || app.type == "apns" || app.type == "webpush") {
-        return absl::InvalidArgumentError(
-            absl::StrCat(config.file, ": apps.", app.pattern, ".type: provider '", app.type,
-                         "' is not built into this Herald yet"));
-      }
       return absl::InvalidArgumentError(absl::StrCat(
           config.file, ": apps.", app.pattern, ".type: unknown provider type '", app.type,
           "' (known: ", absl::StrJoin(providers::ProviderRegistry::Types(), ", "), ")"));

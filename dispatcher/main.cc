@@ -17,11 +17,14 @@
 #include "dispatcher/dispatcher_service.h"
 #include "grpcpp/grpcpp.h"
 #include "providers/common/http_client.h"
+#include "providers/webpush/webpush_provider.h"
 
 namespace {
 
 constexpr char kComponent[] = "dispatcher";
-constexpr char kUsage[] = "usage: herald-dispatcher --config FILE [--check-config]\n";
+constexpr char kUsage[] =
+    "usage: herald-dispatcher --config FILE [--check-config]\n"
+    "       herald-dispatcher --config FILE --print-vapid-public-key APP_ID\n";
 
 int WaitForSignal() {
   sigset_t set;
@@ -38,6 +41,7 @@ int WaitForSignal() {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  std::string vapid_app;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {
@@ -46,6 +50,8 @@ int main(int argc, char** argv) {
       config_path = arg.substr(strlen("--config="));
     } else if (arg == "--check-config") {
       check_only = true;
+    } else if (arg == "--print-vapid-public-key" && i + 1 < argc) {
+      vapid_app = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       return 0;
@@ -57,6 +63,18 @@ int main(int argc, char** argv) {
   if (config_path.empty()) {
     std::cerr << kUsage;
     return 2;
+  }
+
+  if (!vapid_app.empty()) {
+    // The key Web Push clients must subscribe with (applicationServerKey).
+    absl::StatusOr<std::string> key =
+        herald::providers::webpush::VapidPublicKeyForApp(config_path, vapid_app);
+    if (!key.ok()) {
+      std::cerr << "herald-dispatcher: " << key.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *key << "\n";
+    return 0;
   }
 
   // Signals are taken synchronously by the main thread only.
