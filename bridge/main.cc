@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "bridge/http_server.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -44,6 +45,10 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // Abseil's debug deadlock detector walks a lock graph on every Mutex
+  // acquisition; the locks here are leaf locks, so it only costs time.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   auto config = herald::LoadConfigFile(config_path);
   if (!config.ok()) {

@@ -225,7 +225,9 @@ class HttpClient::Impl {
       t->done(std::move(t->response));
       return;
     }
-    curl_multi_wakeup(multi_);
+    // One wake-up per batch: when the loop is already due to look at the
+    // queue, there is no need for another syscall.
+    if (!wake_pending_.exchange(true)) curl_multi_wakeup(multi_);
   }
 
   int InFlight() const { return in_flight_.load(std::memory_order_relaxed); }
@@ -339,6 +341,7 @@ class HttpClient::Impl {
     while (true) {
       std::deque<std::unique_ptr<Transfer>> batch;
       bool stopping;
+      wake_pending_.store(false);
       {
         absl::MutexLock lock(&mu_);
         batch.swap(queue_);
@@ -380,6 +383,7 @@ class HttpClient::Impl {
   std::deque<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<int> in_flight_{0};
+  std::atomic<bool> wake_pending_{false};
   std::unordered_set<Transfer*> active_;  // loop thread only
 };
 
