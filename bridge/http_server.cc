@@ -4,6 +4,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bridge/dispatch_client.h"
 #include "bridge/notify_json.h"
 #include "common/log.h"
 #include "rapidjson/stringbuffer.h"
@@ -68,7 +70,7 @@ std::string RejectedBody(const herald::v1::DispatchResponse& response) {
 
 // The dispatcher's answer → the homeserver's answer. 200 only when every
 // device was delivered, deliberately skipped, or rejected.
-Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse& response) {
+Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse* response_or_null) {
   if (!status.ok()) {
     switch (status.error_code()) {
       case grpc::StatusCode::UNAVAILABLE:
@@ -84,6 +86,7 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
                      absl::StrCat("the push dispatcher failed: ", status.error_message()));
     }
   }
+  const herald::v1::DispatchResponse& response = *response_or_null;
   int unfinished = 0;
   std::string first_detail;
   for (const herald::v1::DeviceOutcome& o : response.outcomes()) {
@@ -120,7 +123,7 @@ std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message
 }
 
 struct ServerShared {
-  std::shared_ptr<herald::v1::Dispatcher::Stub> stub;
+  DispatchClient* client;
   absl::Duration deadline;
   uint64_t max_body_bytes;
   BridgeStats* stats;
@@ -139,13 +142,6 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  // Data of one gRPC call; lives until its callback has run.
-  struct Call {
-    grpc::ClientContext context;
-    herald::v1::DispatchRequest request;
-    herald::v1::DispatchResponse response;
-  };
-
   void Read() {
     parser_.emplace();
     parser_->body_limit(shared_->max_body_bytes);
@@ -214,31 +210,51 @@ class Session : public std::enable_shared_from_this<Session> {
   void StartNotify(http::request<http::string_body> req) {
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
-    auto call = std::make_shared<Call>();
+    herald::v1::DispatchRequest request;
     if (std::optional<NotifyError> err =
-            ParseNotifyBody(req.body(), call->request.mutable_notification())) {
+            ParseNotifyBody(req.body(), request.mutable_notification())) {
       Reply r = Error(http::status::bad_request, ErrCode(err->code), err->message);
       r.close = !keep_alive;
       return Write(std::move(r), version);
     }
-    call->request.set_request_id(NewRequestId());
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + shared_->deadline));
+    request.set_request_id(NewRequestId());
+    request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
     shared_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+
+    // Whichever comes first, the answer or the deadline, writes the reply.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto timer = std::make_shared<asio::steady_timer>(
+        stream_.get_executor(), absl::ToChronoNanoseconds(shared_->deadline));
     auto self = shared_from_this();
-    shared_->stub->async()->Dispatch(
-        &call->context, &call->request, &call->response,
-        [self, call, version, keep_alive](grpc::Status status) {
-          // On a gRPC thread: hand the answer back to the session's strand.
-          asio::post(self->stream_.get_executor(), [self, call, status, version, keep_alive] {
-            self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
-            Reply r = FromDispatch(status, call->response);
-            if (r.status != http::status::ok) {
-              HERALD_LOG(kInfo, kComponent, "[", call->request.request_id(), "] ",
-                         static_cast<int>(r.status), " ", r.body);
-            }
-            r.close = !keep_alive;
-            self->Write(std::move(r), version);
-          });
+    std::string request_id = request.request_id();
+    timer->async_wait([self, answered, version, keep_alive, request_id](beast::error_code ec) {
+      if (ec || answered->exchange(true)) return;
+      self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      HERALD_LOG(kWarning, kComponent, "[", request_id, "] no answer from the dispatcher in time");
+      Reply r = Error(http::status::gateway_timeout, "M_UNKNOWN",
+                      "delivery did not finish before the deadline; try again later");
+      r.close = !keep_alive;
+      self->Write(std::move(r), version);
+    });
+    shared_->client->Dispatch(
+        std::move(request),
+        [self, answered, timer, version, keep_alive, request_id](
+            const grpc::Status& status, herald::v1::DispatchResponse* response) {
+          // On a gRPC thread: build the reply here (the response lives only
+          // now), then hand it to the session's strand.
+          Reply r = FromDispatch(status, response);
+          if (r.status != http::status::ok) {
+            HERALD_LOG(kInfo, kComponent, "[", request_id, "] ", static_cast<int>(r.status), " ",
+                       r.body);
+          }
+          r.close = !keep_alive;
+          asio::post(self->stream_.get_executor(),
+                     [self, answered, timer, version, r = std::move(r)]() mutable {
+                       if (answered->exchange(true)) return;
+                       timer->cancel();
+                       self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+                       self->Write(std::move(r), version);
+                     });
         });
   }
 
@@ -274,8 +290,10 @@ class HttpServer::Impl {
  public:
   Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
        BridgeStats* stats)
-      : config_(config), ioc_(config.http.io_threads) {
-    shared_.stub = std::move(stub);
+      : config_(config),
+        ioc_(config.http.io_threads),
+        client_(std::move(stub), config.dispatcher.streams) {
+    shared_.client = &client_;
     shared_.deadline = config.dispatcher.deadline;
     shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
     shared_.stats = stats;
@@ -345,6 +363,7 @@ class HttpServer::Impl {
 
   const Config& config_;
   asio::io_context ioc_;
+  DispatchClient client_;
   ServerShared shared_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;

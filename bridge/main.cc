@@ -65,6 +65,12 @@ int main(int argc, char** argv) {
   args.SetLoadBalancingPolicyName("round_robin");
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // The streams live long: notice a dead dispatcher connection by pings.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A message may carry many answers at once.
+  args.SetMaxReceiveMessageSize(-1);
   auto channel = grpc::CreateCustomChannel((*config)->dispatcher.target,
                                            grpc::InsecureChannelCredentials(), args);
   auto stub = std::shared_ptr<herald::v1::Dispatcher::Stub>(

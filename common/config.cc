@@ -292,6 +292,8 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
       disp.Seconds("retry_initial_backoff", config->dispatcher.retry_initial_backoff);
   config->dispatcher.max_attempts =
       static_cast<int>(disp.Int("max_attempts", config->dispatcher.max_attempts, 1, 20));
+  config->dispatcher.streams =
+      static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
 
   top.Accept("metrics");  // Sygnal's metrics section: served by the bridge later.
   top.Accept("proxy");

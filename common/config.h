@@ -74,6 +74,8 @@ struct DispatcherConfig {
   // First retry backoff; doubles each attempt, with jitter.
   absl::Duration retry_initial_backoff = absl::Milliseconds(250);
   int max_attempts = 4;
+  // Long-lived DispatchStream calls the bridge keeps open to the dispatchers.
+  int streams = 2;
 };
 
 struct AppConfig {

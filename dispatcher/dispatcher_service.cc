@@ -49,14 +49,14 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   FanOut(const AppRegistry* apps, std::shared_ptr<const AppRegistry> apps_owner,
          const RetryPolicy& policy, TimerQueue* timers,
          const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
-         grpc::ServerUnaryReactor* reactor, absl::Time deadline)
+         std::function<void()> on_done, absl::Time deadline)
       : apps_(apps),
         apps_owner_(std::move(apps_owner)),
         policy_(policy),
         timers_(timers),
         request_(request),
         response_(response),
-        reactor_(reactor),
+        on_done_(std::move(on_done)),
         deadline_(deadline),
         devices_(request->notification().devices_size()) {}
 
@@ -160,7 +160,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
                " device(s): ", delivered, " delivered, ", rejected, " rejected, ", other,
                " failed");
-    reactor_->Finish(grpc::Status::OK);
+    on_done_();
   }
 
   const AppRegistry* apps_;
@@ -169,7 +169,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   TimerQueue* timers_;
   const herald::v1::DispatchRequest* request_;
   herald::v1::DispatchResponse* response_;
-  grpc::ServerUnaryReactor* reactor_;
+  std::function<void()> on_done_;
   absl::Time deadline_;
   std::vector<DeviceState> devices_;
   std::atomic<int> pending_{0};
@@ -211,6 +211,31 @@ DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps,
                                      RetryPolicy policy, TimerQueue* timers)
     : apps_(std::move(apps)), policy_(policy), timers_(timers) {}
 
+absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& request,
+                                          absl::Time caller_deadline) const {
+  const absl::Time now = absl::Now();
+  absl::Time theirs = caller_deadline;
+  if (request.timeout_ms() > 0) {
+    theirs = std::min(theirs, now + absl::Milliseconds(request.timeout_ms()));
+  }
+  absl::Time deadline = now + policy_.deadline;
+  if (theirs != absl::InfiniteFuture()) {
+    // Finish a little before the caller gives up, so that it gets our
+    // per-device answer rather than a bare DEADLINE_EXCEEDED.
+    absl::Duration margin = std::min(kAnswerMargin, (theirs - now) / 10);
+    deadline = std::min(deadline, theirs - margin);
+  }
+  return deadline;
+}
+
+void DispatcherService::Start(const herald::v1::DispatchRequest* request,
+                              herald::v1::DispatchResponse* response, absl::Time deadline,
+                              std::function<void()> on_done) {
+  auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, request,
+                                          response, std::move(on_done), deadline);
+  fan_out->Start();
+}
+
 grpc::ServerUnaryReactor* DispatcherService::Dispatch(
     grpc::CallbackServerContext* context, const herald::v1::DispatchRequest* request,
     herald::v1::DispatchResponse* response) {
@@ -219,20 +244,142 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
     return reactor;
   }
-  const absl::Time now = absl::Now();
-  absl::Time deadline = now + policy_.deadline;
-  auto client_deadline = context->deadline();
-  if (client_deadline != std::chrono::system_clock::time_point::max()) {
-    // Finish a little before the caller gives up, so that it gets our
-    // per-device answer rather than a bare DEADLINE_EXCEEDED.
-    absl::Time theirs = absl::FromChrono(client_deadline);
-    absl::Duration margin = std::min(kAnswerMargin, (theirs - now) / 10);
-    deadline = std::min(deadline, theirs - margin);
+  absl::Time caller = absl::InfiniteFuture();
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    caller = absl::FromChrono(context->deadline());
   }
-  auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, request,
-                                          response, reactor, deadline);
-  fan_out->Start();
+  Start(request, response, DeadlineFor(*request, caller),
+        [reactor] { reactor->Finish(grpc::Status::OK); });
   return reactor;
+}
+
+namespace {
+
+// One DispatchStream: reads batches, starts every notification at once, and
+// writes answers as they finish. One write is in flight at a time; answers
+// that finish meanwhile wait in `ready_` and leave together in the next one.
+class StreamReactor
+    : public grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults> {
+ public:
+  StreamReactor(DispatcherService* service, absl::Time stream_deadline)
+      : service_(service), stream_deadline_(stream_deadline) {
+    StartRead(&batch_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Next next;
+      {
+        absl::MutexLock lock(&mu_);
+        reads_done_ = true;
+        next = DecideLocked();
+      }
+      Act(next);
+      return;
+    }
+    for (herald::v1::DispatchRequest& request : *batch_.mutable_requests()) {
+      auto item = std::make_shared<Item>();
+      item->request = std::move(request);
+      {
+        absl::MutexLock lock(&mu_);
+        ++pending_;
+      }
+      if (std::string problem = ValidateRequest(item->request); !problem.empty()) {
+        Complete(item, grpc::StatusCode::INVALID_ARGUMENT, problem);
+        continue;
+      }
+      service_->Start(&item->request, &item->response,
+                      service_->DeadlineFor(item->request, stream_deadline_),
+                      [this, item] { Complete(item, grpc::StatusCode::OK, ""); });
+    }
+    batch_.Clear();
+    StartRead(&batch_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    Next next;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) broken_ = true;  // the caller went away; answers have nowhere to go
+      next = DecideLocked();
+    }
+    Act(next);
+  }
+
+  void OnDone() override {
+    // Only reached after Finish(), which waits for every pending item.
+    delete this;
+  }
+
+ private:
+  struct Item {
+    herald::v1::DispatchRequest request;
+    herald::v1::DispatchResponse response;
+  };
+  enum class Next { kNothing, kWrite, kFinish };
+
+  void Complete(const std::shared_ptr<Item>& item, grpc::StatusCode code,
+                const std::string& message) {
+    Next next;
+    {
+      absl::MutexLock lock(&mu_);
+      --pending_;
+      if (!broken_) {
+        herald::v1::DispatchResult* result = ready_.add_results();
+        result->set_request_id(item->request.request_id());
+        result->set_code(code);
+        result->set_message(message);
+        result->mutable_response()->Swap(&item->response);
+      }
+      next = DecideLocked();
+    }
+    Act(next);
+  }
+
+  // What to do next; the gRPC calls themselves are made without the lock.
+  Next DecideLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || writing_) return Next::kNothing;
+    if (!broken_ && ready_.results_size() > 0) {
+      writing_ = true;
+      out_.Clear();
+      out_.Swap(&ready_);
+      return Next::kWrite;
+    }
+    if (reads_done_ && pending_ == 0) {
+      finished_ = true;
+      return Next::kFinish;
+    }
+    return Next::kNothing;
+  }
+
+  void Act(Next next) {
+    if (next == Next::kWrite) StartWrite(&out_);
+    if (next == Next::kFinish) Finish(grpc::Status::OK);
+  }
+
+  DispatcherService* service_;
+  absl::Time stream_deadline_;
+  herald::v1::DispatchBatch batch_;  // reads only
+  absl::Mutex mu_;
+  herald::v1::DispatchResults ready_ ABSL_GUARDED_BY(mu_);
+  herald::v1::DispatchResults out_;  // owned by the write in flight
+  int pending_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
+DispatcherService::DispatchStream(grpc::CallbackServerContext* context) {
+  absl::Time caller = absl::InfiniteFuture();
+  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
+    caller = absl::FromChrono(context->deadline());
+  }
+  return new StreamReactor(this, caller);
 }
 
 }  // namespace herald::dispatcher

@@ -29,6 +29,17 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const herald::v1::DispatchRequest* request,
                                      herald::v1::DispatchResponse* response) override;
+  grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
+  DispatchStream(grpc::CallbackServerContext* context) override;
+
+  // Pushes `request` to its devices; fills `response` and calls `on_done`
+  // once every device has an outcome. Both pointers outlive the call.
+  void Start(const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
+             absl::Time deadline, std::function<void()> on_done);
+  // When to stop trying: the configured deadline, the request's timeout_ms
+  // and the caller's deadline, less a margin to send the answer.
+  absl::Time DeadlineFor(const herald::v1::DispatchRequest& request,
+                         absl::Time caller_deadline) const;
 
  private:
   std::shared_ptr<const AppRegistry> apps_;

@@ -137,6 +137,13 @@ int main(int argc, char** argv) {
   // One bridge multiplexes every in-flight notification on one HTTP/2
   // connection: do not cap the streams at a small default.
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 100000);
+  // Bridges ping their long-lived streams; a batch may be large.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.SetMaxReceiveMessageSize(-1);
+  // A second dispatcher started on the same port must fail, not silently
+  // take half of the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     std::cerr << "herald-dispatcher: cannot listen on " << (*config)->dispatcher.listen << "\n";

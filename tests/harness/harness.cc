@@ -14,12 +14,14 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -43,6 +45,8 @@ std::string Runfile(const std::string& path) {
   return base + path;
 }
 
+int ProbePort();
+
 std::string TempDir() {
   const char* dir = std::getenv("TEST_TMPDIR");
   std::string out = dir != nullptr ? dir : "/tmp/herald-test";
@@ -51,6 +55,19 @@ std::string TempDir() {
 }
 
 int FreePort() {
+  // Never hand out the same port twice in one test process, even if the
+  // kernel offers it again once the probe socket is closed.
+  static absl::Mutex mu(absl::kConstInit);
+  static std::set<int>* given = new std::set<int>();
+  for (int tries = 0; tries < 100; ++tries) {
+    int port = ProbePort();
+    absl::MutexLock lock(&mu);
+    if (given->insert(port).second) return port;
+  }
+  Fatal("no free port");
+}
+
+int ProbePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

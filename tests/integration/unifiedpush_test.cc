@@ -203,7 +203,7 @@ TEST_F(UnifiedPushTest, DevicesGoOutInParallel) {
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   rapidjson::Document stats = fake_->Stats();
   EXPECT_EQ(stats["total"].GetInt(), 10);
-  EXPECT_EQ(stats["max_in_flight"].GetInt(), 10);
+  EXPECT_EQ(stats["max_in_flight"].GetInt(), 10) << herald_->dispatcher().Log();
 }
 
 TEST_F(UnifiedPushTest, DuplicatePushkeysAreListedOnce) {

@@ -1,0 +1,44 @@
+// The bridge's side of herald.v1.Dispatcher/DispatchStream: a few long-lived
+// streams to the dispatcher(s) carry every notification. One write is in
+// flight per stream; requests arriving meanwhile are gathered into the next
+// message, so under load many notifications share one message and its costs
+// (an HTTP/2 frame, a syscall, a thread wake-up) instead of one unary call
+// each. Answers come back independently, as soon as each notification is done.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/herald/v1/herald.grpc.pb.h"
+
+namespace herald::bridge {
+
+class DispatchClient {
+ public:
+  // `response` is null unless `status` is OK; it is valid during the call only.
+  using Callback = std::function<void(const grpc::Status& status,
+                                      herald::v1::DispatchResponse* response)>;
+
+  DispatchClient(std::shared_ptr<herald::v1::Dispatcher::Stub> stub, int streams);
+  ~DispatchClient();
+
+  // `request.request_id` must be unique among requests in flight. `done` runs
+  // exactly once, on a gRPC thread: with the answer, or with UNAVAILABLE when
+  // the stream to the dispatcher broke first.
+  void Dispatch(herald::v1::DispatchRequest request, Callback done);
+
+ private:
+  class Stream;
+  std::shared_ptr<Stream> PickStream();
+
+  std::shared_ptr<herald::v1::Dispatcher::Stub> stub_;
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> next_{0};
+};
+
+}  // namespace herald::bridge
