@@ -10,6 +10,7 @@
 #include "bridge/http_server.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "grpcpp/grpcpp.h"
 
 namespace {
@@ -39,26 +40,13 @@ int main(int argc, char** argv) {
     std::cerr << kUsage;
     return 2;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  // Abseil's debug deadlock detector walks a lock graph on every Mutex
-  // acquisition; the locks here are leaf locks, so it only costs time.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-
+  herald::PrepareProcess();
   auto config = herald::LoadConfigFile(config_path);
   if (!config.ok()) {
     std::cerr << "herald-bridge: bad config: " << config.status().message() << "\n";
     return 1;
   }
-  herald::LogLevel level = herald::LogLevel::kInfo;
-  herald::ParseLogLevel((*config)->log_level, &level);
-  herald::SetLogLevel(level);
-  for (const std::string& w : (*config)->warnings) HERALD_LOG(kWarning, kComponent, w);
+  herald::ApplyLogConfig(**config, kComponent);
 
   grpc::ChannelArguments args;
   // Several dispatchers behind one DNS name: spread calls, skip dead ones.
@@ -84,8 +72,7 @@ int main(int argc, char** argv) {
   }
   HERALD_LOG(kInfo, kComponent, "listening on port ", (*config)->http.port,
              ", dispatcher at ", (*config)->dispatcher.target);
-  int sig = 0;
-  sigwait(&set, &sig);
+  int sig = herald::WaitForStopSignal();
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining");
   server.Stop((*config)->dispatcher.deadline);
   HERALD_LOG(kInfo, kComponent, "stopped");

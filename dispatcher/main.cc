@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "common/timer_queue.h"
 #include "dispatcher/app_registry.h"
 #include "dispatcher/dispatcher_service.h"
@@ -26,16 +27,6 @@ constexpr char kComponent[] = "dispatcher";
 constexpr char kUsage[] =
     "usage: herald-dispatcher --config FILE [--check-config]\n"
     "       herald-dispatcher --config FILE --print-vapid-public-key APP_ID\n";
-
-int WaitForSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
-}
 
 }  // namespace
 
@@ -78,17 +69,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Signals are taken synchronously by the main thread only.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  // Abseil's debug deadlock detector walks a lock graph on every Mutex
-  // acquisition; the locks here are leaf locks, so it only costs time.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  herald::PrepareProcess();
 
   absl::StatusOr<std::shared_ptr<const herald::Config>> config =
       herald::LoadConfigFile(config_path);
@@ -96,9 +77,7 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: bad config: " << config.status().message() << "\n";
     return 1;
   }
-  herald::LogLevel level = herald::LogLevel::kInfo;
-  herald::ParseLogLevel((*config)->log_level, &level);
-  herald::SetLogLevel(level);
+  herald::ApplyLogConfig(**config, kComponent);
 
   auto http = std::make_unique<herald::providers::HttpClient>();
   std::vector<std::unique_ptr<herald::providers::HttpClient>> app_clients;
@@ -115,7 +94,9 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: bad config: " << apps.status().message() << "\n";
     return 1;
   }
-  for (const std::string& w : warnings) HERALD_LOG(kWarning, kComponent, w);
+  for (size_t i = (*config)->warnings.size(); i < warnings.size(); ++i) {
+    HERALD_LOG(kWarning, kComponent, warnings[i]);  // the apps' own warnings
+  }
   if (check_only) {
     std::cout << config_path << ": OK (" << (*apps)->apps().size() << " app(s))\n";
     return 0;
@@ -152,7 +133,7 @@ int main(int argc, char** argv) {
   HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " with ",
              registry->apps().size(), " app(s)");
 
-  int sig = WaitForSignal();
+  int sig = herald::WaitForStopSignal();
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
              absl::FormatDuration(policy.deadline), ")");
   // Lets in-flight notifications finish within their deadline, then stops.

@@ -113,8 +113,7 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
 
 ApnsClassification ClassifyApnsResponse(const HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
-    return {Outcome::Retry(absl::StrCat("transport error (", TransportErrorName(r.error),
-                                        "): ", r.error_detail))};
+    return {TransportRetry(r)};
   }
   const int s = r.status;
   if (s == 200) return {Outcome::Delivered()};
@@ -129,8 +128,7 @@ ApnsClassification ClassifyApnsResponse(const HttpResponse& r, absl::Time now) {
     return {Outcome::Retry(detail), true};
   }
   if (s == 429 || s == 500 || s == 503) {
-    return {Outcome::Retry(detail, ParseRetryAfter(r.Header("retry-after"), now)
-                                       .value_or(absl::ZeroDuration()))};
+    return {RetryAfterAnswer(detail, r, now)};
   }
   return {Outcome::Failed(detail)};
 }

@@ -1,6 +1,8 @@
 #include "providers/common/provider.h"
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "providers/common/device_data.h"
 
 namespace herald::providers {
 namespace {
@@ -31,6 +33,16 @@ const char* OutcomeKindName(Outcome::Kind kind) {
       return "skipped";
   }
   return "?";
+}
+
+Outcome TransportRetry(const HttpResponse& r) {
+  return Outcome::Retry(
+      absl::StrCat("transport error (", TransportErrorName(r.error), "): ", r.error_detail));
+}
+
+Outcome RetryAfterAnswer(std::string detail, const HttpResponse& r, absl::Time now) {
+  return Outcome::Retry(std::move(detail), ParseRetryAfter(r.Header("retry-after"), now)
+                                               .value_or(absl::ZeroDuration()));
 }
 
 CommonAppOptions ReadCommonAppOptions(ConfigMap& map) {

@@ -41,6 +41,12 @@ struct Outcome {
 
 const char* OutcomeKindName(Outcome::Kind kind);
 
+// Shared pieces of every provider's answer classification:
+// a transport failure (timeout, reset, TLS, ...) is worth another attempt;
+Outcome TransportRetry(const HttpResponse& response);
+// a 429/5xx is retried after the upstream's Retry-After, if it gave one.
+Outcome RetryAfterAnswer(std::string detail, const HttpResponse& response, absl::Time now);
+
 // One push: a notification to one of its devices.
 struct PushRequest {
   const herald::v1::Notification* notification;  // outlives the push

@@ -94,8 +94,7 @@ GcmOptions ReadGcmOptions(ConfigMap& map) {
 
 FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
-    return {Outcome::Retry(absl::StrCat("transport error (", TransportErrorName(r.error),
-                                        "): ", r.error_detail))};
+    return {TransportRetry(r)};
   }
   const int s = r.status;
   if (s == 200) return {Outcome::Delivered()};
@@ -124,8 +123,7 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
   }
   if (s == 401) return {Outcome::Failed(detail), true};
   if (s == 429 || s >= 500) {
-    return {Outcome::Retry(detail, ParseRetryAfter(r.Header("retry-after"), now)
-                                       .value_or(absl::ZeroDuration()))};
+    return {RetryAfterAnswer(detail, r, now)};
   }
   return {Outcome::Failed(detail)};
 }

@@ -43,17 +43,14 @@ Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
       case TransportError::kBadUrl:
         return Outcome::Rejected("endpoint is not a usable URL");
       default:
-        return Outcome::Retry(absl::StrCat("transport error (", TransportErrorName(r.error),
-                                           "): ", r.error_detail));
+        return TransportRetry(r);
     }
   }
   int s = r.status;
   if (s >= 200 && s < 300) return Outcome::Delivered();
   if (s == 404 || s == 410) return Outcome::Rejected(absl::StrCat("distributor answered ", s));
   if (s == 429 || s >= 500) {
-    return Outcome::Retry(absl::StrCat("distributor answered ", s),
-                          ParseRetryAfter(r.Header("retry-after"), now)
-                              .value_or(absl::ZeroDuration()));
+    return RetryAfterAnswer(absl::StrCat("distributor answered ", s), r, now);
   }
   return Outcome::Failed(absl::StrCat("distributor answered ", s));
 }

@@ -84,16 +84,14 @@ WebPushOptions ReadWebPushOptions(ConfigMap& map) {
 Outcome ClassifyWebPushResponse(const HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
     if (r.error == TransportError::kRefusedAddress) return Outcome::Skipped(r.error_detail);
-    return Outcome::Retry(
-        absl::StrCat("transport error (", TransportErrorName(r.error), "): ", r.error_detail));
+    return TransportRetry(r);
   }
   const int s = r.status;
   std::string detail = absl::StrCat("push service answered ", s);
   if (s >= 200 && s < 300) return Outcome::Delivered();
   if (s == 404 || s == 410) return Outcome::Rejected(detail);
   if (s == 429 || s >= 500) {
-    return Outcome::Retry(detail, ParseRetryAfter(r.Header("retry-after"), now)
-                                      .value_or(absl::ZeroDuration()));
+    return RetryAfterAnswer(detail, r, now);
   }
   return Outcome::Failed(detail);
 }

@@ -110,6 +110,23 @@ bool WaitForPort(int port, absl::Duration timeout) {
   return false;
 }
 
+std::string RequestHeader(const rapidjson::Value& request, const std::string& name) {
+  for (const auto& h : request["headers"].GetArray()) {
+    if (name == h[0].GetString()) return h[1].GetString();
+  }
+  return "<absent>";
+}
+
+std::vector<std::string> RejectedPushkeys(const HttpResult& result) {
+  rapidjson::Document doc = result.Json();
+  if (!doc.IsObject() || !doc.HasMember("rejected") || !doc["rejected"].IsArray()) {
+    return {"<no rejected list>"};
+  }
+  std::vector<std::string> out;
+  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
+  return out;
+}
+
 std::string JsonString(const std::string& s) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);

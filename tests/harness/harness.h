@@ -126,6 +126,13 @@ class Herald {
 // Waits until a TCP connect to 127.0.0.1:port succeeds.
 bool WaitForPort(int port, absl::Duration timeout);
 
+// The value of a header the fake provider recorded (names are lower case),
+// or "<absent>".
+std::string RequestHeader(const rapidjson::Value& request, const std::string& name);
+
+// The `rejected` list of a notify answer, or {"<no rejected list>"}.
+std::vector<std::string> RejectedPushkeys(const HttpResult& result);
+
 // Shorthand: a JSON string literal for `s`.
 std::string JsonString(const std::string& s);
 

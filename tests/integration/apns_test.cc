@@ -42,12 +42,6 @@ std::pair<std::string, std::string> Token(uint8_t fill) {
   return {Base64(bytes), hex};
 }
 
-std::string Header(const rapidjson::Value& request, const std::string& name) {
-  for (const auto& h : request["headers"].GetArray()) {
-    if (name == h[0].GetString()) return h[1].GetString();
-  }
-  return "<absent>";
-}
 
 std::string Notification(const std::vector<std::string>& pushkeys, const std::string& app_id,
                          const std::string& prio = "high") {
@@ -65,13 +59,6 @@ std::string Notification(const std::vector<std::string>& pushkeys, const std::st
       R"("counts":{"unread":2,"missed_calls":1},"devices":[)", devices, "]}}");
 }
 
-std::vector<std::string> Rejected(const HttpResult& r) {
-  std::vector<std::string> out;
-  rapidjson::Document doc = r.Json();
-  if (!doc.IsObject() || !doc.HasMember("rejected")) return {"<no rejected list>"};
-  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
-  return out;
-}
 
 class ApnsTest : public ::testing::Test {
  protected:
@@ -152,11 +139,11 @@ TEST_F(ApnsTest, DeliversSygnalsPayloadWithAppleHeaders) {
   EXPECT_EQ(std::string(req["method"].GetString()), "POST");
   EXPECT_EQ(std::string(req["path"].GetString()), Path(hex));
   EXPECT_EQ(std::string(req["protocol"].GetString()), "HTTP/2");
-  EXPECT_EQ(Header(req, "apns-topic"), "com.example.app");
-  EXPECT_EQ(Header(req, "apns-push-type"), "alert");
-  EXPECT_EQ(Header(req, "apns-priority"), "10");
-  EXPECT_EQ(Header(req, "apns-id").size(), 36u);
-  EXPECT_EQ(Header(req, "authorization").rfind("bearer ", 0), 0u);
+  EXPECT_EQ(RequestHeader(req, "apns-topic"), "com.example.app");
+  EXPECT_EQ(RequestHeader(req, "apns-push-type"), "alert");
+  EXPECT_EQ(RequestHeader(req, "apns-priority"), "10");
+  EXPECT_EQ(RequestHeader(req, "apns-id").size(), 36u);
+  EXPECT_EQ(RequestHeader(req, "authorization").rfind("bearer ", 0), 0u);
   ASSERT_TRUE(req.HasMember("jwt") && req["jwt"].IsObject());
   EXPECT_EQ(std::string(req["jwt"]["header"]["alg"].GetString()), "ES256");
   EXPECT_EQ(std::string(req["jwt"]["header"]["kid"].GetString()), "KEYID12345");
@@ -175,7 +162,7 @@ TEST_F(ApnsTest, LowPriorityIsFive) {
   EXPECT_EQ(herald_->Notify(Notification({key}, "com.example.app.ios", "low")).status, 200);
   rapidjson::Document reqs = fake_->Requests(1);
   ASSERT_EQ(reqs.Size(), 1u);
-  EXPECT_EQ(Header(reqs[0], "apns-priority"), "5");
+  EXPECT_EQ(RequestHeader(reqs[0], "apns-priority"), "5");
 }
 
 TEST_F(ApnsTest, DeadTokensAreRejected) {
@@ -189,7 +176,7 @@ TEST_F(ApnsTest, DeadTokensAreRejected) {
       R"({"path":")", Path(topic_hex), R"(","status":400,"json":{"reason":"DeviceTokenNotForTopic"}})"));
   HttpResult r = herald_->Notify(Notification({bad, gone, topic, ok}, "com.example.app.ios"));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), (std::vector<std::string>{bad, gone, topic}));
+  EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{bad, gone, topic}));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 4);
 }
 
@@ -197,7 +184,7 @@ TEST_F(ApnsTest, InvalidBase64TokenIsRejectedWithoutUpstreamCall) {
   SetRules("");
   HttpResult r = herald_->Notify(Notification({"not base64!"}, "com.example.app.ios"));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), std::vector<std::string>{"not base64!"});
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{"not base64!"});
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
 }
 
@@ -230,7 +217,7 @@ TEST_F(ApnsTest, ExpiredProviderTokenIsRenewedOnceAndRetried) {
   EXPECT_EQ(r.status, 200) << r.body;
   rapidjson::Document reqs = fake_->Requests(2);
   ASSERT_EQ(reqs.Size(), 2u);
-  EXPECT_NE(Header(reqs[0], "authorization"), Header(reqs[1], "authorization"));
+  EXPECT_NE(RequestHeader(reqs[0], "authorization"), RequestHeader(reqs[1], "authorization"));
   EXPECT_TRUE(reqs[1]["jwt_valid"].GetBool());
 }
 
@@ -277,7 +264,7 @@ TEST_F(ApnsTest, CertificateAuthPresentsTheClientCertificate) {
   ASSERT_EQ(reqs.Size(), 1u);
   EXPECT_NE(std::string(reqs[0]["client_cert_subject"].GetString()).find("herald-client"),
             std::string::npos);
-  EXPECT_EQ(Header(reqs[0], "authorization"), "<absent>");
+  EXPECT_EQ(RequestHeader(reqs[0], "authorization"), "<absent>");
   EXPECT_EQ(std::string(reqs[0]["path"].GetString()), Path(hex));
 }
 

@@ -29,20 +29,7 @@ std::string Notification(const std::vector<std::string>& tokens, const std::stri
       R"("counts":{"unread":2,"missed_calls":1},"devices":[)", devices, "]}}");
 }
 
-std::vector<std::string> Rejected(const HttpResult& r) {
-  std::vector<std::string> out;
-  rapidjson::Document doc = r.Json();
-  if (!doc.IsObject() || !doc.HasMember("rejected")) return {"<no rejected list>"};
-  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
-  return out;
-}
 
-std::string Header(const rapidjson::Value& request, const std::string& name) {
-  for (const auto& h : request["headers"].GetArray()) {
-    if (name == h[0].GetString()) return h[1].GetString();
-  }
-  return "<absent>";
-}
 
 std::string FcmError(int code, const std::string& status, const std::string& error_code,
                      const std::string& message) {
@@ -154,7 +141,7 @@ TEST_F(GcmTest, DeliversSygnalsDataMessageWithOneTokenForManyPushes) {
   EXPECT_LE(jwt["claims"]["exp"].GetInt64() - jwt["claims"]["iat"].GetInt64(), 3600);
 
   EXPECT_EQ(std::string((*push)["protocol"].GetString()), "HTTP/2");
-  EXPECT_EQ(Header(*push, "authorization"), "Bearer fake-token-1");
+  EXPECT_EQ(RequestHeader(*push, "authorization"), "Bearer fake-token-1");
   EXPECT_EQ(std::string((*push)["body"].GetString()),
             R"({"message":{"token":"tok-a","data":{"event_id":"$3957tyerfgewrf384",)"
             R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)"
@@ -175,7 +162,7 @@ TEST_F(GcmTest, DeadTokensAreRejectedAndOtherErrorsAreNot) {
       R"({"body_contains":"\"tok-ok\"","json":{"name":"x"}})"));
   HttpResult r = herald_->Notify(Notification({"tok-unreg", "tok-invalid", "tok-ok"}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), (std::vector<std::string>{"tok-unreg", "tok-invalid"}));
+  EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{"tok-unreg", "tok-invalid"}));
 }
 
 TEST_F(GcmTest, PermanentErrorsAre502WithoutRetry) {
@@ -224,7 +211,7 @@ TEST_F(GcmTest, NonObjectDefaultPayloadIsRejectedWithoutUpstreamCall) {
   SetRules("");
   HttpResult r = herald_->Notify(Notification({"tok-x"}, R"({"default_payload":[1,2]})"));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), std::vector<std::string>{"tok-x"});
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{"tok-x"});
   EXPECT_EQ(Count(kSendPath), 0);
 }
 

@@ -52,20 +52,7 @@ std::string Body(const std::vector<std::string>& devices) {
       R"("counts":{"unread":2,"missed_calls":1},"devices":[)", list, "]}}");
 }
 
-std::vector<std::string> Rejected(const HttpResult& r) {
-  std::vector<std::string> out;
-  rapidjson::Document doc = r.Json();
-  if (!doc.IsObject() || !doc.HasMember("rejected")) return {"<no rejected list>"};
-  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
-  return out;
-}
 
-std::string Header(const rapidjson::Value& request, const std::string& name) {
-  for (const auto& h : request["headers"].GetArray()) {
-    if (name == h[0].GetString()) return h[1].GetString();
-  }
-  return "<absent>";
-}
 
 class UnifiedPushTest : public ::testing::Test {
  protected:
@@ -96,8 +83,8 @@ TEST_F(UnifiedPushTest, DeliversTheNotificationWithoutDevices) {
   const rapidjson::Value& req = reqs[0];
   EXPECT_EQ(std::string(req["method"].GetString()), "POST");
   EXPECT_EQ(std::string(req["path"].GetString()), "/up/abc?x=1");
-  EXPECT_EQ(Header(req, "ttl"), "600");
-  EXPECT_EQ(Header(req, "content-type"), "application/json");
+  EXPECT_EQ(RequestHeader(req, "ttl"), "600");
+  EXPECT_EQ(RequestHeader(req, "content-type"), "application/json");
   EXPECT_EQ(std::string(req["body"].GetString()),
             R"({"notification":{"event_id":"$3957tyerfgewrf384",)"
             R"("room_id":"!slw48wfj34rtnrf:example.com","type":"m.room.message",)"
@@ -126,7 +113,7 @@ TEST_F(UnifiedPushTest, GoneEndpointsAreRejected) {
                                        Device("org.unifiedpush.a", ok),
                                        Device("org.unifiedpush.b", e410)}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), (std::vector<std::string>{e404, e410}));
+  EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{e404, e410}));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);
 }
 
@@ -160,7 +147,7 @@ TEST_F(UnifiedPushTest, UnknownAndAmbiguousAppIdsAreRejectedWithoutUpstreamCalls
   HttpResult r = herald_->Notify(Body({Device("com.example.unknown", k1),
                                        Device("amb.xy", k2)}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), (std::vector<std::string>{k1, k2}));
+  EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{k1, k2}));
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
   // One glob alone still routes.
@@ -173,7 +160,7 @@ TEST_F(UnifiedPushTest, PrivateEndpointsAreRefusedUnlessAllowed) {
   std::string k = Endpoint("/up/private");
   HttpResult r = herald_->Notify(Body({Device("up.strict", k)}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), std::vector<std::string>{k});
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{k});
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
   std::string log = herald_->dispatcher().Log();
@@ -186,7 +173,7 @@ TEST_F(UnifiedPushTest, EndpointsOutsideTheAllowListAreRefused) {
   std::string k = Endpoint("/up/not-listed");
   HttpResult r = herald_->Notify(Body({Device("up.allowlist", k), Device("up.allowlist", "not a url")}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), (std::vector<std::string>{k, "not a url"}));
+  EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{k, "not a url"}));
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
   EXPECT_NE(herald_->dispatcher().Log().find("not in allowed_endpoints"), std::string::npos);
@@ -211,7 +198,7 @@ TEST_F(UnifiedPushTest, DuplicatePushkeysAreListedOnce) {
   std::string k = Endpoint("/up/gone");
   HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", k), Device("org.unifiedpush.b", k)}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), std::vector<std::string>{k});
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{k});
 }
 
 TEST(UnifiedPushUpstreamTest, SlowUpstreamBecomes502BeforeTheDeadline) {

@@ -43,20 +43,7 @@ std::string Notification(const std::vector<std::string>& devices, const std::str
       R"("counts":{"unread":2,"missed_calls":1},"devices":[)", list, "]}}");
 }
 
-std::string Header(const rapidjson::Value& request, const std::string& name) {
-  for (const auto& h : request["headers"].GetArray()) {
-    if (name == h[0].GetString()) return h[1].GetString();
-  }
-  return "<absent>";
-}
 
-std::vector<std::string> Rejected(const HttpResult& r) {
-  std::vector<std::string> out;
-  rapidjson::Document doc = r.Json();
-  if (!doc.IsObject() || !doc.HasMember("rejected")) return {"<no rejected list>"};
-  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
-  return out;
-}
 
 class WebPushTest : public ::testing::Test {
  protected:
@@ -121,10 +108,10 @@ TEST_F(WebPushTest, DeliversAnEncryptedSygnalPayloadWithVapid) {
   ASSERT_EQ(reqs.Size(), 1u);
   const rapidjson::Value& req = reqs[0];
   EXPECT_EQ(std::string(req["path"].GetString()), "/push/sub1");
-  EXPECT_EQ(Header(req, "content-encoding"), "aes128gcm");
-  EXPECT_EQ(Header(req, "ttl"), "900");
-  EXPECT_EQ(Header(req, "urgency"), "normal");
-  EXPECT_EQ(Header(req, "topic").size(), 32u);
+  EXPECT_EQ(RequestHeader(req, "content-encoding"), "aes128gcm");
+  EXPECT_EQ(RequestHeader(req, "ttl"), "900");
+  EXPECT_EQ(RequestHeader(req, "urgency"), "normal");
+  EXPECT_EQ(RequestHeader(req, "topic").size(), 32u);
   ASSERT_TRUE(req.HasMember("webpush_plaintext")) << (req.HasMember("webpush_error")
                                                           ? req["webpush_error"].GetString()
                                                           : "no decryption");
@@ -153,9 +140,9 @@ TEST_F(WebPushTest, LowPriorityAndEventsOnly) {
   EXPECT_EQ(r.status, 200) << r.body;
   rapidjson::Document reqs = fake_->Requests(1);
   ASSERT_EQ(reqs.Size(), 1u);
-  EXPECT_EQ(Header(reqs[0], "urgency"), "low");
-  EXPECT_EQ(Header(reqs[0], "ttl"), "60");
-  EXPECT_EQ(Header(reqs[0], "topic"), "<absent>");
+  EXPECT_EQ(RequestHeader(reqs[0], "urgency"), "low");
+  EXPECT_EQ(RequestHeader(reqs[0], "ttl"), "60");
+  EXPECT_EQ(RequestHeader(reqs[0], "topic"), "<absent>");
   // A badge-only update is not an event: nothing sent, nothing rejected.
   HttpResult badge = herald_->Notify(absl::StrCat(
       R"({"notification":{"counts":{"unread":1},"devices":[)",
@@ -172,7 +159,7 @@ TEST_F(WebPushTest, GoneSubscriptionsAreRejected) {
                                                Device("com.example.web", Endpoint("fine"))}));
   EXPECT_EQ(r.status, 200) << r.body;
   // Both devices share the pushkey (the p256dh key): listed once.
-  EXPECT_EQ(Rejected(r), std::vector<std::string>{kUaPublic});
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{kUaPublic});
 }
 
 TEST_F(WebPushTest, OtherClientErrorsFailAndServerErrorsRetry) {
@@ -193,9 +180,9 @@ TEST_F(WebPushTest, UnusableSubscriptionDataIsRejectedWithoutUpstreamCall) {
   SetRules("");
   HttpResult r = herald_->Notify(Notification({Device("com.example.web", "", kAuth)}));
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Rejected(r), std::vector<std::string>{kUaPublic});
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{kUaPublic});
   HttpResult r2 = herald_->Notify(Notification({Device("com.example.web", Endpoint("x"), "")}));
-  EXPECT_EQ(Rejected(r2), std::vector<std::string>{kUaPublic});
+  EXPECT_EQ(RejectedPushkeys(r2), std::vector<std::string>{kUaPublic});
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
 }
 

@@ -1,0 +1,42 @@
+#include "common/service.h"
+
+#include <pthread.h>
+
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
+
+namespace herald {
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void PrepareProcess() {
+  sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+void ApplyLogConfig(const Config& config, const char* component) {
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(config.log_level, &level);
+  SetLogLevel(level);
+  for (const std::string& w : config.warnings) HERALD_LOG(kWarning, component, w);
+}
+
+int WaitForStopSignal() {
+  sigset_t set = StopSignals();
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace herald
