@@ -11,7 +11,11 @@ namespace herald::bridge {
 class DispatchClient::Stream
     : public grpc::ClientBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults> {
  public:
-  explicit Stream(herald::v1::Dispatcher::Stub* stub) { stub_ = stub; }
+  Stream(herald::v1::Dispatcher::Stub* stub, std::shared_ptr<Live> live)
+      : stub_(stub), live_(std::move(live)) {
+    absl::MutexLock lock(&live_->mu);
+    ++live_->streams;
+  }
 
   // Starts the call; `self` keeps the reactor alive until OnDone.
   void Begin(std::shared_ptr<Stream> self) {
@@ -100,7 +104,10 @@ class DispatchClient::Stream
     grpc::Status broken(grpc::StatusCode::UNAVAILABLE,
                         status.ok() ? "the dispatcher closed the stream" : status.error_message());
     for (auto& [id, done] : pending) done(broken, nullptr);
+    std::shared_ptr<Live> live = live_;
     self_.reset();  // may delete this
+    absl::MutexLock lock(&live->mu);
+    --live->streams;
   }
 
  private:
@@ -119,6 +126,7 @@ class DispatchClient::Stream
   }
 
   herald::v1::Dispatcher::Stub* stub_;
+  std::shared_ptr<Live> live_;
   grpc::ClientContext context_;
   std::shared_ptr<Stream> self_;
   herald::v1::DispatchResults results_;  // reads only
@@ -138,10 +146,16 @@ DispatchClient::DispatchClient(std::shared_ptr<herald::v1::Dispatcher::Stub> stu
 }
 
 DispatchClient::~DispatchClient() {
-  absl::MutexLock lock(&mu_);
-  for (auto& s : streams_) {
-    if (s != nullptr) s->Close();
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& s : streams_) {
+      if (s != nullptr) s->Close();
+    }
+    streams_.clear();
   }
+  absl::MutexLock lock(&live_->mu);
+  auto all_done = [this]() ABSL_SHARED_LOCKS_REQUIRED(live_->mu) { return live_->streams == 0; };
+  live_->mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(2));
 }
 
 std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
@@ -149,7 +163,7 @@ std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
   absl::MutexLock lock(&mu_);
   std::shared_ptr<Stream>& slot = streams_[i % streams_.size()];
   if (slot == nullptr || slot->dead()) {
-    slot = std::make_shared<Stream>(stub_.get());
+    slot = std::make_shared<Stream>(stub_.get(), live_);
     slot->Begin(slot);
   }
   return slot;

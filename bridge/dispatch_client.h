@@ -35,7 +35,15 @@ class DispatchClient {
   class Stream;
   std::shared_ptr<Stream> PickStream();
 
+  // Streams not yet done (OnDone), shared with them: the destructor waits
+  // for zero so that no stream outlives the client.
+  struct Live {
+    absl::Mutex mu;
+    int streams ABSL_GUARDED_BY(mu) = 0;
+  };
+
   std::shared_ptr<herald::v1::Dispatcher::Stub> stub_;
+  std::shared_ptr<Live> live_ = std::make_shared<Live>();
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> next_{0};

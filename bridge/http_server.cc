@@ -32,6 +32,9 @@ namespace {
 constexpr char kComponent[] = "bridge";
 constexpr char kNotifyPath[] = "/_matrix/push/v1/notify";
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+// The dispatcher's answer to notifications it did not start (see
+// dispatcher_service.h, kDrainingMessage).
+constexpr char kDispatcherDraining[] = "dispatcher draining";
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -207,54 +210,77 @@ class Session : public std::enable_shared_from_this<Session> {
     Write(std::move(reply), version);
   }
 
+  // One notify request in flight: whichever comes first, the dispatcher's
+  // answer or the deadline, writes the reply.
+  struct Pending {
+    std::string body;
+    std::string request_id;
+    unsigned version;
+    bool keep_alive;
+    std::atomic<bool> answered{false};
+    std::unique_ptr<asio::steady_timer> timer;
+    int sends = 0;
+  };
+
   void StartNotify(http::request<http::string_body> req) {
-    const unsigned version = req.version();
-    const bool keep_alive = req.keep_alive();
+    auto pending = std::make_shared<Pending>();
+    pending->version = req.version();
+    pending->keep_alive = req.keep_alive();
     herald::v1::DispatchRequest request;
     if (std::optional<NotifyError> err =
             ParseNotifyBody(req.body(), request.mutable_notification())) {
       Reply r = Error(http::status::bad_request, ErrCode(err->code), err->message);
-      r.close = !keep_alive;
-      return Write(std::move(r), version);
+      r.close = !pending->keep_alive;
+      return Write(std::move(r), pending->version);
     }
-    request.set_request_id(NewRequestId());
-    request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
+    pending->body = std::move(req.body());  // kept to resend if a dispatcher drains
+    pending->request_id = NewRequestId();
     shared_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
-
-    // Whichever comes first, the answer or the deadline, writes the reply.
-    auto answered = std::make_shared<std::atomic<bool>>(false);
-    auto timer = std::make_shared<asio::steady_timer>(
+    pending->timer = std::make_unique<asio::steady_timer>(
         stream_.get_executor(), absl::ToChronoNanoseconds(shared_->deadline));
-    auto self = shared_from_this();
-    std::string request_id = request.request_id();
-    timer->async_wait([self, answered, version, keep_alive, request_id](beast::error_code ec) {
-      if (ec || answered->exchange(true)) return;
+    pending->timer->async_wait([self = shared_from_this(), pending](beast::error_code ec) {
+      if (ec || pending->answered.exchange(true)) return;
       self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
-      HERALD_LOG(kWarning, kComponent, "[", request_id, "] no answer from the dispatcher in time");
+      HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
+                 "] no answer from the dispatcher in time");
       Reply r = Error(http::status::gateway_timeout, "M_UNKNOWN",
                       "delivery did not finish before the deadline; try again later");
-      r.close = !keep_alive;
-      self->Write(std::move(r), version);
+      r.close = !pending->keep_alive;
+      self->Write(std::move(r), pending->version);
     });
+    Send(std::move(request), pending);
+  }
+
+  void Send(herald::v1::DispatchRequest request, std::shared_ptr<Pending> pending) {
+    ++pending->sends;
+    request.set_request_id(pending->request_id);
+    request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
     shared_->client->Dispatch(
-        std::move(request),
-        [self, answered, timer, version, keep_alive, request_id](
-            const grpc::Status& status, herald::v1::DispatchResponse* response) {
-          // On a gRPC thread: build the reply here (the response lives only
-          // now), then hand it to the session's strand.
+        std::move(request), [self = shared_from_this(), pending](
+                                const grpc::Status& status, herald::v1::DispatchResponse* response) {
+          // On a gRPC thread. A draining dispatcher did not start the
+          // notification: send it again (the stream now goes to another).
+          if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+              status.error_message() == kDispatcherDraining && pending->sends < 3) {
+            herald::v1::DispatchRequest again;
+            ParseNotifyBody(pending->body, again.mutable_notification());
+            self->Send(std::move(again), pending);
+            return;
+          }
+          // Build the reply here (the response lives only now), then hand
+          // it to the session's strand.
           Reply r = FromDispatch(status, response);
           if (r.status != http::status::ok) {
-            HERALD_LOG(kInfo, kComponent, "[", request_id, "] ", static_cast<int>(r.status), " ",
-                       r.body);
+            HERALD_LOG(kInfo, kComponent, "[", pending->request_id, "] ",
+                       static_cast<int>(r.status), " ", r.body);
           }
-          r.close = !keep_alive;
-          asio::post(self->stream_.get_executor(),
-                     [self, answered, timer, version, r = std::move(r)]() mutable {
-                       if (answered->exchange(true)) return;
-                       timer->cancel();
-                       self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
-                       self->Write(std::move(r), version);
-                     });
+          r.close = !pending->keep_alive;
+          asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
+            if (pending->answered.exchange(true)) return;
+            pending->timer->cancel();
+            self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+            self->Write(std::move(r), pending->version);
+          });
         });
   }
 

@@ -259,11 +259,24 @@ namespace {
 // writes answers as they finish. One write is in flight at a time; answers
 // that finish meanwhile wait in `ready_` and leave together in the next one.
 class StreamReactor
-    : public grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults> {
+    : public grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>,
+      public DrainableStream {
  public:
   StreamReactor(DispatcherService* service, absl::Time stream_deadline)
       : service_(service), stream_deadline_(stream_deadline) {
+    service_->Register(this);
+    draining_ = service_->draining();  // opened during shutdown
     StartRead(&batch_);
+  }
+
+  void Drain() override {
+    Next next;
+    {
+      absl::MutexLock lock(&mu_);
+      draining_ = true;
+      next = DecideLocked();
+    }
+    Act(next);
   }
 
   void OnReadDone(bool ok) override {
@@ -283,6 +296,10 @@ class StreamReactor
       {
         absl::MutexLock lock(&mu_);
         ++pending_;
+      }
+      if (service_->draining()) {
+        Complete(item, grpc::StatusCode::UNAVAILABLE, kDrainingMessage);
+        continue;
       }
       if (std::string problem = ValidateRequest(item->request); !problem.empty()) {
         Complete(item, grpc::StatusCode::INVALID_ARGUMENT, problem);
@@ -309,6 +326,7 @@ class StreamReactor
 
   void OnDone() override {
     // Only reached after Finish(), which waits for every pending item.
+    service_->Unregister(this);
     delete this;
   }
 
@@ -346,7 +364,7 @@ class StreamReactor
       out_.Swap(&ready_);
       return Next::kWrite;
     }
-    if (reads_done_ && pending_ == 0) {
+    if ((reads_done_ || draining_) && pending_ == 0) {
       finished_ = true;
       return Next::kFinish;
     }
@@ -369,9 +387,29 @@ class StreamReactor
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
+
+void DispatcherService::BeginDrain() {
+  draining_.store(true);
+  // Holding the lock keeps every listed stream alive: a stream unregisters
+  // in OnDone, which gRPC runs on its own threads (server reactors are not
+  // inlineable), so it waits here rather than deleting the stream under us.
+  absl::MutexLock lock(&streams_mu_);
+  for (DrainableStream* s : streams_) s->Drain();
+}
+
+void DispatcherService::Register(DrainableStream* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.insert(stream);
+}
+
+void DispatcherService::Unregister(DrainableStream* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(stream);
+}
 
 grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
 DispatcherService::DispatchStream(grpc::CallbackServerContext* context) {

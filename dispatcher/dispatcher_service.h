@@ -3,7 +3,11 @@
 // inside the request's deadline, and answers with per-device outcomes.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <set>
+
+#include "absl/synchronization/mutex.h"
 
 #include "common/config.h"
 #include "common/timer_queue.h"
@@ -21,6 +25,18 @@ struct RetryPolicy {
 // Empty when the request is usable; otherwise what is wrong with it.
 std::string ValidateRequest(const herald::v1::DispatchRequest& request);
 
+// A DispatchStream in progress, as the service sees it for draining.
+class DrainableStream {
+ public:
+  virtual ~DrainableStream() = default;
+  // Stop taking notifications; finish the stream once those taken are done.
+  virtual void Drain() = 0;
+};
+
+// The answer a stream gives to notifications it did not start because the
+// dispatcher is shutting down: the caller may send them elsewhere.
+inline constexpr char kDrainingMessage[] = "dispatcher draining";
+
 class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
  public:
   DispatcherService(std::shared_ptr<const AppRegistry> apps, RetryPolicy policy,
@@ -36,6 +52,14 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   // once every device has an outcome. Both pointers outlive the call.
   void Start(const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
              absl::Time deadline, std::function<void()> on_done);
+  // Graceful shutdown: open streams stop taking notifications (answering
+  // UNAVAILABLE kDrainingMessage, which callers may retry elsewhere) and end
+  // once the notifications they took are done.
+  void BeginDrain();
+  bool draining() const { return draining_.load(); }
+  void Register(DrainableStream* stream);
+  void Unregister(DrainableStream* stream);
+
   // When to stop trying: the configured deadline, the request's timeout_ms
   // and the caller's deadline, less a margin to send the answer.
   absl::Time DeadlineFor(const herald::v1::DispatchRequest& request,
@@ -45,6 +69,9 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   std::shared_ptr<const AppRegistry> apps_;
   RetryPolicy policy_;
   TimerQueue* timers_;
+  std::atomic<bool> draining_{false};
+  absl::Mutex streams_mu_;
+  std::set<DrainableStream*> streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
 }  // namespace herald::dispatcher

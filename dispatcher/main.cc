@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
   int sig = herald::WaitForStopSignal();
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
              absl::FormatDuration(policy.deadline), ")");
-  // Lets in-flight notifications finish within their deadline, then stops.
+  // Streams stop taking notifications and end once those they took are done;
+  // unary calls in flight finish within their deadline; then it stops.
+  service.BeginDrain();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(policy.deadline)));
   server.reset();

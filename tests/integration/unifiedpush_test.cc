@@ -1,6 +1,9 @@
 // End to end: homeserver → bridge → dispatcher → UnifiedPush provider → fake
 // distributor, with the real binaries on loopback.
 #include <signal.h>
+#include <sys/wait.h>
+
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -222,6 +225,28 @@ TEST(UnifiedPushUpstreamTest, StuckDispatcherIs504) {
   kill(herald.dispatcher().pid(), SIGCONT);
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_EQ(std::string(r.Json()["errcode"].GetString()), "M_UNKNOWN");
+}
+
+TEST(UnifiedPushUpstreamTest, SigtermDrainsInFlightNotificationsThenStops) {
+  FakeProvider fake;
+  Herald herald(kApps, "  deadline: 8\n");
+  fake.SetRules(R"([{"path":"/up/slow","delay_ms":800}])");
+  HttpResult in_flight;
+  std::thread client([&] {
+    in_flight = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/slow")}));
+  });
+  ASSERT_EQ(fake.Requests(1).Size(), 1u);  // the push is at the provider
+  absl::Time start = absl::Now();
+  kill(herald.dispatcher().pid(), SIGTERM);
+  int status = herald.dispatcher().Wait(absl::Seconds(6));
+  absl::Duration took = absl::Now() - start;
+  client.join();
+  EXPECT_EQ(in_flight.status, 200) << in_flight.body;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // It waited for the notification it had taken, not for the whole deadline.
+  EXPECT_LT(took, absl::Seconds(3));
+  HttpResult after = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/x")}));
+  EXPECT_EQ(after.status, 503) << after.body;
 }
 
 TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
