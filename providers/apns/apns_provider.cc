@@ -253,13 +253,7 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
       Attempt(send);
       return;
     }
-    if (c.outcome.kind == Outcome::Kind::kFailed) {
-      HERALD_LOG(kError, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
-                 send->shown_key, ": ", c.outcome.detail);
-    } else {
-      HERALD_LOG(kDebug, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
-                 send->shown_key, " → ", OutcomeKindName(c.outcome.kind), " ", c.outcome.detail);
-    }
+    LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, c.outcome);
     send->done(std::move(c.outcome));
   });
 }
@@ -286,12 +280,7 @@ ProviderRegistration registration(
         tokens = std::make_unique<ApnsTokenCache>(*std::move(key), options.key_id,
                                                   options.team_id);
       }
-      HttpClient* http = env.http;
-      if (env.new_http_client) {
-        HttpClientOptions client;
-        client.max_host_connections = options.max_connections;
-        http = env.new_http_client(client);
-      }
+      HttpClient* http = AppHttpClient(env, options.max_connections);
       return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens),
                                             http);
     });

@@ -1,6 +1,7 @@
 #include "providers/common/provider.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "absl/synchronization/mutex.h"
 #include "providers/common/device_data.h"
 
@@ -43,6 +44,25 @@ Outcome TransportRetry(const HttpResponse& r) {
 Outcome RetryAfterAnswer(std::string detail, const HttpResponse& r, absl::Time now) {
   return Outcome::Retry(std::move(detail), ParseRetryAfter(r.Header("retry-after"), now)
                                                .value_or(absl::ZeroDuration()));
+}
+
+void LogOutcome(const char* component, const std::string& request_id,
+                const std::string& app_id, const std::string& shown_key,
+                const Outcome& outcome) {
+  if (outcome.kind == Outcome::Kind::kFailed) {
+    HERALD_LOG(kError, component, "[", request_id, "] app ", app_id, " pushkey ", shown_key,
+               ": ", outcome.detail);
+  } else {
+    HERALD_LOG(kDebug, component, "[", request_id, "] app ", app_id, " pushkey ", shown_key,
+               " → ", OutcomeKindName(outcome.kind), " ", outcome.detail);
+  }
+}
+
+HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections) {
+  if (!env.new_http_client) return env.http;
+  HttpClientOptions options;
+  options.max_host_connections = max_connections;
+  return env.new_http_client(options);
 }
 
 CommonAppOptions ReadCommonAppOptions(ConfigMap& map) {

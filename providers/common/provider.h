@@ -74,6 +74,12 @@ struct ProviderEnv {
   std::function<HttpClient*(const HttpClientOptions&)> new_http_client;
 };
 
+// Logs one push's outcome: failures (config, credentials) as errors, the
+// rest at debug. `shown_key` is the redacted pushkey.
+void LogOutcome(const char* component, const std::string& request_id,
+                const std::string& app_id, const std::string& shown_key,
+                const Outcome& outcome);
+
 // The keys every provider takes.
 struct CommonAppOptions {
   std::string endpoint;  // base URL override
@@ -83,6 +89,10 @@ struct CommonAppOptions {
 };
 // Reads endpoint, ca_file, timeout, inflight_request_limit from `map`.
 CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
+
+// An HTTP client of the app's own with at most `max_connections` per host
+// (env.new_http_client), or the shared one where there is no factory.
+HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections);
 
 // Builds a provider for one configured app. `map` is the app's mapping
 // (`type` already read); read every key you know through it, so that the

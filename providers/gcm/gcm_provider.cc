@@ -306,14 +306,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
         Attempt(send);
         return;
       }
-      if (c.outcome.kind == Outcome::Kind::kFailed) {
-        HERALD_LOG(kError, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
-                   send->shown_key, ": ", c.outcome.detail);
-      } else {
-        HERALD_LOG(kDebug, kComponent, "[", send->request_id, "] app ", app_id_, " pushkey ",
-                   send->shown_key, " → ", OutcomeKindName(c.outcome.kind), " ",
-                   c.outcome.detail);
-      }
+      LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, c.outcome);
       send->done(std::move(c.outcome));
     });
   });
@@ -332,12 +325,7 @@ ProviderRegistration registration(
         map.Fail("service_account_file", std::string(account.status().message()));
         return map.status();
       }
-      HttpClient* http = env.http;
-      if (env.new_http_client) {
-        HttpClientOptions client;
-        client.max_host_connections = options.max_connections;
-        http = env.new_http_client(client);
-      }
+      HttpClient* http = AppHttpClient(env, options.max_connections);
       auto tokens = std::make_unique<AccessTokenSource>(*std::move(account), http,
                                                         options.common.ca_file,
                                                         options.common.timeout);
