@@ -90,13 +90,18 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
     }
   }
   const herald::v1::DispatchResponse& response = *response_or_null;
-  int unfinished = 0;
+  int unfinished = 0, limited = 0;
+  int64_t retry_after_ms = 0;
   std::string first_detail;
   for (const herald::v1::DeviceOutcome& o : response.outcomes()) {
     switch (o.outcome()) {
       case herald::v1::OUTCOME_DELIVERED:
       case herald::v1::OUTCOME_REJECTED:
       case herald::v1::OUTCOME_SKIPPED:
+        break;
+      case herald::v1::OUTCOME_LIMITED:
+        ++limited;
+        retry_after_ms = std::max(retry_after_ms, o.retry_after_ms());
         break;
       default:
         if (unfinished++ == 0) first_detail = o.detail();
@@ -107,6 +112,25 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
                  absl::StrCat(unfinished, " of ", response.outcomes_size(),
                               " device(s) could not be pushed (", first_detail,
                               "); try again later"));
+  }
+  if (limited > 0) {
+    // Load shed: nothing went wrong, there was no room. Say when to come back.
+    const int64_t seconds = std::max<int64_t>(1, (retry_after_ms + 999) / 1000);
+    std::string message = absl::StrCat(limited, " of ", response.outcomes_size(),
+                                       " device(s) were not pushed: too many pushes in flight");
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    w.StartObject();
+    w.Key("errcode");
+    w.String("M_LIMIT_EXCEEDED");
+    w.Key("error");
+    w.String(message.data(), message.size());
+    w.Key("retry_after_ms");
+    w.Int64(seconds * 1000);
+    w.EndObject();
+    Reply r = Json(http::status::too_many_requests, std::string(buf.GetString(), buf.GetSize()));
+    r.headers.emplace_back("Retry-After", absl::StrCat(seconds));
+    return r;
   }
   return Json(http::status::ok, RejectedBody(response));
 }

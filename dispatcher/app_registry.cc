@@ -21,12 +21,14 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
           config.file, ": apps.", app.pattern, ".type: unknown provider type '", app.type,
           "' (known: ", absl::StrJoin(providers::ProviderRegistry::Types(), ", "), ")"));
     }
+    const int64_t limit = map.Int("inflight_request_limit", 512, 1, 1000000);
     absl::StatusOr<std::unique_ptr<providers::Provider>> provider =
         (*factory)(app.pattern, map, env);
     if (!provider.ok()) return provider.status();
     if (!map.status().ok()) return map.status();
     for (std::string& w : map.UnknownKeyWarnings()) warnings->push_back(std::move(w));
-    apps.push_back(App{app.pattern, app.type, std::move(*provider)});
+    apps.push_back(App{app.pattern, app.type, std::move(*provider),
+                       std::make_unique<InflightLimiter>(limit)});
   }
   return std::make_unique<AppRegistry>(std::move(apps));
 }

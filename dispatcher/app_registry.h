@@ -2,6 +2,7 @@
 // an exact app_id wins; otherwise exactly one glob must match.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,10 +13,31 @@
 
 namespace herald::dispatcher {
 
+// Bounds the pushes of one app that are waiting on its provider, so that a
+// slow or broken app sheds load instead of queueing without end or starving
+// the others.
+class InflightLimiter {
+ public:
+  explicit InflightLimiter(int64_t limit) : limit_(limit) {}
+  bool TryAcquire() {
+    if (in_flight_.fetch_add(1, std::memory_order_relaxed) < limit_) return true;
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void Release() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+  int64_t limit() const { return limit_; }
+
+ private:
+  const int64_t limit_;
+  std::atomic<int64_t> in_flight_{0};
+};
+
 struct App {
   std::string pattern;
   std::string type;
   std::unique_ptr<providers::Provider> provider;
+  // inflight_request_limit (Sygnal's key; default 512).
+  std::unique_ptr<InflightLimiter> limiter = std::make_unique<InflightLimiter>(512);
 };
 
 struct AppMatch {

@@ -15,6 +15,8 @@ namespace {
 constexpr char kComponent[] = "dispatcher";
 // An attempt started with less time than this left is not worth making.
 constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(50);
+// What a shed push tells the homeserver to wait.
+constexpr absl::Duration kShedRetryAfter = absl::Seconds(2);
 // Time kept back from the caller's deadline to send the answer.
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
 
@@ -32,6 +34,8 @@ herald::v1::Outcome ToProto(Outcome::Kind kind) {
       return herald::v1::OUTCOME_FAILED;
     case Outcome::Kind::kSkipped:
       return herald::v1::OUTCOME_SKIPPED;
+    case Outcome::Kind::kLimited:
+      return herald::v1::OUTCOME_LIMITED;
   }
   return herald::v1::OUTCOME_UNSPECIFIED;
 }
@@ -90,6 +94,12 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
 
   void Attempt(int i) {
     DeviceState& d = devices_[i];
+    if (!d.app->limiter->TryAcquire()) {
+      HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
+                 ": ", d.app->limiter->limit(), " pushes in flight already; shedding load");
+      Record(i, Outcome::Limited("the app's in-flight limit is full", kShedRetryAfter));
+      return;
+    }
     ++d.attempts;
     providers::PushRequest push;
     push.notification = &request_->notification();
@@ -98,7 +108,10 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     push.deadline = deadline_;
     push.attempt = d.attempts;
     auto self = shared_from_this();
-    d.app->provider->Push(push, [self, i](Outcome outcome) { self->OnOutcome(i, std::move(outcome)); });
+    d.app->provider->Push(push, [self, i](Outcome outcome) {
+      self->devices_[i].app->limiter->Release();
+      self->OnOutcome(i, std::move(outcome));
+    });
   }
 
   void OnOutcome(int i, Outcome outcome) {
@@ -148,6 +161,9 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         case Outcome::Kind::kDelivered:
         case Outcome::Kind::kSkipped:
           ++delivered;
+          break;
+        case Outcome::Kind::kLimited:
+          ++other;  // logged when it was shed
           break;
         default:
           ++other;

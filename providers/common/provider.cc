@@ -32,6 +32,8 @@ const char* OutcomeKindName(Outcome::Kind kind) {
       return "failed";
     case Outcome::Kind::kSkipped:
       return "skipped";
+    case Outcome::Kind::kLimited:
+      return "limited";
   }
   return "?";
 }

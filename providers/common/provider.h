@@ -23,6 +23,7 @@ struct Outcome {
     kRetry,      // transient: try again (after retry_after if set)
     kFailed,     // permanent, not the pushkey's fault (credentials, config)
     kSkipped,    // deliberately not sent (nothing to show, not allowed)
+    kLimited,    // not attempted: the app's in-flight limit is full (load shed)
   };
   Kind kind = Kind::kFailed;
   std::string detail;  // human text for logs and gRPC callers; no secrets
@@ -37,6 +38,9 @@ struct Outcome {
   }
   static Outcome Failed(std::string detail) { return {Kind::kFailed, std::move(detail)}; }
   static Outcome Skipped(std::string detail) { return {Kind::kSkipped, std::move(detail)}; }
+  static Outcome Limited(std::string detail, absl::Duration after) {
+    return {Kind::kLimited, std::move(detail), after};
+  }
 };
 
 const char* OutcomeKindName(Outcome::Kind kind);

@@ -31,6 +31,15 @@ constexpr char kApps[] =
     "    type: unifiedpush\n"
     "    allow_private_addresses: true\n";
 
+constexpr char kLimitedApps[] =
+    "  up.small:\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n"
+    "    inflight_request_limit: 2\n"
+    "  up.other:\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n";
+
 constexpr char kDispatcher[] =
     "  deadline: 4\n"
     "  retry_initial_backoff: 0.05\n"
@@ -247,6 +256,34 @@ TEST(UnifiedPushUpstreamTest, SigtermDrainsInFlightNotificationsThenStops) {
   EXPECT_LT(took, absl::Seconds(3));
   HttpResult after = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/x")}));
   EXPECT_EQ(after.status, 503) << after.body;
+}
+
+TEST(UnifiedPushUpstreamTest, FullInflightLimitShedsLoadWith429) {
+  FakeProvider fake;
+  Herald herald(kLimitedApps, kDispatcher);
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":500}])");
+  std::vector<std::string> devices;
+  for (int i = 0; i < 4; ++i) {
+    devices.push_back(Device("up.small", fake.base_url() + absl::StrCat("/up/small", i)));
+  }
+  devices.push_back(Device("up.other", fake.base_url() + "/up/other"));
+  HttpResult r = herald.Notify(Body(devices));
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_EQ(r.headers["retry-after"], "2");
+  rapidjson::Document doc = r.Json();
+  EXPECT_EQ(std::string(doc["errcode"].GetString()), "M_LIMIT_EXCEEDED");
+  EXPECT_EQ(doc["retry_after_ms"].GetInt(), 2000);
+  // Two of the small app's pushes went out, the rest waited for nothing;
+  // the other app was not held back.
+  rapidjson::Document reqs = fake.Requests(3);
+  EXPECT_EQ(reqs.Size(), 3u);
+  int other = 0;
+  for (const auto& req : reqs.GetArray()) other += std::string(req["path"].GetString()) == "/up/other";
+  EXPECT_EQ(other, 1);
+  // With room again, the same notification goes through.
+  fake.Reset();
+  HttpResult again = herald.Notify(Body({devices[0], devices[1], devices[4]}));
+  EXPECT_EQ(again.status, 200) << again.body;
 }
 
 TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
