@@ -204,6 +204,7 @@ class HttpClient::Impl {
     }
     curl_multi_wakeup(multi_);
     loop_.join();
+    for (CURL* e : idle_) curl_easy_cleanup(e);
     curl_multi_cleanup(multi_);
   }
 
@@ -234,7 +235,13 @@ class HttpClient::Impl {
 
  private:
   void Start(std::unique_ptr<Transfer> t) {
-    CURL* e = curl_easy_init();
+    CURL* e;
+    if (idle_.empty()) {
+      e = curl_easy_init();
+    } else {
+      e = idle_.back();
+      idle_.pop_back();
+    }
     t->easy = e;
     const HttpRequest& r = t->request;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -334,6 +341,12 @@ class HttpClient::Impl {
       resp.error = TransportError::kOther;
       resp.error_detail = "no HTTP status received";
     }
+    // Keep the handle (and its buffers) for the next request.
+    if (idle_.size() < kMaxIdleHandles) {
+      curl_easy_reset(e);
+      idle_.push_back(e);
+      t->easy = nullptr;
+    }
     Complete(std::move(t));
   }
 
@@ -385,6 +398,8 @@ class HttpClient::Impl {
   std::atomic<int> in_flight_{0};
   std::atomic<bool> wake_pending_{false};
   std::unordered_set<Transfer*> active_;  // loop thread only
+  static constexpr size_t kMaxIdleHandles = 256;
+  std::vector<CURL*> idle_;  // reset easy handles; loop thread only
 };
 
 HttpClient::HttpClient(HttpClientOptions options)
