@@ -377,6 +377,10 @@ class HttpServer::Impl {
     return absl::OkStatus();
   }
 
+  int port() const {
+    return acceptors_.empty() ? 0 : acceptors_.front()->local_endpoint().port();
+  }
+
   void Stop(absl::Duration drain) {
     asio::post(ioc_, [this] {
       for (auto& acceptor : acceptors_) {
@@ -424,6 +428,7 @@ HttpServer::HttpServer(const Config& config,
     : impl_(std::make_unique<Impl>(config, std::move(stub), &stats_)) {}
 HttpServer::~HttpServer() = default;
 absl::Status HttpServer::Start() { return impl_->Start(); }
+int HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(absl::Duration drain) { impl_->Stop(drain); }
 
 }  // namespace herald::bridge

@@ -27,6 +27,8 @@ class HttpServer {
 
   // Binds every address and starts the I/O threads.
   absl::Status Start();
+  // The port listened on (useful with http.port: 0). Valid after Start().
+  int port() const;
   // Stops accepting, waits up to `drain` for in-flight requests, then stops.
   void Stop(absl::Duration drain);
 

@@ -16,18 +16,21 @@
 namespace {
 
 constexpr char kComponent[] = "bridge";
-constexpr char kUsage[] = "usage: herald-bridge --config FILE\n";
+constexpr char kUsage[] = "usage: herald-bridge --config FILE [--ready-file FILE]\n";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string config_path;
+  std::string ready_file;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
     } else if (absl::StartsWith(arg, "--config=")) {
       config_path = arg.substr(strlen("--config="));
+    } else if (arg == "--ready-file" && i + 1 < argc) {
+      ready_file = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
       return 0;
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
     std::cerr << "herald-bridge: " << started.message() << "\n";
     return 1;
   }
-  HERALD_LOG(kInfo, kComponent, "listening on port ", (*config)->http.port,
+  herald::WriteReadyFile(ready_file, server.port());
+  HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(),
              ", dispatcher at ", (*config)->dispatcher.target);
   int sig = herald::WaitForStopSignal();
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining");

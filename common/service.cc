@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 
@@ -30,6 +33,16 @@ void ApplyLogConfig(const Config& config, const char* component) {
   ParseLogLevel(config.log_level, &level);
   SetLogLevel(level);
   for (const std::string& w : config.warnings) HERALD_LOG(kWarning, component, w);
+}
+
+void WriteReadyFile(const std::string& path, int port) {
+  if (path.empty()) return;
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"port\": " << port << "}\n";
+  }
+  std::rename(tmp.c_str(), path.c_str());
 }
 
 int WaitForStopSignal() {

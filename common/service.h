@@ -16,6 +16,11 @@ void PrepareProcess();
 // Applies log.level and logs the config's warnings.
 void ApplyLogConfig(const Config& config, const char* component);
 
+// Writes {"port": N} to `path` (atomically: a temporary file, then rename)
+// once a service listens; for supervisors and tests that start it on port 0.
+// Does nothing when `path` is empty.
+void WriteReadyFile(const std::string& path, int port);
+
 // Waits for SIGTERM or SIGINT; returns the signal.
 int WaitForStopSignal();
 

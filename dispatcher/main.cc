@@ -25,7 +25,7 @@ namespace {
 
 constexpr char kComponent[] = "dispatcher";
 constexpr char kUsage[] =
-    "usage: herald-dispatcher --config FILE [--check-config]\n"
+    "usage: herald-dispatcher --config FILE [--ready-file FILE] [--check-config]\n"
     "       herald-dispatcher --config FILE --print-vapid-public-key APP_ID\n";
 
 }  // namespace
@@ -33,6 +33,7 @@ constexpr char kUsage[] =
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  std::string ready_file;
   std::string vapid_app;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
       config_path = argv[++i];
     } else if (absl::StartsWith(arg, "--config=")) {
       config_path = arg.substr(strlen("--config="));
+    } else if (arg == "--ready-file" && i + 1 < argc) {
+      ready_file = argv[++i];
     } else if (arg == "--check-config") {
       check_only = true;
     } else if (arg == "--print-vapid-public-key" && i + 1 < argc) {
@@ -130,7 +133,9 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: cannot listen on " << (*config)->dispatcher.listen << "\n";
     return 1;
   }
-  HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " with ",
+  herald::WriteReadyFile(ready_file, bound_port);
+  HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " (port ",
+             bound_port, ") with ",
              registry->apps().size(), " app(s)");
 
   int sig = herald::WaitForStopSignal();

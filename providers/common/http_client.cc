@@ -254,7 +254,13 @@ class HttpClient::Impl {
         e, CURLOPT_CONNECTTIMEOUT_MS,
         static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(r.connect_timeout))));
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);  // prefer multiplexing over a new connection
+    // Prefer waiting for a connection being set up (it may turn out to be
+    // HTTP/2 and take this request too) over opening another. Only where
+    // multiplexing is possible: over TLS, or with h2c by prior knowledge.
+    if (r.version == HttpVersion::kHttp2PriorKnowledge ||
+        (r.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(r.url, "https:"))) {
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    }
     switch (r.version) {
       case HttpVersion::kAuto:
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);

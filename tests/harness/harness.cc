@@ -1,12 +1,9 @@
 #include "tests/harness/harness.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,14 +11,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -45,40 +40,12 @@ std::string Runfile(const std::string& path) {
   return base + path;
 }
 
-int ProbePort();
 
 std::string TempDir() {
   const char* dir = std::getenv("TEST_TMPDIR");
   std::string out = dir != nullptr ? dir : "/tmp/herald-test";
   mkdir(out.c_str(), 0755);
   return out;
-}
-
-int FreePort() {
-  // Never hand out the same port twice in one test process, even if the
-  // kernel offers it again once the probe socket is closed.
-  static absl::Mutex mu(absl::kConstInit);
-  static std::set<int>* given = new std::set<int>();
-  for (int tries = 0; tries < 100; ++tries) {
-    int port = ProbePort();
-    absl::MutexLock lock(&mu);
-    if (given->insert(port).second) return port;
-  }
-  Fatal("no free port");
-}
-
-int ProbePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) Fatal("bind failed");
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
 }
 
 void WriteFile(const std::string& path, const std::string& content) {
@@ -92,22 +59,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-bool WaitForPort(int port, absl::Duration timeout) {
-  absl::Time until = absl::Now() + timeout;
-  while (absl::Now() < until) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    close(fd);
-    if (ok) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
 }
 
 std::string RequestHeader(const rapidjson::Value& request, const std::string& name) {
@@ -356,29 +307,51 @@ void FakeProvider::Reset() { HttpCall("POST", ControlUrl("/reset"), "{}"); }
 
 // ---- Herald ----
 
+namespace {
+
+// Waits for a service's --ready-file and returns the port in it.
+int ReadyPort(const std::string& file, Process& process, const char* what) {
+  absl::Time until = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < until) {
+    if (access(file.c_str(), R_OK) == 0) {
+      rapidjson::Document doc;
+      doc.Parse(ReadFile(file).c_str());
+      if (doc.IsObject() && doc.HasMember("port") && doc["port"].IsInt()) {
+        return doc["port"].GetInt();
+      }
+    }
+    if (!process.Running()) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  Fatal(absl::StrCat(what, " did not start: ", process.Log()));
+}
+
+}  // namespace
+
+// Both services listen on port 0 and report the port the kernel gave them
+// (--ready-file): no race with other tests for a "free" port.
 Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
                const std::string& http_yaml) {
   int n = g_counter.fetch_add(1);
-  http_port_ = FreePort();
-  grpc_port_ = FreePort();
-  config_file_ = absl::StrCat(TempDir(), "/herald-", n, ".yaml");
-  WriteFile(config_file_,
-            absl::StrCat("log:\n  level: debug\n",
-                         "http:\n  bind_addresses: ['127.0.0.1']\n  port: ", http_port_, "\n",
-                         http_yaml,
-                         "dispatcher:\n  listen: 127.0.0.1:", grpc_port_,
-                         "\n  target: dns:///127.0.0.1:", grpc_port_, "\n", dispatcher_yaml,
-                         "apps:\n", apps_yaml));
-  dispatcher_.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config_file_},
-                    absl::StrCat(TempDir(), "/dispatcher-", n, ".log"));
-  bridge_.Start({Runfile("bridge/herald-bridge"), "--config", config_file_},
-                absl::StrCat(TempDir(), "/bridge-", n, ".log"));
-  if (!WaitForPort(grpc_port_, absl::Seconds(15))) {
-    Fatal("dispatcher did not start: " + dispatcher_.Log());
-  }
-  if (!WaitForPort(http_port_, absl::Seconds(15))) {
-    Fatal("bridge did not start: " + bridge_.Log());
-  }
+  std::string base = absl::StrCat(TempDir(), "/herald-", getpid(), "-", n);
+  config_file_ = base + ".yaml";
+  auto write_config = [&](const std::string& target) {
+    WriteFile(config_file_,
+              absl::StrCat("log:\n  level: debug\n",
+                           "http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n", http_yaml,
+                           "dispatcher:\n  listen: 127.0.0.1:0\n  target: ", target, "\n",
+                           dispatcher_yaml, "apps:\n", apps_yaml));
+  };
+  write_config("dns:///127.0.0.1:1");  // the dispatcher does not read it
+  dispatcher_.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config_file_,
+                     "--ready-file", base + ".dispatcher.ready"},
+                    base + ".dispatcher.log");
+  grpc_port_ = ReadyPort(base + ".dispatcher.ready", dispatcher_, "dispatcher");
+  write_config(absl::StrCat("dns:///127.0.0.1:", grpc_port_));
+  bridge_.Start({Runfile("bridge/herald-bridge"), "--config", config_file_, "--ready-file",
+                 base + ".bridge.ready"},
+                base + ".bridge.log");
+  http_port_ = ReadyPort(base + ".bridge.ready", bridge_, "bridge");
 }
 
 Herald::~Herald() {

@@ -19,8 +19,6 @@ namespace herald::testing {
 std::string Runfile(const std::string& path);
 // A directory private to this test (TEST_TMPDIR), created if needed.
 std::string TempDir();
-// A port nobody listens on right now.
-int FreePort();
 void WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
 
@@ -114,6 +112,7 @@ class Herald {
   Process& bridge() { return bridge_; }
   Process& dispatcher() { return dispatcher_; }
   const std::string& config_file() const { return config_file_; }
+  int dispatcher_port() const { return grpc_port_; }
 
  private:
   std::string config_file_;
@@ -122,9 +121,6 @@ class Herald {
   Process dispatcher_;
   Process bridge_;
 };
-
-// Waits until a TCP connect to 127.0.0.1:port succeeds.
-bool WaitForPort(int port, absl::Duration timeout);
 
 // The value of a header the fake provider recorded (names are lower case),
 // or "<absent>".

@@ -17,11 +17,8 @@ constexpr char kApps[] =
     "    allow_private_addresses: true\n";
 
 std::unique_ptr<herald::v1::Dispatcher::Stub> Connect(const Herald& herald) {
-  std::string config = ReadFile(herald.config_file());
-  size_t at = config.find("listen: ");
-  std::string listen = config.substr(at + 8, config.find('\n', at) - at - 8);
-  return herald::v1::Dispatcher::NewStub(
-      grpc::CreateChannel(listen, grpc::InsecureChannelCredentials()));
+  return herald::v1::Dispatcher::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", herald.dispatcher_port()), grpc::InsecureChannelCredentials()));
 }
 
 TEST(DispatcherGrpcTest, PerDeviceOutcomes) {
