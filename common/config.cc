@@ -294,6 +294,9 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
       static_cast<int>(disp.Int("max_attempts", config->dispatcher.max_attempts, 1, 20));
   config->dispatcher.streams =
       static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
+  config->dispatcher.dedup_ttl = disp.Seconds("dedup_ttl", config->dispatcher.dedup_ttl);
+  config->dispatcher.dedup_max_entries =
+      disp.Int("dedup_max_entries", config->dispatcher.dedup_max_entries, 0, 100000000);
 
   top.Accept("metrics");  // Sygnal's metrics section: served by the bridge later.
   top.Accept("proxy");

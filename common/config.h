@@ -76,6 +76,11 @@ struct DispatcherConfig {
   int max_attempts = 4;
   // Long-lived DispatchStream calls the bridge keeps open to the dispatchers.
   int streams = 2;
+  // How long the outcome of each (event_id, app_id, pushkey) push is
+  // remembered so that a homeserver's retry does not push twice, and how many
+  // are kept at most (about 60 bytes each; 0 turns it off).
+  absl::Duration dedup_ttl = absl::Minutes(10);
+  int64_t dedup_max_entries = 200000;
 };
 
 struct AppConfig {

@@ -51,13 +51,14 @@ double Jitter() {
 class FanOut : public std::enable_shared_from_this<FanOut> {
  public:
   FanOut(const AppRegistry* apps, std::shared_ptr<const AppRegistry> apps_owner,
-         const RetryPolicy& policy, TimerQueue* timers,
+         const RetryPolicy& policy, TimerQueue* timers, RecentPushes* recent,
          const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
          std::function<void()> on_done, absl::Time deadline)
       : apps_(apps),
         apps_owner_(std::move(apps_owner)),
         policy_(policy),
         timers_(timers),
+        recent_(recent),
         request_(request),
         response_(response),
         on_done_(std::move(on_done)),
@@ -81,7 +82,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         continue;
       }
       devices_[i].app = match.app;
-      Attempt(i);
+      if (!AlreadyPushed(i)) Attempt(i);
     }
   }
 
@@ -90,7 +91,42 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     const App* app = nullptr;
     int attempts = 0;
     Outcome outcome;
+    bool claimed = false;  // this request owns the RecentPushes entry
+    RecentPushes::Key key{};
   };
+
+  // A homeserver retry of a push that already happened (or is happening)
+  // answers from memory instead of pushing again. Only events count: a
+  // badge update without event_id must always go out.
+  bool AlreadyPushed(int i) {
+    const herald::v1::Notification& n = request_->notification();
+    if (recent_ == nullptr || !n.has_event_id() || n.event_id().empty()) return false;
+    DeviceState& d = devices_[i];
+    d.key = RecentPushes::MakeKey(n.event_id(), n.devices(i).app_id(), n.devices(i).pushkey());
+    // The same device twice in one request is the homeserver's own doing:
+    // push it as asked rather than answer "in flight" to ourselves.
+    for (int j = 0; j < i; ++j) {
+      if (devices_[j].claimed && devices_[j].key == d.key) return false;
+    }
+    std::optional<RecentPushes::State> known = recent_->Begin(d.key, absl::Now());
+    if (!known) {
+      d.claimed = true;
+      return false;
+    }
+    switch (*known) {
+      case RecentPushes::State::kDelivered:
+        Record(i, Outcome::Delivered("already pushed for this event; not pushed again"));
+        break;
+      case RecentPushes::State::kRejected:
+        Record(i, Outcome::Rejected("already rejected for this event"));
+        break;
+      case RecentPushes::State::kInFlight:
+        // Do not push twice; the homeserver will ask again when it is done.
+        Record(i, Outcome::Retry("the same push is in flight"));
+        break;
+    }
+    return true;
+  }
 
   void Attempt(int i) {
     DeviceState& d = devices_[i];
@@ -134,6 +170,15 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   }
 
   void Record(int i, Outcome outcome) {
+    if (devices_[i].claimed) {
+      std::optional<RecentPushes::State> final_state;
+      if (outcome.kind == Outcome::Kind::kDelivered || outcome.kind == Outcome::Kind::kSkipped) {
+        final_state = RecentPushes::State::kDelivered;
+      } else if (outcome.kind == Outcome::Kind::kRejected) {
+        final_state = RecentPushes::State::kRejected;
+      }
+      recent_->End(devices_[i].key, final_state, absl::Now());
+    }
     devices_[i].outcome = std::move(outcome);
     if (pending_.fetch_sub(1) == 1) Finish();
   }
@@ -183,6 +228,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   std::shared_ptr<const AppRegistry> apps_owner_;  // keeps the apps alive
   RetryPolicy policy_;
   TimerQueue* timers_;
+  RecentPushes* recent_;
   const herald::v1::DispatchRequest* request_;
   herald::v1::DispatchResponse* response_;
   std::function<void()> on_done_;
@@ -224,8 +270,9 @@ std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
 }
 
 DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps,
-                                     RetryPolicy policy, TimerQueue* timers)
-    : apps_(std::move(apps)), policy_(policy), timers_(timers) {}
+                                     RetryPolicy policy, TimerQueue* timers,
+                                     RecentPushes* recent)
+    : apps_(std::move(apps)), policy_(policy), timers_(timers), recent_(recent) {}
 
 absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& request,
                                           absl::Time caller_deadline) const {
@@ -247,8 +294,8 @@ absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& req
 void DispatcherService::Start(const herald::v1::DispatchRequest* request,
                               herald::v1::DispatchResponse* response, absl::Time deadline,
                               std::function<void()> on_done) {
-  auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, request,
-                                          response, std::move(on_done), deadline);
+  auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, recent_,
+                                          request, response, std::move(on_done), deadline);
   fan_out->Start();
 }
 

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/timer_queue.h"
 #include "dispatcher/app_registry.h"
+#include "dispatcher/recent_pushes.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
 
 namespace herald::dispatcher {
@@ -40,7 +41,7 @@ inline constexpr char kDrainingMessage[] = "dispatcher draining";
 class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
  public:
   DispatcherService(std::shared_ptr<const AppRegistry> apps, RetryPolicy policy,
-                    TimerQueue* timers);
+                    TimerQueue* timers, RecentPushes* recent);
 
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const herald::v1::DispatchRequest* request,
@@ -69,6 +70,7 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   std::shared_ptr<const AppRegistry> apps_;
   RetryPolicy policy_;
   TimerQueue* timers_;
+  RecentPushes* recent_;
   std::atomic<bool> draining_{false};
   absl::Mutex streams_mu_;
   std::set<DrainableStream*> streams_ ABSL_GUARDED_BY(streams_mu_);

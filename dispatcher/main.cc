@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   policy.initial_backoff = (*config)->dispatcher.retry_initial_backoff;
   policy.max_attempts = (*config)->dispatcher.max_attempts;
   std::shared_ptr<const herald::dispatcher::AppRegistry> registry(std::move(*apps));
-  herald::dispatcher::DispatcherService service(registry, policy, timers.get());
+  herald::dispatcher::RecentPushes recent(
+      static_cast<size_t>((*config)->dispatcher.dedup_max_entries), (*config)->dispatcher.dedup_ttl);
+  herald::dispatcher::DispatcherService service(registry, policy, timers.get(), &recent);
 
   grpc::ServerBuilder builder;
   int bound_port = 0;

@@ -286,6 +286,60 @@ TEST(UnifiedPushUpstreamTest, FullInflightLimitShedsLoadWith429) {
   EXPECT_EQ(again.status, 200) << again.body;
 }
 
+TEST(DedupTest, AHomeserverRetryDoesNotPushTwice) {
+  FakeProvider fake;
+  Herald herald(kApps, "  retry_initial_backoff: 0.05\n  max_attempts: 2\n  dedup_max_entries: 1000\n");
+  fake.SetRules(R"([{"path":"/up/gone","status":410},
+                    {"path":"/up/flaky","status":503,"times":2},
+                    {"path":"/up/slow","delay_ms":800}])");
+  auto requests_to = [&](const std::string& path) {
+    int n = 0;
+    for (const auto& r : fake.Requests().GetArray()) n += path == r["path"].GetString();
+    return n;
+  };
+  const std::string ok = fake.base_url() + "/up/ok";
+  const std::string gone = fake.base_url() + "/up/gone";
+  const std::string flaky = fake.base_url() + "/up/flaky";
+
+  // Delivered once; the same event again is answered from memory.
+  for (int i = 0; i < 2; ++i) {
+    HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", ok)}));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, R"({"rejected":[]})");
+  }
+  EXPECT_EQ(requests_to("/up/ok"), 1);
+  // Rejected once; rejected again without asking the distributor.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(RejectedPushkeys(herald.Notify(Body({Device("org.unifiedpush.a", gone)}))),
+              std::vector<std::string>{gone});
+  }
+  EXPECT_EQ(requests_to("/up/gone"), 1);
+  // A failure is not remembered: the homeserver's retry pushes.
+  EXPECT_EQ(herald.Notify(Body({Device("org.unifiedpush.a", flaky)})).status, 502);
+  EXPECT_EQ(herald.Notify(Body({Device("org.unifiedpush.a", flaky)})).status, 200);
+  EXPECT_EQ(requests_to("/up/flaky"), 3);
+  // Another app id is another push.
+  EXPECT_EQ(herald.Notify(Body({Device("org.unifiedpush.b", ok)})).status, 200);
+  EXPECT_EQ(requests_to("/up/ok"), 2);
+  // Badge updates (no event_id) always go out.
+  const std::string badge = absl::StrCat(R"({"notification":{"counts":{"unread":1},"devices":[)",
+                                         Device("org.unifiedpush.a", ok), "]}}");
+  EXPECT_EQ(herald.Notify(badge).status, 200);
+  EXPECT_EQ(herald.Notify(badge).status, 200);
+  EXPECT_EQ(requests_to("/up/ok"), 4);
+  // A retry while the first push is still out is not pushed either; the
+  // homeserver gets a 5xx and asks again later.
+  const std::string slow = fake.base_url() + "/up/slow";
+  HttpResult first;
+  std::thread t([&] { first = herald.Notify(Body({Device("org.unifiedpush.a", slow)})); });
+  ASSERT_EQ(fake.Requests(9).Size(), 9u);  // the slow push is at the distributor
+  HttpResult second = herald.Notify(Body({Device("org.unifiedpush.a", slow)}));
+  t.join();
+  EXPECT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(second.status, 502) << second.body;
+  EXPECT_EQ(requests_to("/up/slow"), 1);
+}
+
 TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
   FakeProvider fake;
   Herald herald(kApps, kDispatcher);
