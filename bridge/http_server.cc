@@ -8,6 +8,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <optional>
 #include <random>
 
@@ -17,6 +18,7 @@
 #include "bridge/dispatch_client.h"
 #include "bridge/notify_json.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -44,6 +46,7 @@ std::string NewRequestId() {
 struct Reply {
   http::status status = http::status::ok;
   std::string body;
+  std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;
 };
@@ -57,6 +60,32 @@ Reply Json(http::status status, std::string body) {
 
 Reply Error(http::status status, absl::string_view errcode, absl::string_view message) {
   return Json(status, MatrixErrorBody(errcode, message));
+}
+
+// Responses by status code; the counters are looked up once per code.
+Counter* ResponseCounter(int code) {
+  static std::array<std::atomic<Counter*>, 600> counters{};
+  if (code < 0 || code >= 600) code = 0;
+  Counter* c = counters[code].load(std::memory_order_acquire);
+  if (c == nullptr) {
+    c = Metrics::Global().GetCounter("herald_http_responses_total",
+                                     "Bridge HTTP responses, by status code.",
+                                     Labels({{"code", std::to_string(code)}}));
+    counters[code].store(c, std::memory_order_release);
+  }
+  return c;
+}
+
+Histogram* NotifyDuration() {
+  static Histogram* h = Metrics::Global().GetHistogram(
+      "herald_notify_duration_seconds", "Time to answer POST /_matrix/push/v1/notify.");
+  return h;
+}
+
+Gauge* NotifyInFlight() {
+  static Gauge* g = Metrics::Global().GetGauge(
+      "herald_notify_in_flight", "Notify requests waiting for the dispatcher.");
+  return g;
 }
 
 std::string RejectedBody(const herald::v1::DispatchResponse& response) {
@@ -219,6 +248,15 @@ class Session : public std::enable_shared_from_this<Session> {
                       "unsupported method on the notify endpoint");
         reply.headers.emplace_back("Allow", "GET, POST");
       }
+    } else if (path == "/metrics") {
+      if (req.method() == http::verb::get) {
+        reply.body = Metrics::Global().Render();
+        reply.content_type = "text/plain; version=0.0.4";
+      } else {
+        reply = Error(http::status::method_not_allowed, "M_UNRECOGNIZED",
+                      "unsupported method on /metrics");
+        reply.headers.emplace_back("Allow", "GET");
+      }
     } else if (path == "/health") {
       if (req.method() == http::verb::get || req.method() == http::verb::head) {
         reply = Json(http::status::ok, R"({"status":"ok"})");
@@ -241,6 +279,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string request_id;
     unsigned version;
     bool keep_alive;
+    absl::Time start = absl::Now();
     std::atomic<bool> answered{false};
     std::unique_ptr<asio::steady_timer> timer;
     int sends = 0;
@@ -260,11 +299,14 @@ class Session : public std::enable_shared_from_this<Session> {
     pending->body = std::move(req.body());  // kept to resend if a dispatcher drains
     pending->request_id = NewRequestId();
     shared_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
+    NotifyInFlight()->Add(1);
     pending->timer = std::make_unique<asio::steady_timer>(
         stream_.get_executor(), absl::ToChronoNanoseconds(shared_->deadline));
     pending->timer->async_wait([self = shared_from_this(), pending](beast::error_code ec) {
       if (ec || pending->answered.exchange(true)) return;
       self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      NotifyInFlight()->Add(-1);
+      NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
       HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
                  "] no answer from the dispatcher in time");
       Reply r = Error(http::status::gateway_timeout, "M_UNKNOWN",
@@ -303,6 +345,8 @@ class Session : public std::enable_shared_from_this<Session> {
             if (pending->answered.exchange(true)) return;
             pending->timer->cancel();
             self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
+            NotifyInFlight()->Add(-1);
+            NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
             self->Write(std::move(r), pending->version);
           });
         });
@@ -310,7 +354,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(Reply reply, unsigned version) {
     auto res = std::make_shared<http::response<http::string_body>>(reply.status, version);
-    res->set(http::field::content_type, "application/json");
+    ResponseCounter(static_cast<int>(reply.status))->Add();
+    res->set(http::field::content_type, reply.content_type);
     for (const auto& [name, value] : reply.headers) res->set(name, value);
     res->body() = std::move(reply.body);
     res->keep_alive(!reply.close);

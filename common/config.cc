@@ -295,6 +295,7 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->dispatcher.streams =
       static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
   config->dispatcher.dedup_ttl = disp.Seconds("dedup_ttl", config->dispatcher.dedup_ttl);
+  config->dispatcher.metrics_listen = disp.String("metrics_listen", "");
   config->dispatcher.dedup_max_entries =
       disp.Int("dedup_max_entries", config->dispatcher.dedup_max_entries, 0, 100000000);
 

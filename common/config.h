@@ -81,6 +81,8 @@ struct DispatcherConfig {
   // are kept at most (about 60 bytes each; 0 turns it off).
   absl::Duration dedup_ttl = absl::Minutes(10);
   int64_t dedup_max_entries = 200000;
+  // host:port for GET /metrics (Prometheus) and /health; empty = off.
+  std::string metrics_listen;
 };
 
 struct AppConfig {

@@ -35,12 +35,14 @@ void ApplyLogConfig(const Config& config, const char* component) {
   for (const std::string& w : config.warnings) HERALD_LOG(kWarning, component, w);
 }
 
-void WriteReadyFile(const std::string& path, int port) {
+void WriteReadyFile(const std::string& path, int port, int metrics_port) {
   if (path.empty()) return;
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << "{\"port\": " << port << "}\n";
+    out << "{\"port\": " << port;
+    if (metrics_port > 0) out << ", \"metrics_port\": " << metrics_port;
+    out << "}\n";
   }
   std::rename(tmp.c_str(), path.c_str());
 }

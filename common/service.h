@@ -19,7 +19,8 @@ void ApplyLogConfig(const Config& config, const char* component);
 // Writes {"port": N} to `path` (atomically: a temporary file, then rename)
 // once a service listens; for supervisors and tests that start it on port 0.
 // Does nothing when `path` is empty.
-void WriteReadyFile(const std::string& path, int port);
+// With `metrics_port` > 0 the file also holds "metrics_port".
+void WriteReadyFile(const std::string& path, int port, int metrics_port = 0);
 
 // Waits for SIGTERM or SIGINT; returns the signal.
 int WaitForStopSignal();

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "rapidjson/document.h"
 
 namespace herald::dispatcher {
@@ -63,6 +64,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         response_(response),
         on_done_(std::move(on_done)),
         deadline_(deadline),
+        started_(absl::Now()),
         devices_(request->notification().devices_size()) {}
 
   void Start() {
@@ -113,6 +115,13 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       d.claimed = true;
       return false;
     }
+    Metrics::Global()
+        .GetCounter("herald_dedup_hits_total",
+                    "Pushes answered from memory instead of pushed again, by what was known.",
+                    Labels({{"state", *known == RecentPushes::State::kDelivered  ? "delivered"
+                                      : *known == RecentPushes::State::kRejected ? "rejected"
+                                                                                  : "in_flight"}}))
+        ->Add();
     switch (*known) {
       case RecentPushes::State::kDelivered:
         Record(i, Outcome::Delivered("already pushed for this event; not pushed again"));
@@ -137,6 +146,10 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       return;
     }
     ++d.attempts;
+    Metrics::Global()
+        .GetCounter("herald_push_attempts_total", "Upstream push attempts, by app.",
+                    Labels({{"app", d.app->pattern}}))
+        ->Add();
     providers::PushRequest push;
     push.notification = &request_->notification();
     push.device = &request_->notification().devices(i);
@@ -195,6 +208,11 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       o->set_detail(d.outcome.detail);
       o->set_retry_after_ms(absl::ToInt64Milliseconds(d.outcome.retry_after));
       o->set_attempts(d.attempts);
+      Metrics::Global()
+          .GetCounter("herald_pushes_total", "Pushes by app and final outcome.",
+                      Labels({{"app", d.app != nullptr ? d.app->pattern : "(unroutable)"},
+                              {"outcome", OutcomeKindName(d.outcome.kind)}}))
+          ->Add();
       switch (d.outcome.kind) {
         case Outcome::Kind::kRejected: {
           ++rejected;
@@ -221,6 +239,12 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
                " device(s): ", delivered, " delivered, ", rejected, " rejected, ", other,
                " failed");
+    static Counter* notifications = Metrics::Global().GetCounter(
+        "herald_dispatch_notifications_total", "Notifications dispatched.");
+    static Histogram* duration = Metrics::Global().GetHistogram(
+        "herald_dispatch_duration_seconds", "Time from receipt to every device's outcome.");
+    notifications->Add();
+    duration->Observe(absl::ToDoubleSeconds(absl::Now() - started_));
     on_done_();
   }
 
@@ -233,6 +257,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   herald::v1::DispatchResponse* response_;
   std::function<void()> on_done_;
   absl::Time deadline_;
+  absl::Time started_;
   std::vector<DeviceState> devices_;
   std::atomic<int> pending_{0};
 };

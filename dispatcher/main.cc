@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/service.h"
 #include "common/timer_queue.h"
 #include "dispatcher/app_registry.h"
@@ -135,7 +136,17 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: cannot listen on " << (*config)->dispatcher.listen << "\n";
     return 1;
   }
-  herald::WriteReadyFile(ready_file, bound_port);
+  herald::MetricsHttpServer metrics;
+  if (!(*config)->dispatcher.metrics_listen.empty()) {
+    absl::Status started = metrics.Start((*config)->dispatcher.metrics_listen);
+    if (!started.ok()) {
+      std::cerr << "herald-dispatcher: dispatcher.metrics_listen: " << started.message() << "\n";
+      return 1;
+    }
+    HERALD_LOG(kInfo, kComponent, "metrics on port ", metrics.port(), " (GET /metrics)");
+  }
+  herald::WriteReadyFile(ready_file, bound_port,
+                         (*config)->dispatcher.metrics_listen.empty() ? 0 : metrics.port());
   HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " (port ",
              bound_port, ") with ",
              registry->apps().size(), " app(s)");

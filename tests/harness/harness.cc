@@ -352,6 +352,13 @@ Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
                      "--ready-file", base + ".dispatcher.ready"},
                     base + ".dispatcher.log");
   grpc_port_ = ReadyPort(base + ".dispatcher.ready", dispatcher_, "dispatcher");
+  {
+    rapidjson::Document ready;
+    ready.Parse(ReadFile(base + ".dispatcher.ready").c_str());
+    if (ready.IsObject() && ready.HasMember("metrics_port")) {
+      dispatcher_metrics_port_ = ready["metrics_port"].GetInt();
+    }
+  }
   write_config(absl::StrCat("dns:///127.0.0.1:", grpc_port_));
   bridge_.Start({Runfile("bridge/herald-bridge"), "--config", config_file_, "--ready-file",
                  base + ".bridge.ready"},

@@ -113,11 +113,14 @@ class Herald {
   Process& dispatcher() { return dispatcher_; }
   const std::string& config_file() const { return config_file_; }
   int dispatcher_port() const { return grpc_port_; }
+  // With dispatcher.metrics_listen set; 0 otherwise.
+  int dispatcher_metrics_port() const { return dispatcher_metrics_port_; }
 
  private:
   std::string config_file_;
   int http_port_ = 0;
   int grpc_port_ = 0;
+  int dispatcher_metrics_port_ = 0;
   Process dispatcher_;
   Process bridge_;
 };

@@ -107,6 +107,45 @@ TEST_F(BridgeHttpTest, Health) {
   EXPECT_EQ(r.body, R"({"status":"ok"})");
 }
 
+TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
+  FakeProvider fake;
+  Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
+                "  metrics_listen: 127.0.0.1:0\n");
+  fake.SetRules(R"([{"path":"/up/gone","status":410}])");
+  std::string body = absl::StrCat(
+      R"({"notification":{"event_id":"$m","devices":[{"app_id":"org.unifiedpush.x","pushkey":)",
+      JsonString(fake.base_url() + "/up/ok"), R"(},{"app_id":"org.unifiedpush.x","pushkey":)",
+      JsonString(fake.base_url() + "/up/gone"), "}]}}");
+  ASSERT_EQ(herald.Notify(body).status, 200);
+  ASSERT_EQ(herald.Notify("{bad").status, 400);
+
+  HttpResult bridge = HttpCall("GET", herald.url("/metrics"));
+  EXPECT_EQ(bridge.status, 200);
+  EXPECT_EQ(bridge.headers["content-type"], "text/plain; version=0.0.4");
+  EXPECT_NE(bridge.body.find("herald_http_responses_total{code=\"200\"} 1\n"), std::string::npos)
+      << bridge.body;
+  EXPECT_NE(bridge.body.find("herald_http_responses_total{code=\"400\"} 1\n"), std::string::npos);
+  EXPECT_NE(bridge.body.find("herald_notify_duration_seconds_count 1\n"), std::string::npos);
+  EXPECT_NE(bridge.body.find("herald_notify_in_flight 0\n"), std::string::npos);
+
+  ASSERT_GT(herald.dispatcher_metrics_port(), 0);
+  HttpResult disp = HttpCall(
+      "GET", absl::StrCat("http://127.0.0.1:", herald.dispatcher_metrics_port(), "/metrics"));
+  EXPECT_EQ(disp.status, 200);
+  EXPECT_NE(disp.body.find(
+                "herald_pushes_total{app=\"org.unifiedpush.*\",outcome=\"delivered\"} 1\n"),
+            std::string::npos)
+      << disp.body;
+  EXPECT_NE(disp.body.find(
+                "herald_pushes_total{app=\"org.unifiedpush.*\",outcome=\"rejected\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(disp.body.find("herald_push_attempts_total{app=\"org.unifiedpush.*\"} 2\n"),
+            std::string::npos);
+  EXPECT_NE(disp.body.find("herald_dispatch_notifications_total 1\n"), std::string::npos);
+  // No pushkey in the metrics.
+  EXPECT_EQ(disp.body.find("/up/ok"), std::string::npos);
+}
+
 TEST_F(BridgeHttpTest, SynapseBadgeOnlyUpdateIsAccepted) {
   std::string endpoint = fake_->base_url() + "/up/badge";
   HttpResult r = herald_->Notify(absl::StrCat(

@@ -1,0 +1,82 @@
+// Prometheus metrics: counters, gauges and histograms registered by name and
+// labels once, updated with relaxed atomics on hot paths, rendered in the
+// text exposition format for GET /metrics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+
+namespace herald {
+
+class Counter {
+ public:
+  void Add(int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void Add(int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  void Set(int64_t n) { value_.store(n, std::memory_order_relaxed); }
+  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> value_{0};
+};
+
+// Latency histogram in seconds with fixed buckets (5 ms … 10 s).
+class Histogram {
+ public:
+  Histogram();
+  void Observe(double seconds);
+  static const std::vector<double>& Bounds();
+  int64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class Metrics;
+  std::vector<std::atomic<int64_t>> buckets_;  // cumulative on render
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> sum_micros_{0};
+};
+
+// `labels` are written as Prometheus expects, e.g. `app="im.vector",outcome="delivered"`
+// (see Labels()). The returned pointers live as long as the process.
+class Metrics {
+ public:
+  static Metrics& Global();
+  Counter* GetCounter(const std::string& name, const std::string& help,
+                      const std::string& labels = "");
+  Gauge* GetGauge(const std::string& name, const std::string& help,
+                  const std::string& labels = "");
+  Histogram* GetHistogram(const std::string& name, const std::string& help,
+                          const std::string& labels = "");
+  std::string Render() const;
+
+ private:
+  struct Family {
+    std::string type;  // counter, gauge, histogram
+    std::string help;
+    std::map<std::string, std::unique_ptr<Counter>> counters;
+    std::map<std::string, std::unique_ptr<Gauge>> gauges;
+    std::map<std::string, std::unique_ptr<Histogram>> histograms;
+  };
+  Family& FamilyLocked(const std::string& name, const std::string& type, const std::string& help)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+};
+
+// `key="value"` pairs, values escaped; e.g. Labels({{"app", id}, {"outcome", "delivered"}}).
+std::string Labels(const std::vector<std::pair<std::string, std::string>>& pairs);
+
+}  // namespace herald
