@@ -76,7 +76,11 @@ int main(int argc, char** argv) {
   herald::WriteReadyFile(ready_file, server.port());
   HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(),
              ", dispatcher at ", (*config)->dispatcher.target);
-  int sig = herald::WaitForStopSignal();
+  int sig;
+  while ((sig = herald::WaitForStopSignal()) == SIGHUP) {
+    HERALD_LOG(kInfo, kComponent, "SIGHUP: the bridge has nothing to reload (restart it to "
+                                  "change http.* or dispatcher.target)");
+  }
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining");
   server.Stop((*config)->dispatcher.deadline);
   HERALD_LOG(kInfo, kComponent, "stopped");

@@ -22,7 +22,8 @@ void ApplyLogConfig(const Config& config, const char* component);
 // With `metrics_port` > 0 the file also holds "metrics_port".
 void WriteReadyFile(const std::string& path, int port, int metrics_port = 0);
 
-// Waits for SIGTERM or SIGINT; returns the signal.
+// Waits for SIGTERM, SIGINT or SIGHUP (all blocked by PrepareProcess, so a
+// stray SIGHUP never kills a service); returns the signal.
 int WaitForStopSignal();
 
 }  // namespace herald

@@ -6,12 +6,20 @@
 
 namespace herald::dispatcher {
 
-AppRegistry::AppRegistry(std::vector<App> apps) : apps_(std::move(apps)) {}
+AppRegistry::AppRegistry(std::vector<App> apps,
+                         std::vector<std::unique_ptr<providers::HttpClient>> clients)
+    : clients_(std::move(clients)), apps_(std::move(apps)) {}
 
 absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
     const Config& config, const providers::ProviderEnv& env,
     std::vector<std::string>* warnings) {
   std::vector<App> apps;
+  std::vector<std::unique_ptr<providers::HttpClient>> clients;
+  providers::ProviderEnv app_env = env;
+  app_env.new_http_client = [&clients](const providers::HttpClientOptions& options) {
+    clients.push_back(std::make_unique<providers::HttpClient>(options));
+    return clients.back().get();
+  };
   for (const AppConfig& app : config.apps) {
     ConfigMap map(app.node, config.file, absl::StrCat("apps.", app.pattern));
     map.Accept("type");
@@ -23,14 +31,14 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
     }
     const int64_t limit = map.Int("inflight_request_limit", 512, 1, 1000000);
     absl::StatusOr<std::unique_ptr<providers::Provider>> provider =
-        (*factory)(app.pattern, map, env);
+        (*factory)(app.pattern, map, app_env);
     if (!provider.ok()) return provider.status();
     if (!map.status().ok()) return map.status();
     for (std::string& w : map.UnknownKeyWarnings()) warnings->push_back(std::move(w));
     apps.push_back(App{app.pattern, app.type, std::move(*provider),
                        std::make_unique<InflightLimiter>(limit)});
   }
-  return std::make_unique<AppRegistry>(std::move(apps));
+  return std::make_unique<AppRegistry>(std::move(apps), std::move(clients));
 }
 
 AppMatch AppRegistry::Match(const std::string& app_id) const {

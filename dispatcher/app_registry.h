@@ -48,18 +48,24 @@ struct AppMatch {
 class AppRegistry {
  public:
   // Builds every app's provider; the first bad app stops it with the file,
-  // key and reason. Unknown keys are appended to `warnings`.
+  // key and reason. Unknown keys are appended to `warnings`. HTTP clients
+  // that apps ask for (ProviderEnv::new_http_client) belong to the registry,
+  // so a registry replaced on reload takes its clients with it; `env`'s own
+  // new_http_client is ignored.
   static absl::StatusOr<std::unique_ptr<AppRegistry>> Build(
       const Config& config, const providers::ProviderEnv& env,
       std::vector<std::string>* warnings);
 
   // For tests: apps given directly.
-  explicit AppRegistry(std::vector<App> apps);
+  explicit AppRegistry(std::vector<App> apps,
+                       std::vector<std::unique_ptr<providers::HttpClient>> clients = {});
 
   AppMatch Match(const std::string& app_id) const;
   const std::vector<App>& apps() const { return apps_; }
 
  private:
+  // Declared first, destroyed last: the apps' providers use them.
+  std::vector<std::unique_ptr<providers::HttpClient>> clients_;
   std::vector<App> apps_;
 };
 

@@ -319,7 +319,8 @@ absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& req
 void DispatcherService::Start(const herald::v1::DispatchRequest* request,
                               herald::v1::DispatchResponse* response, absl::Time deadline,
                               std::function<void()> on_done) {
-  auto fan_out = std::make_shared<FanOut>(apps_.get(), apps_, policy_, timers_, recent_,
+  std::shared_ptr<const AppRegistry> apps = Apps();
+  auto fan_out = std::make_shared<FanOut>(apps.get(), apps, policy_, timers_, recent_,
                                           request, response, std::move(on_done), deadline);
   fan_out->Start();
 }
@@ -479,6 +480,18 @@ class StreamReactor
 };
 
 }  // namespace
+
+std::shared_ptr<const AppRegistry> DispatcherService::Apps() const {
+  absl::MutexLock lock(&apps_mu_);
+  return apps_;
+}
+
+std::shared_ptr<const AppRegistry> DispatcherService::SetApps(
+    std::shared_ptr<const AppRegistry> apps) {
+  absl::MutexLock lock(&apps_mu_);
+  apps_.swap(apps);
+  return apps;
+}
 
 void DispatcherService::BeginDrain() {
   draining_.store(true);

@@ -61,13 +61,22 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   void Register(DrainableStream* stream);
   void Unregister(DrainableStream* stream);
 
+  // Config reload: notifications arriving from now on use `apps`; those in
+  // flight finish with the registry they started with. Returns the old one:
+  // the caller keeps it until nothing else holds it (its HTTP clients must
+  // not be destroyed on their own loop threads).
+  std::shared_ptr<const AppRegistry> SetApps(std::shared_ptr<const AppRegistry> apps);
+
   // When to stop trying: the configured deadline, the request's timeout_ms
   // and the caller's deadline, less a margin to send the answer.
   absl::Time DeadlineFor(const herald::v1::DispatchRequest& request,
                          absl::Time caller_deadline) const;
 
  private:
-  std::shared_ptr<const AppRegistry> apps_;
+  std::shared_ptr<const AppRegistry> Apps() const;
+
+  mutable absl::Mutex apps_mu_;
+  std::shared_ptr<const AppRegistry> apps_ ABSL_GUARDED_BY(apps_mu_);
   RetryPolicy policy_;
   TimerQueue* timers_;
   RecentPushes* recent_;

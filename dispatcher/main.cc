@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -84,13 +85,8 @@ int main(int argc, char** argv) {
   herald::ApplyLogConfig(**config, kComponent);
 
   auto http = std::make_unique<herald::providers::HttpClient>();
-  std::vector<std::unique_ptr<herald::providers::HttpClient>> app_clients;
   herald::providers::ProviderEnv env;
   env.http = http.get();
-  env.new_http_client = [&app_clients](const herald::providers::HttpClientOptions& options) {
-    app_clients.push_back(std::make_unique<herald::providers::HttpClient>(options));
-    return app_clients.back().get();
-  };
   std::vector<std::string> warnings = (*config)->warnings;
   absl::StatusOr<std::unique_ptr<herald::dispatcher::AppRegistry>> apps =
       herald::dispatcher::AppRegistry::Build(**config, env, &warnings);
@@ -151,7 +147,33 @@ int main(int argc, char** argv) {
              bound_port, ") with ",
              registry->apps().size(), " app(s)");
 
-  int sig = herald::WaitForStopSignal();
+  // Registries replaced by reloads, kept until in-flight work lets go of them
+  // so that they are destroyed here, on the main thread.
+  std::vector<std::shared_ptr<const herald::dispatcher::AppRegistry>> retired;
+  int sig;
+  while ((sig = herald::WaitForStopSignal()) == SIGHUP) {
+    retired.erase(std::remove_if(retired.begin(), retired.end(),
+                                 [](const auto& r) { return r.use_count() == 1; }),
+                  retired.end());
+    // Reload the apps; the rest of the config needs a restart.
+    absl::StatusOr<std::shared_ptr<const herald::Config>> fresh =
+        herald::LoadConfigFile(config_path);
+    std::vector<std::string> fresh_warnings;
+    absl::StatusOr<std::unique_ptr<herald::dispatcher::AppRegistry>> fresh_apps =
+        fresh.ok() ? herald::dispatcher::AppRegistry::Build(**fresh, env, &fresh_warnings)
+                   : absl::StatusOr<std::unique_ptr<herald::dispatcher::AppRegistry>>(
+                         fresh.status());
+    if (!fresh_apps.ok()) {
+      HERALD_LOG(kError, kComponent, "SIGHUP: config not reloaded, keeping the old one: ",
+                 fresh_apps.status().message());
+      continue;
+    }
+    for (const std::string& w : fresh_warnings) HERALD_LOG(kWarning, kComponent, w);
+    retired.push_back(service.SetApps(
+        std::shared_ptr<const herald::dispatcher::AppRegistry>(std::move(*fresh_apps))));
+    HERALD_LOG(kInfo, kComponent, "SIGHUP: apps reloaded from ", config_path, " (",
+               (*fresh)->apps.size(), " app(s); changes outside apps need a restart)");
+  }
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
              absl::FormatDuration(policy.deadline), ")");
   // Streams stop taking notifications and end once those they took are done;
@@ -160,7 +182,7 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(policy.deadline)));
   server.reset();
-  app_clients.clear();
+  retired.clear();
   http.reset();
   timers.reset();
   HERALD_LOG(kInfo, kComponent, "stopped");

@@ -340,6 +340,55 @@ TEST(DedupTest, AHomeserverRetryDoesNotPushTwice) {
   EXPECT_EQ(requests_to("/up/slow"), 1);
 }
 
+TEST(ReloadTest, SighupReloadsTheAppsWithoutDroppingRequests) {
+  FakeProvider fake;
+  Herald herald("  up.first:\n    type: unifiedpush\n    allow_private_addresses: true\n",
+                kDispatcher);
+  std::string k = fake.base_url() + "/up/second";
+  EXPECT_EQ(RejectedPushkeys(herald.Notify(Body({Device("up.second", k)}))),
+            std::vector<std::string>{k});  // not configured yet
+
+  // A broken config is refused; the old one keeps serving.
+  std::string good = ReadFile(herald.config_file());
+  WriteFile(herald.config_file(), good + "  up.second: {type: unifiedpush, ttl: soon}\n");
+  kill(herald.dispatcher().pid(), SIGHUP);
+  absl::Time until = absl::Now() + absl::Seconds(5);
+  while (herald.dispatcher().Log().find("config not reloaded") == std::string::npos &&
+         absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_NE(herald.dispatcher().Log().find("apps.up.second.ttl: must be an integer"),
+            std::string::npos);
+  EXPECT_EQ(herald.Notify(Body({Device("up.first", fake.base_url() + "/up/first")})).status, 200);
+
+  // A good one replaces the apps; a request in flight across the reload is
+  // answered.
+  fake.SetRules(R"([{"path":"/up/slow","delay_ms":600}])");
+  HttpResult in_flight;
+  std::thread slow([&] {
+    in_flight = herald.Notify(Body({Device("up.first", fake.base_url() + "/up/slow")}));
+  });
+  ASSERT_EQ(fake.Requests(2).Size(), 2u);
+  WriteFile(herald.config_file(),
+            good + "  up.second: {type: unifiedpush, allow_private_addresses: true}\n");
+  kill(herald.dispatcher().pid(), SIGHUP);
+  until = absl::Now() + absl::Seconds(5);
+  while (herald.dispatcher().Log().find("apps reloaded") == std::string::npos &&
+         absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  slow.join();
+  EXPECT_EQ(in_flight.status, 200) << in_flight.body;
+  HttpResult r = herald.Notify(Body({Device("up.second", k)}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  // A SIGHUP does not stop the bridge either.
+  kill(herald.bridge().pid(), SIGHUP);
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_TRUE(herald.bridge().Running());
+  EXPECT_TRUE(herald.dispatcher().Running());
+}
+
 TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
   FakeProvider fake;
   Herald herald(kApps, kDispatcher);
