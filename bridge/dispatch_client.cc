@@ -148,19 +148,22 @@ DispatchClient::DispatchClient(std::shared_ptr<herald::v1::Dispatcher::Stub> stu
 DispatchClient::~DispatchClient() {
   {
     absl::MutexLock lock(&mu_);
+    closing_ = true;  // late resends fail fast instead of opening streams
     for (auto& s : streams_) {
       if (s != nullptr) s->Close();
     }
-    streams_.clear();
   }
+  // Cancelled streams end promptly; they must not outlive what their
+  // callbacks post into.
   absl::MutexLock lock(&live_->mu);
   auto all_done = [this]() ABSL_SHARED_LOCKS_REQUIRED(live_->mu) { return live_->streams == 0; };
-  live_->mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(2));
+  live_->mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(30));
 }
 
 std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
   size_t i = next_.fetch_add(1, std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
+  if (closing_) return nullptr;
   std::shared_ptr<Stream>& slot = streams_[i % streams_.size()];
   if (slot == nullptr || slot->dead()) {
     slot = std::make_shared<Stream>(stub_.get(), live_);
@@ -173,6 +176,7 @@ void DispatchClient::Dispatch(herald::v1::DispatchRequest request, Callback done
   // A stream can die between the pick and the send: try a fresh one, once.
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::shared_ptr<Stream> stream = PickStream();
+    if (stream == nullptr) break;  // shutting down
     if (stream->Send(&request, &done)) return;
   }
   done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no stream to the dispatcher"), nullptr);

@@ -47,6 +47,7 @@ class DispatchClient {
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Stream>> streams_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> next_{0};
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace herald::bridge

@@ -180,6 +180,8 @@ std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message
 
 struct ServerShared {
   DispatchClient* client;
+  // Set by Stop(): answers say "Connection: close" and sessions stop reading.
+  std::atomic<bool> stopping{false};
   absl::Duration deadline;
   uint64_t max_body_bytes;
   BridgeStats* stats;
@@ -327,7 +329,8 @@ class Session : public std::enable_shared_from_this<Session> {
           // On a gRPC thread. A draining dispatcher did not start the
           // notification: send it again (the stream now goes to another).
           if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-              status.error_message() == kDispatcherDraining && pending->sends < 3) {
+              status.error_message() == kDispatcherDraining && pending->sends < 3 &&
+              !pending->answered.load()) {
             herald::v1::DispatchRequest again;
             ParseNotifyBody(pending->body, again.mutable_notification());
             self->Send(std::move(again), pending);
@@ -358,11 +361,12 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::content_type, reply.content_type);
     for (const auto& [name, value] : reply.headers) res->set(name, value);
     res->body() = std::move(reply.body);
-    res->keep_alive(!reply.close);
+    const bool close = reply.close || shared_->stopping.load(std::memory_order_relaxed);
+    res->keep_alive(!close);
     res->prepare_payload();
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, close = reply.close](
+                      [self = shared_from_this(), res, close](
                           beast::error_code ec, size_t) {
                         if (ec || close) return self->Close();
                         self->Read();
@@ -427,6 +431,7 @@ class HttpServer::Impl {
   }
 
   void Stop(absl::Duration drain) {
+    shared_.stopping.store(true);
     asio::post(ioc_, [this] {
       for (auto& acceptor : acceptors_) {
         beast::error_code ec;

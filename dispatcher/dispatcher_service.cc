@@ -4,6 +4,7 @@
 #include <chrono>
 #include <random>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -16,6 +17,9 @@ namespace {
 constexpr char kComponent[] = "dispatcher";
 // An attempt started with less time than this left is not worth making.
 constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(50);
+// Homeservers send one device per notification (Synapse) or a handful; the
+// cap keeps one request from holding a thread with thousands.
+constexpr int kMaxDevices = 1000;
 // What a shed push tells the homeserver to wait.
 constexpr absl::Duration kShedRetryAfter = absl::Seconds(2);
 // Time kept back from the caller's deadline to send the answer.
@@ -77,7 +81,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     for (int i = 0; i < devices.size(); ++i) {
       AppMatch match = apps_->Match(devices[i].app_id());
       if (match.app == nullptr) {
-        HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] app_id '",
+        HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app_id '",
                    devices[i].app_id(), "': ", match.reason, "; pushkey ",
                    RedactPushkey(devices[i].pushkey()), " rejected");
         Record(i, Outcome::Rejected(match.reason));
@@ -107,9 +111,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     d.key = RecentPushes::MakeKey(n.event_id(), n.devices(i).app_id(), n.devices(i).pushkey());
     // The same device twice in one request is the homeserver's own doing:
     // push it as asked rather than answer "in flight" to ourselves.
-    for (int j = 0; j < i; ++j) {
-      if (devices_[j].claimed && devices_[j].key == d.key) return false;
-    }
+    if (!claimed_here_.insert(d.key).second) return false;
     std::optional<RecentPushes::State> known = recent_->Begin(d.key, absl::Now());
     if (!known) {
       d.claimed = true;
@@ -140,8 +142,10 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   void Attempt(int i) {
     DeviceState& d = devices_[i];
     if (!d.app->limiter->TryAcquire()) {
-      HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
-                 ": ", d.app->limiter->limit(), " pushes in flight already; shedding load");
+      if (!shed_logged_.exchange(true)) {  // once per notification, not per device
+        HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
+                   ": ", d.app->limiter->limit(), " pushes in flight already; shedding load");
+      }
       Record(i, Outcome::Limited("the app's in-flight limit is full", kShedRetryAfter));
       return;
     }
@@ -199,6 +203,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   void Finish() {
     const auto& devices = request_->notification().devices();
     int delivered = 0, rejected = 0, other = 0;
+    absl::flat_hash_set<absl::string_view> rejected_seen;
     for (int i = 0; i < devices.size(); ++i) {
       const DeviceState& d = devices_[i];
       herald::v1::DeviceOutcome* o = response_->add_outcomes();
@@ -214,13 +219,12 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                               {"outcome", OutcomeKindName(d.outcome.kind)}}))
           ->Add();
       switch (d.outcome.kind) {
-        case Outcome::Kind::kRejected: {
+        case Outcome::Kind::kRejected:
           ++rejected;
-          bool seen = false;
-          for (const std::string& k : response_->rejected()) seen = seen || k == devices[i].pushkey();
-          if (!seen) response_->add_rejected(devices[i].pushkey());
+          if (rejected_seen.insert(devices[i].pushkey()).second) {
+            response_->add_rejected(devices[i].pushkey());
+          }
           break;
-        }
         case Outcome::Kind::kDelivered:
         case Outcome::Kind::kSkipped:
           ++delivered;
@@ -235,6 +239,12 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                      ": ", OutcomeKindName(d.outcome.kind), " after ", d.attempts,
                      " attempt(s): ", d.outcome.detail);
       }
+    }
+    int unroutable = 0;
+    for (const DeviceState& d : devices_) unroutable += d.app == nullptr;
+    if (unroutable > 0) {
+      HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] ", unroutable, " of ",
+                 devices.size(), " device(s) had an unknown or ambiguous app_id; rejected");
     }
     HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
                " device(s): ", delivered, " delivered, ", rejected, " rejected, ", other,
@@ -259,6 +269,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   absl::Time deadline_;
   absl::Time started_;
   std::vector<DeviceState> devices_;
+  std::atomic<bool> shed_logged_{false};
+  absl::flat_hash_set<RecentPushes::Key, absl::Hash<RecentPushes::Key>> claimed_here_;
   std::atomic<int> pending_{0};
 };
 
@@ -276,6 +288,9 @@ bool IsJsonObjectOrEmpty(const std::string& text) {
 std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
   const herald::v1::Notification& n = request.notification();
   if (n.devices_size() == 0) return "notification.devices must not be empty";
+  if (n.devices_size() > kMaxDevices) {
+    return absl::StrCat("notification.devices: at most ", kMaxDevices, " devices per notification");
+  }
   if (!IsJsonObjectOrEmpty(n.content_json())) {
     return "notification.content_json must be a JSON object";
   }
@@ -354,7 +369,10 @@ class StreamReactor
   StreamReactor(DispatcherService* service, absl::Time stream_deadline)
       : service_(service), stream_deadline_(stream_deadline) {
     service_->Register(this);
-    draining_ = service_->draining();  // opened during shutdown
+    {
+      absl::MutexLock lock(&mu_);
+      draining_ = service_->draining();  // opened during shutdown
+    }
     StartRead(&batch_);
   }
 
@@ -399,7 +417,12 @@ class StreamReactor
                       [this, item] { Complete(item, grpc::StatusCode::OK, ""); });
     }
     batch_.Clear();
-    StartRead(&batch_);
+    bool finished;
+    {
+      absl::MutexLock lock(&mu_);
+      finished = finished_;
+    }
+    if (!finished) StartRead(&batch_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -424,7 +447,7 @@ class StreamReactor
     herald::v1::DispatchRequest request;
     herald::v1::DispatchResponse response;
   };
-  enum class Next { kNothing, kWrite, kFinish };
+  enum class Next { kNothing, kWrite, kFinish, kFinishDraining };
 
   void Complete(const std::shared_ptr<Item>& item, grpc::StatusCode code,
                 const std::string& message) {
@@ -455,7 +478,7 @@ class StreamReactor
     }
     if ((reads_done_ || draining_) && pending_ == 0) {
       finished_ = true;
-      return Next::kFinish;
+      return draining_ ? Next::kFinishDraining : Next::kFinish;
     }
     return Next::kNothing;
   }
@@ -463,6 +486,11 @@ class StreamReactor
   void Act(Next next) {
     if (next == Next::kWrite) StartWrite(&out_);
     if (next == Next::kFinish) Finish(grpc::Status::OK);
+    // Whatever the caller sent that crosses this was not started: it may
+    // resend it elsewhere (see kDrainingMessage).
+    if (next == Next::kFinishDraining) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDrainingMessage));
+    }
   }
 
   DispatcherService* service_;

@@ -146,6 +146,7 @@ int main(int argc, char** argv) {
   HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " (port ",
              bound_port, ") with ",
              registry->apps().size(), " app(s)");
+  registry.reset();  // the service holds it; a reload must be able to retire it
 
   // Registries replaced by reloads, kept until in-flight work lets go of them
   // so that they are destroyed here, on the main thread.
@@ -182,6 +183,18 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(policy.deadline)));
   server.reset();
+  // Destroy every registry here, on the main thread, once the last provider
+  // callback has let go of it (an HTTP client cannot be destroyed on its
+  // own loop thread).
+  retired.push_back(service.SetApps(nullptr));
+  absl::Time until = absl::Now() + absl::Seconds(5);
+  auto busy = [&retired] {
+    for (const auto& r : retired) {
+      if (r != nullptr && r.use_count() > 1) return true;
+    }
+    return false;
+  };
+  while (busy() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   retired.clear();
   http.reset();
   timers.reset();

@@ -95,6 +95,14 @@ TEST(DispatcherGrpcTest, InvalidRequestsAreRefused) {
          d->set_app_id("a");
        },
        "notification.devices[0].pushkey must not be empty"},
+      {[](herald::v1::DispatchRequest* r) {
+         for (int i = 0; i < 1001; ++i) {
+           auto* d = r->mutable_notification()->add_devices();
+           d->set_app_id("a");
+           d->set_pushkey(absl::StrCat("k", i));
+         }
+       },
+       "notification.devices: at most 1000 devices per notification"},
   };
   for (const Case& c : cases) {
     herald::v1::DispatchRequest request;
