@@ -78,7 +78,7 @@ struct DispatcherConfig {
   int streams = 2;
   // How long the outcome of each (event_id, app_id, pushkey) push is
   // remembered so that a homeserver's retry does not push twice, and how many
-  // are kept at most (about 60 bytes each; 0 turns it off).
+  // are kept at most (about 90 bytes each; 0 turns it off).
   absl::Duration dedup_ttl = absl::Minutes(10);
   int64_t dedup_max_entries = 200000;
   // host:port for GET /metrics (Prometheus) and /health; empty = off.

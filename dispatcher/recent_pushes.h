@@ -31,7 +31,7 @@ class RecentPushes {
   static Key MakeKey(const std::string& event_id, const std::string& app_id,
                      const std::string& pushkey);
 
-  // `max_entries` bounds memory (about 60 bytes an entry); `ttl` is how long
+  // `max_entries` bounds memory (about 90 bytes an entry, measured); `ttl` is how long
   // an outcome is remembered. max_entries == 0 disables it all.
   RecentPushes(size_t max_entries, absl::Duration ttl);
 
