@@ -184,7 +184,6 @@ struct ServerShared {
   std::atomic<bool> stopping{false};
   absl::Duration deadline;
   uint64_t max_body_bytes;
-  BridgeStats* stats;
 };
 
 // One keep-alive connection. Reads a request, answers it (maybe after an
@@ -229,7 +228,6 @@ class Session : public std::enable_shared_from_this<Session> {
       r.close = true;
       return Write(std::move(r), 11);
     }
-    shared_->stats->requests.fetch_add(1, std::memory_order_relaxed);
     Handle(parser_->release());
   }
 
@@ -300,13 +298,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     pending->body = std::move(req.body());  // kept to resend if a dispatcher drains
     pending->request_id = NewRequestId();
-    shared_->stats->in_flight.fetch_add(1, std::memory_order_relaxed);
     NotifyInFlight()->Add(1);
     pending->timer = std::make_unique<asio::steady_timer>(
         stream_.get_executor(), absl::ToChronoNanoseconds(shared_->deadline));
     pending->timer->async_wait([self = shared_from_this(), pending](beast::error_code ec) {
       if (ec || pending->answered.exchange(true)) return;
-      self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
       NotifyInFlight()->Add(-1);
       NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
       HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
@@ -347,7 +343,6 @@ class Session : public std::enable_shared_from_this<Session> {
           asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
             if (pending->answered.exchange(true)) return;
             pending->timer->cancel();
-            self->shared_->stats->in_flight.fetch_sub(1, std::memory_order_relaxed);
             NotifyInFlight()->Add(-1);
             NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
             self->Write(std::move(r), pending->version);
@@ -387,15 +382,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class HttpServer::Impl {
  public:
-  Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
-       BridgeStats* stats)
+  Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
       : config_(config),
         ioc_(config.http.io_threads),
         client_(std::move(stub), config.dispatcher.streams) {
     shared_.client = &client_;
     shared_.deadline = config.dispatcher.deadline;
     shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
-    shared_.stats = stats;
   }
 
   absl::Status Start() {
@@ -439,7 +432,7 @@ class HttpServer::Impl {
       }
     });
     absl::Time until = absl::Now() + drain;
-    while (shared_.stats->in_flight.load() > 0 && absl::Now() < until) {
+    while (NotifyInFlight()->value() > 0 && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(20));
     }
     ioc_.stop();
@@ -475,7 +468,7 @@ class HttpServer::Impl {
 
 HttpServer::HttpServer(const Config& config,
                        std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
-    : impl_(std::make_unique<Impl>(config, std::move(stub), &stats_)) {}
+    : impl_(std::make_unique<Impl>(config, std::move(stub))) {}
 HttpServer::~HttpServer() = default;
 absl::Status HttpServer::Start() { return impl_->Start(); }
 int HttpServer::port() const { return impl_->port(); }

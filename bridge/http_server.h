@@ -3,7 +3,6 @@
 // asynchronous gRPC calls to the dispatcher.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,11 +13,6 @@
 #include "proto/herald/v1/herald.grpc.pb.h"
 
 namespace herald::bridge {
-
-struct BridgeStats {
-  std::atomic<int64_t> requests{0};
-  std::atomic<int64_t> in_flight{0};
-};
 
 class HttpServer {
  public:
@@ -32,12 +26,9 @@ class HttpServer {
   // Stops accepting, waits up to `drain` for in-flight requests, then stops.
   void Stop(absl::Duration drain);
 
-  const BridgeStats& stats() const { return stats_; }
-
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
-  BridgeStats stats_;
 };
 
 // The Matrix standard error body {"errcode":..., "error":...}.

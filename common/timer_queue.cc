@@ -17,11 +17,6 @@ void TimerQueue::RunAt(absl::Time when, std::function<void()> fn) {
   due_.emplace(when, std::move(fn));
 }
 
-size_t TimerQueue::Pending() const {
-  absl::MutexLock lock(&mu_);
-  return due_.size();
-}
-
 void TimerQueue::Loop() {
   while (true) {
     std::function<void()> fn;

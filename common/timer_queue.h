@@ -23,12 +23,11 @@ class TimerQueue {
   void RunAfter(absl::Duration delay, std::function<void()> fn) {
     RunAt(absl::Now() + delay, std::move(fn));
   }
-  size_t Pending() const;
 
  private:
   void Loop();
 
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::multimap<absl::Time, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -190,10 +190,6 @@ class HttpClient::Impl {
     if (options_.max_host_connections > 0) {
       curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
     }
-    if (options_.max_total_connections > 0) {
-      curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                        options_.max_total_connections);
-    }
     loop_ = std::thread([this] { Loop(); });
   }
 
@@ -217,7 +213,6 @@ class HttpClient::Impl {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
         queue_.push_back(std::move(t));
-        in_flight_.fetch_add(1, std::memory_order_relaxed);
       }
     }
     if (t != nullptr) {  // not queued: shutting down
@@ -230,8 +225,6 @@ class HttpClient::Impl {
     // queue, there is no need for another syscall.
     if (!wake_pending_.exchange(true)) curl_multi_wakeup(multi_);
   }
-
-  int InFlight() const { return in_flight_.load(std::memory_order_relaxed); }
 
  private:
   void Start(std::unique_ptr<Transfer> t) {
@@ -313,7 +306,6 @@ class HttpClient::Impl {
   }
 
   void Complete(std::unique_ptr<Transfer> t) {
-    in_flight_.fetch_sub(1, std::memory_order_relaxed);
     Callback done = std::move(t->done);
     HttpResponse response = std::move(t->response);
     t.reset();
@@ -336,13 +328,7 @@ class HttpClient::Impl {
     }
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-    long version = 0;
-    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
     resp.status = static_cast<int>(status);
-    resp.http_version = version == CURL_HTTP_VERSION_2_0 ? 20
-                        : version == CURL_HTTP_VERSION_1_1 ? 11
-                        : version == CURL_HTTP_VERSION_1_0 ? 10
-                                                            : 0;
     if (resp.error == TransportError::kNone && resp.status == 0) {
       resp.error = TransportError::kOther;
       resp.error_detail = "no HTTP status received";
@@ -401,7 +387,6 @@ class HttpClient::Impl {
   absl::Mutex mu_;
   std::deque<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::atomic<int> in_flight_{0};
   std::atomic<bool> wake_pending_{false};
   std::unordered_set<Transfer*> active_;  // loop thread only
   static constexpr size_t kMaxIdleHandles = 256;
@@ -414,6 +399,5 @@ HttpClient::~HttpClient() = default;
 void HttpClient::Send(HttpRequest request, Callback done) {
   impl_->Send(std::move(request), std::move(done));
 }
-int HttpClient::InFlight() const { return impl_->InFlight(); }
 
 }  // namespace herald::providers

@@ -57,7 +57,6 @@ struct HttpResponse {
   TransportError error = TransportError::kNone;
   std::string error_detail;  // curl's message, never a credential
   int status = 0;
-  int http_version = 0;  // 11 or 20 when known
   HttpHeaders headers;   // names lower-cased
   std::string body;
 
@@ -69,7 +68,6 @@ struct HttpResponse {
 struct HttpClientOptions {
   // Connections per host (0 = unlimited). With HTTP/2 many requests share one.
   long max_host_connections = 0;
-  long max_total_connections = 0;
   // Bytes of response body kept; more is dropped (we only classify answers).
   size_t max_response_body = 64 * 1024;
 };
@@ -85,9 +83,6 @@ class HttpClient {
   // Queues the request; `done` runs exactly once, on the loop thread (or on
   // the calling thread if the client is already shutting down).
   void Send(HttpRequest request, Callback done);
-
-  // Requests started and not yet completed.
-  int InFlight() const;
 
  private:
   class Impl;
