@@ -230,7 +230,6 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
   }
   HttpRequest http = send->http;
   http.timeout = std::min(options_.common.timeout, remaining);
-  http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
   std::string jwt;
   if (tokens_ != nullptr) {
     std::string error;

@@ -245,7 +245,8 @@ class HttpClient::Impl {
                      static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(r.timeout))));
     curl_easy_setopt(
         e, CURLOPT_CONNECTTIMEOUT_MS,
-        static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(r.connect_timeout))));
+        static_cast<long>(std::max<int64_t>(
+            1, absl::ToInt64Milliseconds(std::min(r.connect_timeout, r.timeout)))));
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     // Prefer waiting for a connection being set up (it may turn out to be
     // HTTP/2 and take this request too) over opening another. Only where

@@ -30,7 +30,7 @@ struct HttpRequest {
   HttpHeaders headers;
   std::string body;
   absl::Duration timeout = absl::Seconds(10);
-  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration connect_timeout = absl::Seconds(5);  // never more than `timeout`
   HttpVersion version = HttpVersion::kAuto;
   std::string ca_file;  // empty: the system's CAs
   // Client certificate + key (PEM, one file) for mutual TLS; empty: none.

@@ -294,7 +294,6 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
                     {"Authorization", absl::StrCat("Bearer ", *token)}};
     http.ca_file = options_.common.ca_file;
     http.timeout = std::min(options_.common.timeout, remaining);
-    http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
     std::string used = *token;
     http_->Send(std::move(http), [this, send, used](HttpResponse response) {
       FcmClassification c = ClassifyFcmResponse(response, absl::Now());

@@ -1,37 +1,15 @@
 #include "providers/unifiedpush/unifiedpush_provider.h"
 
-#include <curl/curl.h>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "common/glob.h"
 #include "common/log.h"
 #include "providers/common/device_data.h"
+#include "providers/common/endpoint.h"
 #include "providers/common/notification_json.h"
 
 namespace herald::providers {
 namespace {
 
 constexpr char kComponent[] = "unifiedpush";
-
-// The host of an http(s) URL, lower-cased; nullopt when it is not one.
-std::optional<std::string> EndpointHost(const std::string& url) {
-  CURLU* u = curl_url();
-  std::optional<std::string> host;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    char* scheme = nullptr;
-    char* h = nullptr;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
-      std::string s = absl::AsciiStrToLower(scheme);
-      if ((s == "https" || s == "http") && h[0] != '\0') host = absl::AsciiStrToLower(h);
-    }
-    curl_free(scheme);
-    curl_free(h);
-  }
-  curl_url_cleanup(u);
-  return host;
-}
 
 }  // namespace
 
@@ -57,33 +35,27 @@ Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
 
 UnifiedPushProvider::UnifiedPushProvider(std::string app_id, UnifiedPushOptions options,
                                          HttpClient* http)
-    : app_id_(std::move(app_id)), options_(std::move(options)), http_(http) {}
+    : app_id_(std::move(app_id)),
+      options_(std::move(options)),
+      allowed_(options_.allowed_endpoints),
+      http_(http) {}
 
 void UnifiedPushProvider::Push(const PushRequest& request,
                                std::function<void(Outcome)> done) {
   const std::string& endpoint = request.device->pushkey();
-  std::optional<std::string> host = EndpointHost(endpoint);
-  if (!host) {
+  std::optional<HttpEndpoint> parsed = ParseHttpEndpoint(endpoint);
+  if (!parsed) {
     HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
                ": pushkey ", RedactPushkey(endpoint),
                " is not an http(s) URL; rejected");
     done(Outcome::Rejected("pushkey is not an http(s) URL"));
     return;
   }
-  if (!options_.allowed_endpoints.empty()) {
-    bool allowed = false;
-    for (const std::string& glob : options_.allowed_endpoints) {
-      if (GlobMatch(absl::AsciiStrToLower(glob), *host)) {
-        allowed = true;
-        break;
-      }
-    }
-    if (!allowed) {
-      HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
-                 ": endpoint host ", *host, " is not in allowed_endpoints; rejected");
-      done(Outcome::Rejected(absl::StrCat("endpoint host ", *host, " not allowed")));
-      return;
-    }
+  if (!allowed_.Allows(parsed->host)) {
+    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
+               ": endpoint host ", parsed->host, " is not in allowed_endpoints; rejected");
+    done(Outcome::Rejected(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
+    return;
   }
   absl::Duration remaining = request.deadline - absl::Now();
   if (remaining <= absl::ZeroDuration()) {
@@ -100,7 +72,6 @@ void UnifiedPushProvider::Push(const PushRequest& request,
                   {"TTL", absl::StrCat(options_.ttl_seconds)}};
   http.body = NotifyBodyJson(*request.notification, json_options);
   http.timeout = std::min(options_.common.timeout, remaining);
-  http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
   http.ca_file = options_.common.ca_file;
   http.allow_private_addresses = options_.allow_private_addresses;
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "providers/common/endpoint.h"
 #include "providers/common/http_client.h"
 #include "providers/common/provider.h"
 
@@ -28,6 +29,7 @@ class UnifiedPushProvider : public Provider {
  private:
   std::string app_id_;
   UnifiedPushOptions options_;
+  HostAllowList allowed_;
   HttpClient* http_;
 };
 

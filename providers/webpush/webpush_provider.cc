@@ -1,14 +1,11 @@
 #include "providers/webpush/webpush_provider.h"
 
-#include <curl/curl.h>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/glob.h"
 #include "common/log.h"
 #include "providers/common/device_data.h"
+#include "providers/common/endpoint.h"
 #include "providers/webpush/webpush_crypto.h"
 #include "providers/webpush/webpush_payload.h"
 
@@ -18,38 +15,6 @@ namespace {
 constexpr char kComponent[] = "webpush";
 constexpr absl::Duration kVapidLifetime = absl::Hours(12);
 constexpr absl::Duration kVapidRenewBefore = absl::Hours(1);
-
-struct Endpoint {
-  std::string origin;  // scheme://host[:port]
-  std::string host;    // lower case
-};
-
-std::optional<Endpoint> ParseEndpoint(const std::string& url) {
-  CURLU* u = curl_url();
-  std::optional<Endpoint> out;
-  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
-    char* scheme = nullptr;
-    char* host = nullptr;
-    char* port = nullptr;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-      curl_url_get(u, CURLUPART_PORT, &port, 0);  // only when explicit
-      std::string s = absl::AsciiStrToLower(scheme);
-      if ((s == "https" || s == "http") && host[0] != '\0') {
-        Endpoint e;
-        e.host = absl::AsciiStrToLower(host);
-        e.origin = absl::StrCat(s, "://", e.host, port != nullptr ? ":" : "",
-                                port != nullptr ? port : "");
-        out = e;
-      }
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-  }
-  curl_url_cleanup(u);
-  return out;
-}
 
 std::string StringMember(const rapidjson::Value& v, const char* name) {
   auto it = v.FindMember(name);
@@ -123,6 +88,7 @@ WebPushProvider::WebPushProvider(std::string app_id, WebPushOptions options,
                                  std::unique_ptr<VapidTokens> vapid, HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
+      allowed_(options_.allowed_endpoints),
       vapid_(std::move(vapid)),
       http_(http) {}
 
@@ -142,24 +108,18 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   if (!auth || auth->empty()) return reject("data.auth is missing or not base64url");
   std::optional<std::string> p256dh = Base64UrlDecode(device.pushkey());
   if (!p256dh) return reject("pushkey is not a base64url p256dh key");
-  std::optional<Endpoint> endpoint = ParseEndpoint(endpoint_url);
+  std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(endpoint_url);
   if (!endpoint) return reject("data.endpoint is not an http(s) URL");
 
   if (options_.events_only && !n.has_event_id()) {
     done(Outcome::Skipped("events_only: not an event"));
     return;
   }
-  if (!options_.allowed_endpoints.empty()) {
-    bool allowed = false;
-    for (const std::string& glob : options_.allowed_endpoints) {
-      allowed = allowed || GlobMatch(absl::AsciiStrToLower(glob), endpoint->host);
-    }
-    if (!allowed) {
-      HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
-                 ": endpoint host ", endpoint->host, " is not in allowed_endpoints; not sent");
-      done(Outcome::Skipped(absl::StrCat("endpoint host ", endpoint->host, " not allowed")));
-      return;
-    }
+  if (!allowed_.Allows(endpoint->host)) {
+    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
+               ": endpoint host ", endpoint->host, " is not in allowed_endpoints; not sent");
+    done(Outcome::Skipped(absl::StrCat("endpoint host ", endpoint->host, " not allowed")));
+    return;
   }
   std::optional<std::string> payload =
       FitWebPushPayload(BuildWebPushPayload(n, device), kMaxPlaintextBytes);
@@ -200,7 +160,6 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   }
   http.ca_file = options_.common.ca_file;
   http.timeout = std::min(options_.common.timeout, remaining);
-  http.connect_timeout = std::min(http.timeout, absl::Seconds(5));
   http.allow_private_addresses = options_.allow_private_addresses;
   std::string app_id = app_id_;
   std::string request_id = request.request_id;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "providers/common/endpoint.h"
 #include "providers/common/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
@@ -59,6 +60,7 @@ class WebPushProvider : public Provider {
  private:
   std::string app_id_;
   WebPushOptions options_;
+  HostAllowList allowed_;
   std::unique_ptr<VapidTokens> vapid_;
   HttpClient* http_;
 };

@@ -1,0 +1,32 @@
+// Push endpoints given by devices (UnifiedPush pushkeys, Web Push
+// subscriptions): parsing, and the `allowed_endpoints` host allow-list.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace herald::providers {
+
+struct HttpEndpoint {
+  std::string host;    // lower case
+  std::string origin;  // scheme://host[:port], lower case
+};
+
+// An http(s) URL's host and origin; nullopt when it is not one.
+std::optional<HttpEndpoint> ParseHttpEndpoint(const std::string& url);
+
+// `allowed_endpoints`: globs over the endpoint host, matched case-blind.
+// Empty allows every host.
+class HostAllowList {
+ public:
+  explicit HostAllowList(const std::vector<std::string>& globs);
+  bool Allows(absl::string_view host) const;
+
+ private:
+  std::vector<std::string> globs_;  // lower case
+};
+
+}  // namespace herald::providers
