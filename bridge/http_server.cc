@@ -19,6 +19,7 @@
 #include "bridge/notify_json.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "proto/herald/v1/protocol.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -34,9 +35,6 @@ namespace {
 constexpr char kComponent[] = "bridge";
 constexpr char kNotifyPath[] = "/_matrix/push/v1/notify";
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
-// The dispatcher's answer to notifications it did not start (see
-// dispatcher_service.h, kDrainingMessage).
-constexpr char kDispatcherDraining[] = "dispatcher draining";
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -325,7 +323,7 @@ class Session : public std::enable_shared_from_this<Session> {
           // On a gRPC thread. A draining dispatcher did not start the
           // notification: send it again (the stream now goes to another).
           if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-              status.error_message() == kDispatcherDraining && pending->sends < 3 &&
+              status.error_message() == herald::v1::kDispatcherDrainingMessage && pending->sends < 3 &&
               !pending->answered.load()) {
             herald::v1::DispatchRequest again;
             ParseNotifyBody(pending->body, again.mutable_notification());

@@ -405,7 +405,7 @@ class StreamReactor
         ++pending_;
       }
       if (service_->draining()) {
-        Complete(item, grpc::StatusCode::UNAVAILABLE, kDrainingMessage);
+        Complete(item, grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage);
         continue;
       }
       if (std::string problem = ValidateRequest(item->request); !problem.empty()) {
@@ -487,9 +487,9 @@ class StreamReactor
     if (next == Next::kWrite) StartWrite(&out_);
     if (next == Next::kFinish) Finish(grpc::Status::OK);
     // Whatever the caller sent that crosses this was not started: it may
-    // resend it elsewhere (see kDrainingMessage).
+    // resend it elsewhere (see herald::v1::kDispatcherDrainingMessage).
     if (next == Next::kFinishDraining) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, kDrainingMessage));
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage));
     }
   }
 

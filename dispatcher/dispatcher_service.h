@@ -14,6 +14,7 @@
 #include "dispatcher/app_registry.h"
 #include "dispatcher/recent_pushes.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
+#include "proto/herald/v1/protocol.h"
 
 namespace herald::dispatcher {
 
@@ -34,10 +35,6 @@ class DrainableStream {
   virtual void Drain() = 0;
 };
 
-// The answer a stream gives to notifications it did not start because the
-// dispatcher is shutting down: the caller may send them elsewhere.
-inline constexpr char kDrainingMessage[] = "dispatcher draining";
-
 class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
  public:
   DispatcherService(std::shared_ptr<const AppRegistry> apps, RetryPolicy policy,
@@ -54,7 +51,7 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   void Start(const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
              absl::Time deadline, std::function<void()> on_done);
   // Graceful shutdown: open streams stop taking notifications (answering
-  // UNAVAILABLE kDrainingMessage, which callers may retry elsewhere) and end
+  // UNAVAILABLE kDispatcherDrainingMessage, which callers may retry elsewhere) and end
   // once the notifications they took are done.
   void BeginDrain();
   bool draining() const { return draining_.load(); }
