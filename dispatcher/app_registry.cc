@@ -6,9 +6,25 @@
 
 namespace herald::dispatcher {
 
+AppCounters::AppCounters(const std::string& app_label)
+    : attempts(Metrics::Global().GetCounter("herald_push_attempts_total",
+                                            "Upstream push attempts, by app.",
+                                            Labels({{"app", app_label}}))) {
+  for (int k = 0; k < providers::Outcome::kKinds; ++k) {
+    outcomes[k] = Metrics::Global().GetCounter(
+        "herald_pushes_total", "Pushes by app and final outcome.",
+        Labels({{"app", app_label},
+                {"outcome", providers::OutcomeKindName(static_cast<providers::Outcome::Kind>(k))}}));
+  }
+}
+
 AppRegistry::AppRegistry(std::vector<App> apps,
                          std::vector<std::unique_ptr<providers::HttpClient>> clients)
-    : clients_(std::move(clients)), apps_(std::move(apps)) {}
+    : clients_(std::move(clients)), apps_(std::move(apps)) {
+  for (App& app : apps_) {
+    if (app.counters == nullptr) app.counters = std::make_unique<AppCounters>(app.pattern);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
     const Config& config, const providers::ProviderEnv& env,

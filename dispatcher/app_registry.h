@@ -2,6 +2,7 @@
 // an exact app_id wins; otherwise exactly one glob must match.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "common/metrics.h"
 #include "providers/common/provider.h"
 
 namespace herald::dispatcher {
@@ -32,12 +34,22 @@ class InflightLimiter {
   std::atomic<int64_t> in_flight_{0};
 };
 
+// An app's metrics, looked up once rather than per push:
+// herald_push_attempts_total{app} and herald_pushes_total{app,outcome}.
+struct AppCounters {
+  explicit AppCounters(const std::string& app_label);
+  Counter* attempts;
+  std::array<Counter*, providers::Outcome::kKinds> outcomes;  // by Outcome::Kind
+};
+
 struct App {
   std::string pattern;
   std::string type;
   std::unique_ptr<providers::Provider> provider;
   // inflight_request_limit (Sygnal's key; default 512).
   std::unique_ptr<InflightLimiter> limiter = std::make_unique<InflightLimiter>(512);
+  // Filled in by AppRegistry.
+  std::unique_ptr<AppCounters> counters;
 };
 
 struct AppMatch {

@@ -45,6 +45,26 @@ herald::v1::Outcome ToProto(Outcome::Kind kind) {
   return herald::v1::OUTCOME_UNSPECIFIED;
 }
 
+// Devices with no app share the "(unroutable)" label.
+const AppCounters& Unroutable() {
+  static const AppCounters* counters = new AppCounters("(unroutable)");
+  return *counters;
+}
+
+Counter* DedupHits(RecentPushes::State state) {
+  static Counter* const counters[] = {
+      Metrics::Global().GetCounter(
+          "herald_dedup_hits_total",
+          "Pushes answered from memory instead of pushed again, by what was known.",
+          Labels({{"state", "in_flight"}})),
+      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
+                                   Labels({{"state", "delivered"}})),
+      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
+                                   Labels({{"state", "rejected"}})),
+  };
+  return counters[static_cast<int>(state)];
+}
+
 double Jitter() {
   thread_local std::mt19937 rng(std::random_device{}());
   return std::uniform_real_distribution<double>(0.5, 1.5)(rng);
@@ -117,13 +137,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       d.claimed = true;
       return false;
     }
-    Metrics::Global()
-        .GetCounter("herald_dedup_hits_total",
-                    "Pushes answered from memory instead of pushed again, by what was known.",
-                    Labels({{"state", *known == RecentPushes::State::kDelivered  ? "delivered"
-                                      : *known == RecentPushes::State::kRejected ? "rejected"
-                                                                                  : "in_flight"}}))
-        ->Add();
+    DedupHits(*known)->Add();
     switch (*known) {
       case RecentPushes::State::kDelivered:
         Record(i, Outcome::Delivered("already pushed for this event; not pushed again"));
@@ -150,10 +164,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       return;
     }
     ++d.attempts;
-    Metrics::Global()
-        .GetCounter("herald_push_attempts_total", "Upstream push attempts, by app.",
-                    Labels({{"app", d.app->pattern}}))
-        ->Add();
+    d.app->counters->attempts->Add();
     providers::PushRequest push;
     push.notification = &request_->notification();
     push.device = &request_->notification().devices(i);
@@ -213,11 +224,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       o->set_detail(d.outcome.detail);
       o->set_retry_after_ms(absl::ToInt64Milliseconds(d.outcome.retry_after));
       o->set_attempts(d.attempts);
-      Metrics::Global()
-          .GetCounter("herald_pushes_total", "Pushes by app and final outcome.",
-                      Labels({{"app", d.app != nullptr ? d.app->pattern : "(unroutable)"},
-                              {"outcome", OutcomeKindName(d.outcome.kind)}}))
-          ->Add();
+      const AppCounters& counters = d.app != nullptr ? *d.app->counters : Unroutable();
+      counters.outcomes[static_cast<int>(d.outcome.kind)]->Add();
       switch (d.outcome.kind) {
         case Outcome::Kind::kRejected:
           ++rejected;

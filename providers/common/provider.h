@@ -25,6 +25,7 @@ struct Outcome {
     kSkipped,    // deliberately not sent (nothing to show, not allowed)
     kLimited,    // not attempted: the app's in-flight limit is full (load shed)
   };
+  static constexpr int kKinds = static_cast<int>(Kind::kLimited) + 1;
   Kind kind = Kind::kFailed;
   std::string detail;  // human text for logs and gRPC callers; no secrets
   absl::Duration retry_after = absl::ZeroDuration();
