@@ -127,11 +127,14 @@ bool TooDeep(const Value& v, int levels) {
 }  // namespace
 
 std::string BuildWebPushPayload(const Notification& n, const Device& device) {
+  return BuildWebPushPayload(n, ParseDeviceData(device));
+}
+
+std::string BuildWebPushPayload(const Notification& n, const DeviceData& data) {
   rapidjson::Document doc;
   Allocator& alloc = doc.GetAllocator();
   ObjectBuilder payload(doc, alloc);
 
-  const DeviceData data = ParseDeviceData(device);
   if (auto it = data.doc.FindMember("default_payload");
       it != data.doc.MemberEnd() && it->value.IsObject()) {
     Value copy;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "proto/herald/v1/herald.pb.h"
+#include "providers/common/device_data.h"
 
 namespace herald::providers::webpush {
 
@@ -29,6 +30,8 @@ inline constexpr size_t kMaxBodyChars = 1000;
 // at any depth).
 std::string BuildWebPushPayload(const herald::v1::Notification& n,
                                 const herald::v1::Device& device);
+// The same, from the device's data already parsed (the provider has it).
+std::string BuildWebPushPayload(const herald::v1::Notification& n, const DeviceData& data);
 
 // Makes `payload` (a JSON object as built above) at most `max_bytes` long:
 // returned unchanged when it already fits; otherwise shortens content.body

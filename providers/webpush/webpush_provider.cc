@@ -122,7 +122,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     return;
   }
   std::optional<std::string> payload =
-      FitWebPushPayload(BuildWebPushPayload(n, device), kMaxPlaintextBytes);
+      FitWebPushPayload(BuildWebPushPayload(n, data), kMaxPlaintextBytes);
   if (!payload) {
     done(Outcome::Failed("payload does not fit in 4096 bytes"));
     return;
