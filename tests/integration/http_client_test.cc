@@ -1,0 +1,114 @@
+// The providers' HTTP client (libcurl, event-driven) against the fake
+// provider on loopback: connection reuse across bursts, timeouts that fire
+// while other transfers keep the loop busy, many transfers at once.
+#include "providers/common/http_client.h"
+
+#include <atomic>
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+
+namespace herald::testing {
+namespace {
+
+using providers::HttpClient;
+using providers::HttpRequest;
+using providers::HttpResponse;
+using providers::TransportError;
+
+HttpRequest Post(const std::string& url, absl::Duration timeout = absl::Seconds(5)) {
+  HttpRequest r;
+  r.url = url;
+  r.body = "{}";
+  r.headers = {{"Content-Type", "application/json"}};
+  r.timeout = timeout;
+  return r;
+}
+
+// Sends `n` requests at once and waits for all; returns their statuses.
+std::vector<int> Burst(HttpClient& client, const std::string& url, int n) {
+  std::vector<int> statuses(n, -1);
+  absl::BlockingCounter done(n);
+  for (int i = 0; i < n; ++i) {
+    client.Send(Post(url), [&statuses, &done, i](HttpResponse r) {
+      statuses[i] = r.ok() ? r.status : -static_cast<int>(r.error);
+      done.DecrementCount();
+    });
+  }
+  done.Wait();
+  return statuses;
+}
+
+TEST(HttpClientTest, KeepsConnectionsAcrossBursts) {
+  FakeProvider fake;
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":50}])");
+  HttpClient client;
+  for (int burst = 0; burst < 4; ++burst) {
+    std::vector<int> statuses = Burst(client, fake.base_url() + "/up/x", 40);
+    EXPECT_EQ(statuses, std::vector<int>(40, 200)) << "burst " << burst;
+  }
+  // 160 requests, at most 40 at a time over HTTP/1.1: 40 connections, reused
+  // by every later burst, none closed and opened again.
+  rapidjson::Document stats = fake.Stats();
+  EXPECT_LE(stats["total_connections"].GetInt(), 40);
+  EXPECT_GE(stats["max_in_flight"].GetInt(), 20);  // the bursts did overlap
+}
+
+TEST(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
+  FakeProvider fake;
+  fake.SetRules(R"([{"path":"/up/hang","action":"hang"}])");
+  HttpClient client;
+  absl::Notification timed_out;
+  HttpResponse hung;
+  absl::Time start = absl::Now();
+  absl::Time end;
+  client.Send(Post(fake.base_url() + "/up/hang", absl::Milliseconds(400)),
+              [&](HttpResponse r) {
+                hung = std::move(r);
+                end = absl::Now();
+                timed_out.Notify();
+              });
+  // Quick transfers without pause, so the loop never sits idle until the timer.
+  int quick = 0;
+  while (!timed_out.HasBeenNotified() && absl::Now() - start < absl::Seconds(5)) {
+    EXPECT_EQ(Burst(client, fake.base_url() + "/up/quick", 4), std::vector<int>(4, 200));
+    quick += 4;
+  }
+  ASSERT_TRUE(timed_out.WaitForNotificationWithTimeout(absl::Seconds(1)));
+  EXPECT_EQ(hung.error, TransportError::kTimeout) << hung.error_detail;
+  EXPECT_GE(end - start, absl::Milliseconds(390));
+  EXPECT_LT(end - start, absl::Milliseconds(1500));
+  EXPECT_GT(quick, 8);
+}
+
+TEST(HttpClientTest, ManyTransfersAtOnceAllComplete) {
+  FakeProvider fake;
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
+  HttpClient client;
+  std::vector<int> statuses = Burst(client, fake.base_url() + "/up/many", 300);
+  EXPECT_EQ(statuses, std::vector<int>(300, 200));
+  EXPECT_GE(fake.Stats()["max_in_flight"].GetInt(), 100);
+}
+
+TEST(HttpClientTest, RefusedPrivateAddressIsNotContacted) {
+  FakeProvider fake;
+  HttpClient client;
+  HttpRequest r = Post(fake.base_url() + "/up/private");
+  r.allow_private_addresses = false;
+  absl::Notification done;
+  HttpResponse got;
+  client.Send(std::move(r), [&](HttpResponse resp) {
+    got = std::move(resp);
+    done.Notify();
+  });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_EQ(got.error, TransportError::kRefusedAddress);
+  EXPECT_EQ(fake.Requests().Size(), 0u);
+}
+
+}  // namespace
+}  // namespace herald::testing
