@@ -296,6 +296,8 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
       static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
   config->dispatcher.dedup_ttl = disp.Seconds("dedup_ttl", config->dispatcher.dedup_ttl);
   config->dispatcher.metrics_listen = disp.String("metrics_listen", "");
+  config->dispatcher.http_threads = static_cast<int>(
+      disp.Int("http_threads", config->dispatcher.http_threads, 1, 64));
   config->dispatcher.dedup_max_entries =
       disp.Int("dedup_max_entries", config->dispatcher.dedup_max_entries, 0, 100000000);
 

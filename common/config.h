@@ -76,6 +76,9 @@ struct DispatcherConfig {
   int max_attempts = 4;
   // Long-lived DispatchStream calls the bridge keeps open to the dispatchers.
   int streams = 2;
+  // Event-loop threads of the HTTP client shared by UnifiedPush and Web Push
+  // apps (APNs and FCM apps have one each, on their own connections).
+  int http_threads = 2;
   // How long the outcome of each (event_id, app_id, pushkey) push is
   // remembered so that a homeserver's retry does not push twice, and how many
   // are kept at most (about 90 bytes each; 0 turns it off).

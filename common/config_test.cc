@@ -12,6 +12,7 @@ TEST(Config, DefaultsFromEmptyFile) {
   EXPECT_EQ((*config)->http.bind_addresses, std::vector<std::string>{"127.0.0.1"});
   EXPECT_EQ((*config)->http.max_body_bytes, 512 * 1024);
   EXPECT_EQ((*config)->dispatcher.deadline, absl::Seconds(10));
+  EXPECT_EQ((*config)->dispatcher.http_threads, 2);
   EXPECT_TRUE((*config)->apps.empty());
 }
 
@@ -60,6 +61,7 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
       {"http: {port: five}", "h.yaml: http.port: must be an integer"},
       {"http: [1, 2]", "h.yaml: http: must be a mapping"},
       {"dispatcher: {deadline: -1}", "h.yaml: dispatcher.deadline: must be a positive number of seconds"},
+      {"dispatcher: {http_threads: 0}", "h.yaml: dispatcher.http_threads: must be between 1 and 64"},
       {"apps: {a: {endpoint: x}}", "h.yaml: apps.a.type: missing"},
       {"apps: {a: 3}", "h.yaml: apps.a: must be a mapping"},
       {"apps: [a]", "h.yaml: apps: must be a mapping"},

@@ -84,7 +84,9 @@ int main(int argc, char** argv) {
   }
   herald::ApplyLogConfig(**config, kComponent);
 
-  auto http = std::make_unique<herald::providers::HttpClient>();
+  herald::providers::HttpClientOptions http_options;
+  http_options.threads = (*config)->dispatcher.http_threads;
+  auto http = std::make_unique<herald::providers::HttpClient>(http_options);
   herald::providers::ProviderEnv env;
   env.http = http.get();
   std::vector<std::string> warnings = (*config)->warnings;

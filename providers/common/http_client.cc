@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -184,9 +185,10 @@ TransportError Classify(CURLcode code) {
 
 }  // namespace
 
-class HttpClient::Impl {
+// One libcurl multi handle and the thread that drives it.
+class HttpClient::Loop {
  public:
-  explicit Impl(HttpClientOptions options) : options_(options) {
+  explicit Loop(HttpClientOptions options) : options_(options) {
     std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi_ = curl_multi_init();
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -199,9 +201,9 @@ class HttpClient::Impl {
     // is due, and each ready socket runs only its own transfer. (With
     // curl_multi_perform every wake-up visited every transfer, a poll(2)
     // each: O(transfers in flight) per event.)
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Loop::OnSocket);
     curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Loop::OnTimer);
     curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     // Keep idle connections for reuse. curl's default cache holds 4 per
@@ -212,10 +214,10 @@ class HttpClient::Impl {
     if (options_.max_host_connections > 0) {
       curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
     }
-    loop_ = std::thread([this] { Loop(); });
+    loop_ = std::thread([this] { Run(); });
   }
 
-  ~Impl() {
+  ~Loop() {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
@@ -228,10 +230,17 @@ class HttpClient::Impl {
     close(epoll_fd_);
   }
 
+  // Transfers queued or running here: where the next one goes.
+  int Load() const { return load_.load(std::memory_order_relaxed); }
+
   void Send(HttpRequest request, Callback done) {
+    load_.fetch_add(1, std::memory_order_relaxed);
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
-    t->done = std::move(done);
+    t->done = [this, done = std::move(done)](HttpResponse r) {
+      load_.fetch_sub(1, std::memory_order_relaxed);
+      done(std::move(r));
+    };
     t->max_body = options_.max_response_body;
     {
       absl::MutexLock lock(&mu_);
@@ -375,7 +384,7 @@ class HttpClient::Impl {
 
   // curl: watch `fd` for `what` (or stop watching it).
   static int OnSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* user, void* /*socketp*/) {
-    auto* self = static_cast<Impl*>(user);
+    auto* self = static_cast<Loop*>(user);
     if (what == CURL_POLL_REMOVE) {
       epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
       return 0;
@@ -391,13 +400,13 @@ class HttpClient::Impl {
 
   // curl: call back with CURL_SOCKET_TIMEOUT in `timeout_ms` (-1: no timer).
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
-    auto* self = static_cast<Impl*>(user);
+    auto* self = static_cast<Loop*>(user);
     self->timer_due_ = timeout_ms < 0 ? absl::InfiniteFuture()
                                       : absl::Now() + absl::Milliseconds(timeout_ms);
     return 0;
   }
 
-  void Loop() {
+  void Run() {
     constexpr int kMaxEvents = 256;
     epoll_event events[kMaxEvents];
     int running = 0;
@@ -468,6 +477,7 @@ class HttpClient::Impl {
   std::deque<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<int> load_{0};
   std::unordered_set<Transfer*> active_;  // loop thread only
   static constexpr size_t kMaxIdleHandles = 256;
   static constexpr long kMaxIdleConnections = 4096;
@@ -477,11 +487,43 @@ class HttpClient::Impl {
   absl::Time timer_due_ = absl::InfiniteFuture();  // curl's next timer; loop thread only
 };
 
-HttpClient::HttpClient(HttpClientOptions options)
-    : impl_(std::make_unique<Impl>(options)) {}
+namespace {
+
+// "scheme://host:port" of a URL (the whole URL if it has no path).
+absl::string_view Origin(absl::string_view url) {
+  size_t scheme_end = url.find("://");
+  if (scheme_end == absl::string_view::npos) return url;
+  size_t path = url.find_first_of("/?#", scheme_end + 3);
+  return path == absl::string_view::npos ? url : url.substr(0, path);
+}
+
+}  // namespace
+
+HttpClient::HttpClient(HttpClientOptions options) {
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    loops_.push_back(std::make_unique<Loop>(options));
+  }
+}
+
 HttpClient::~HttpClient() = default;
+
 void HttpClient::Send(HttpRequest request, Callback done) {
-  impl_->Send(std::move(request), std::move(done));
+  Loop* loop = loops_.front().get();
+  if (loops_.size() > 1) {
+    const bool multiplexed =
+        request.version == HttpVersion::kHttp2PriorKnowledge ||
+        (request.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(request.url, "https:"));
+    if (multiplexed) {
+      // One loop per origin, so that its HTTP/2 connection carries them all.
+      loop = loops_[absl::HashOf(Origin(request.url)) % loops_.size()].get();
+    } else {
+      // HTTP/1.1: a connection per transfer anyway; the least busy loop.
+      for (const auto& l : loops_) {
+        if (l->Load() < loop->Load()) loop = l.get();
+      }
+    }
+  }
+  loop->Send(std::move(request), std::move(done));
 }
 
 }  // namespace herald::providers

@@ -1,5 +1,5 @@
 // Asynchronous HTTP client shared by all providers: libcurl's multi interface
-// driven by one event-loop thread. HTTP/2 multiplexing where the server offers
+// driven by event-loop threads (epoll + curl_multi_socket_action). HTTP/2 multiplexing where the server offers
 // it, connection reuse, TLS with an optional CA file, a timeout on every
 // request. Send() never blocks on the network; completions run on the loop
 // thread and must be quick (classify, then hand off).
@@ -70,6 +70,12 @@ struct HttpClientOptions {
   long max_host_connections = 0;
   // Bytes of response body kept; more is dropped (we only classify answers).
   size_t max_response_body = 64 * 1024;
+  // Event loops (threads, each with its own libcurl multi handle and
+  // connections). HTTP/1.1 transfers go to the least busy loop; those that
+  // may share an HTTP/2 connection stay on one loop per origin. libcurl's
+  // cost per transfer grows with the connections one multi handle holds to
+  // a host, so thousands of HTTP/1.1 transfers at once want several loops.
+  int threads = 1;
 };
 
 class HttpClient {
@@ -85,8 +91,8 @@ class HttpClient {
   void Send(HttpRequest request, Callback done);
 
  private:
-  class Impl;
-  std::unique_ptr<Impl> impl_;
+  class Loop;
+  std::vector<std::unique_ptr<Loop>> loops_;
 };
 
 // True for addresses a public push endpoint must never resolve to: loopback,

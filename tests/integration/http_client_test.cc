@@ -1,6 +1,7 @@
 // The providers' HTTP client (libcurl, event-driven) against the fake
 // provider on loopback: connection reuse across bursts, timeouts that fire
-// while other transfers keep the loop busy, many transfers at once.
+// while other transfers keep the loop busy, many transfers at once, spread
+// over several event loops.
 #include "providers/common/http_client.h"
 
 #include <atomic>
@@ -43,10 +44,22 @@ std::vector<int> Burst(HttpClient& client, const std::string& url, int n) {
   return statuses;
 }
 
-TEST(HttpClientTest, KeepsConnectionsAcrossBursts) {
+// Each test runs with one event loop and with several.
+class HttpClientTest : public ::testing::TestWithParam<int> {
+ protected:
+  providers::HttpClientOptions Options() const {
+    providers::HttpClientOptions o;
+    o.threads = GetParam();
+    return o;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Loops, HttpClientTest, ::testing::Values(1, 3));
+
+TEST_P(HttpClientTest, KeepsConnectionsAcrossBursts) {
   FakeProvider fake;
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":50}])");
-  HttpClient client;
+  HttpClient client(Options());
   for (int burst = 0; burst < 4; ++burst) {
     std::vector<int> statuses = Burst(client, fake.base_url() + "/up/x", 40);
     EXPECT_EQ(statuses, std::vector<int>(40, 200)) << "burst " << burst;
@@ -58,10 +71,10 @@ TEST(HttpClientTest, KeepsConnectionsAcrossBursts) {
   EXPECT_GE(stats["max_in_flight"].GetInt(), 20);  // the bursts did overlap
 }
 
-TEST(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
+TEST_P(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
   FakeProvider fake;
   fake.SetRules(R"([{"path":"/up/hang","action":"hang"}])");
-  HttpClient client;
+  HttpClient client(Options());
   absl::Notification timed_out;
   HttpResponse hung;
   absl::Time start = absl::Now();
@@ -85,18 +98,18 @@ TEST(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
   EXPECT_GT(quick, 8);
 }
 
-TEST(HttpClientTest, ManyTransfersAtOnceAllComplete) {
+TEST_P(HttpClientTest, ManyTransfersAtOnceAllComplete) {
   FakeProvider fake;
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
-  HttpClient client;
+  HttpClient client(Options());
   std::vector<int> statuses = Burst(client, fake.base_url() + "/up/many", 300);
   EXPECT_EQ(statuses, std::vector<int>(300, 200));
   EXPECT_GE(fake.Stats()["max_in_flight"].GetInt(), 100);
 }
 
-TEST(HttpClientTest, RefusedPrivateAddressIsNotContacted) {
+TEST_P(HttpClientTest, RefusedPrivateAddressIsNotContacted) {
   FakeProvider fake;
-  HttpClient client;
+  HttpClient client(Options());
   HttpRequest r = Post(fake.base_url() + "/up/private");
   r.allow_private_addresses = false;
   absl::Notification done;
