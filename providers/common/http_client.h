@@ -1,5 +1,6 @@
 // Asynchronous HTTP client shared by all providers: libcurl's multi interface
-// driven by event-loop threads (epoll + curl_multi_socket_action). HTTP/2 multiplexing where the server offers
+// driven by event-loop threads (epoll + curl_multi_socket_action), each with
+// its own connections. HTTP/2 multiplexing where the server offers
 // it, connection reuse, TLS with an optional CA file, a timeout on every
 // request. Send() never blocks on the network; completions run on the loop
 // thread and must be quick (classify, then hand off).
@@ -81,12 +82,12 @@ struct HttpClientOptions {
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options = {});
-  ~HttpClient();  // Fails pending requests with kShutdown, joins the loop.
+  ~HttpClient();  // Fails pending requests with kShutdown, joins the loops.
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
   using Callback = std::function<void(HttpResponse)>;
-  // Queues the request; `done` runs exactly once, on the loop thread (or on
+  // Queues the request; `done` runs exactly once, on a loop thread (or on
   // the calling thread if the client is already shutting down).
   void Send(HttpRequest request, Callback done);
 
