@@ -183,6 +183,13 @@ TransportError Classify(CURLcode code) {
   }
 }
 
+// Over TLS (ALPN may pick HTTP/2) or with h2c by prior knowledge, a request
+// may share a connection with others to its origin.
+bool MayMultiplex(const HttpRequest& r) {
+  return r.version == HttpVersion::kHttp2PriorKnowledge ||
+         (r.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(r.url, "https:"));
+}
+
 }  // namespace
 
 // One libcurl multi handle and the thread that drives it.
@@ -237,10 +244,7 @@ class HttpClient::Loop {
     load_.fetch_add(1, std::memory_order_relaxed);
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
-    t->done = [this, done = std::move(done)](HttpResponse r) {
-      load_.fetch_sub(1, std::memory_order_relaxed);
-      done(std::move(r));
-    };
+    t->done = std::move(done);
     t->max_body = options_.max_response_body;
     {
       absl::MutexLock lock(&mu_);
@@ -249,9 +253,7 @@ class HttpClient::Loop {
       }
     }
     if (t != nullptr) {  // not queued: shutting down
-      t->response.error = TransportError::kShutdown;
-      t->response.error_detail = "HTTP client is shutting down";
-      t->done(std::move(t->response));
+      Abandon(std::move(t));
       return;
     }
     // One wake-up per batch: when the loop is already due to look at the
@@ -284,8 +286,7 @@ class HttpClient::Loop {
     // Prefer waiting for a connection being set up (it may turn out to be
     // HTTP/2 and take this request too) over opening another. Only where
     // multiplexing is possible: over TLS, or with h2c by prior knowledge.
-    if (r.version == HttpVersion::kHttp2PriorKnowledge ||
-        (r.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(r.url, "https:"))) {
+    if (MayMultiplex(r)) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     }
     switch (r.version) {
@@ -339,11 +340,19 @@ class HttpClient::Loop {
     active_.insert(t.release());  // owned by the multi handle until done
   }
 
+  // Every transfer ends here, exactly once.
   void Complete(std::unique_ptr<Transfer> t) {
     Callback done = std::move(t->done);
     HttpResponse response = std::move(t->response);
     t.reset();
+    load_.fetch_sub(1, std::memory_order_relaxed);
     done(std::move(response));
+  }
+
+  void Abandon(std::unique_ptr<Transfer> t) {
+    t->response.error = TransportError::kShutdown;
+    t->response.error_detail = "HTTP client is shutting down";
+    Complete(std::move(t));
   }
 
   void Finish(CURL* e, CURLcode code) {
@@ -440,11 +449,7 @@ class HttpClient::Loop {
           stopping = stopping_;
         }
         if (stopping) {
-          for (auto& t : batch) {
-            t->response.error = TransportError::kShutdown;
-            t->response.error_detail = "HTTP client is shutting down";
-            Complete(std::move(t));
-          }
+          for (auto& t : batch) Abandon(std::move(t));
           break;
         }
         // Each added handle asks for a timer of 0: the check below starts them.
@@ -463,10 +468,8 @@ class HttpClient::Loop {
     std::unordered_set<Transfer*> active;
     active.swap(active_);
     for (Transfer* t : active) {
-      t->response.error = TransportError::kShutdown;
-      t->response.error_detail = "HTTP client is shutting down";
       curl_multi_remove_handle(multi_, t->easy);
-      Complete(std::unique_ptr<Transfer>(t));
+      Abandon(std::unique_ptr<Transfer>(t));
     }
   }
 
@@ -487,18 +490,6 @@ class HttpClient::Loop {
   absl::Time timer_due_ = absl::InfiniteFuture();  // curl's next timer; loop thread only
 };
 
-namespace {
-
-// "scheme://host:port" of a URL (the whole URL if it has no path).
-absl::string_view Origin(absl::string_view url) {
-  size_t scheme_end = url.find("://");
-  if (scheme_end == absl::string_view::npos) return url;
-  size_t path = url.find_first_of("/?#", scheme_end + 3);
-  return path == absl::string_view::npos ? url : url.substr(0, path);
-}
-
-}  // namespace
-
 HttpClient::HttpClient(HttpClientOptions options) {
   for (int i = 0; i < std::max(1, options.threads); ++i) {
     loops_.push_back(std::make_unique<Loop>(options));
@@ -510,12 +501,12 @@ HttpClient::~HttpClient() = default;
 void HttpClient::Send(HttpRequest request, Callback done) {
   Loop* loop = loops_.front().get();
   if (loops_.size() > 1) {
-    const bool multiplexed =
-        request.version == HttpVersion::kHttp2PriorKnowledge ||
-        (request.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(request.url, "https:"));
-    if (multiplexed) {
-      // One loop per origin, so that its HTTP/2 connection carries them all.
-      loop = loops_[absl::HashOf(Origin(request.url)) % loops_.size()].get();
+    if (MayMultiplex(request)) {
+      // One loop per origin, so that its HTTP/2 connection carries them all
+      // (without an origin: the first loop).
+      if (!request.origin.empty()) {
+        loop = loops_[absl::HashOf(request.origin) % loops_.size()].get();
+      }
     } else {
       // HTTP/1.1: a connection per transfer anyway; the least busy loop.
       for (const auto& l : loops_) {

@@ -28,6 +28,10 @@ enum class HttpVersion {
 struct HttpRequest {
   std::string method = "POST";
   std::string url;
+  // scheme://host[:port] of `url` where the caller has parsed it already
+  // (endpoint.h): a client with several loops keeps requests that may share
+  // an HTTP/2 connection on one loop per origin. Empty: the first loop.
+  std::string origin;
   HttpHeaders headers;
   std::string body;
   absl::Duration timeout = absl::Seconds(10);

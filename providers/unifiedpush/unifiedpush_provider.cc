@@ -68,6 +68,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
 
   HttpRequest http;
   http.url = endpoint;
+  http.origin = parsed->origin;
   http.headers = {{"Content-Type", "application/json"},
                   {"TTL", absl::StrCat(options_.ttl_seconds)}};
   http.body = NotifyBodyJson(*request.notification, json_options);

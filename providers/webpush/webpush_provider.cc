@@ -149,6 +149,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   }
   HttpRequest http;
   http.url = endpoint_url;
+  http.origin = endpoint->origin;
   http.body = *std::move(body);
   http.headers = {{"Content-Type", "application/octet-stream"},
                   {"Content-Encoding", "aes128gcm"},
