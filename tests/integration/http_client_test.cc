@@ -107,6 +107,32 @@ TEST_P(HttpClientTest, ManyTransfersAtOnceAllComplete) {
   EXPECT_GE(fake.Stats()["max_in_flight"].GetInt(), 100);
 }
 
+TEST_P(HttpClientTest, OneOriginOverHttp2SharesOneLoopAndItsConnection) {
+  TestPki pki = MakeTestPki(TempDir());
+  FakeProvider fake(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
+  HttpClient client(Options());
+  const int n = 30;
+  absl::BlockingCounter done(n);
+  std::atomic<int> ok{0};
+  for (int i = 0; i < n; ++i) {
+    HttpRequest r = Post(fake.base_url() + "/up/" + std::to_string(i));
+    r.ca_file = pki.ca_cert;
+    r.origin = fake.base_url();
+    client.Send(std::move(r), [&](HttpResponse resp) {
+      if (resp.ok() && resp.status == 200) ++ok;
+      done.DecrementCount();
+    });
+  }
+  done.Wait();
+  EXPECT_EQ(ok.load(), n);
+  for (const auto& req : fake.Requests(n).GetArray()) {
+    EXPECT_EQ(std::string(req["protocol"].GetString()), "HTTP/2");
+  }
+  // Spread over several loops, each would have opened its own connection.
+  EXPECT_LE(fake.Stats()["total_connections"].GetInt(), 1);
+}
+
 TEST_P(HttpClientTest, RefusedPrivateAddressIsNotContacted) {
   FakeProvider fake;
   HttpClient client(Options());
