@@ -141,7 +141,7 @@ std::string ApnsTokenCache::Get(absl::Time now, std::string* error) {
   const absl::Duration age = now - issued_;
   // Renew when the token is old, or when APNs said it expired. The latter is
   // asked for once per token (see Expired()), so a burst of 403s renews once.
-  const bool due = token_.empty() || age >= kTokenLifetime || force_;
+  const bool due = token_.empty() || age >= kTokenLifetime;
   if (due) {
     absl::StatusOr<std::string> jwt =
         MakeApnsJwt(key_, key_id_, team_id_, absl::ToUnixSeconds(now));
@@ -151,16 +151,14 @@ std::string ApnsTokenCache::Get(absl::Time now, std::string* error) {
     }
     token_ = *std::move(jwt);
     issued_ = now;
-    force_ = false;
     ++renewals_;
   }
   return token_;
 }
 
-void ApnsTokenCache::Expired(const std::string& token, absl::Time now) {
+void ApnsTokenCache::Expired(const std::string& token) {
   absl::MutexLock lock(&mu_);
-  (void)now;
-  if (token == token_) force_ = true;
+  if (token == token_) issued_ = absl::InfinitePast();  // due at the next Get()
 }
 
 int ApnsTokenCache::renewals() const {
@@ -223,13 +221,13 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
 
 void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
   absl::Time now = absl::Now();
-  absl::Duration remaining = send->deadline - now;
-  if (remaining <= absl::ZeroDuration()) {
-    send->done(Outcome::Retry("deadline passed before sending"));
+  std::optional<absl::Duration> timeout = AttemptTimeout(options_.common, send->deadline, now);
+  if (!timeout) {
+    send->done(DeadlinePassed());
     return;
   }
   HttpRequest http = send->http;
-  http.timeout = std::min(options_.common.timeout, remaining);
+  http.timeout = *timeout;
   std::string jwt;
   if (tokens_ != nullptr) {
     std::string error;
@@ -247,7 +245,7 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
       // Apple no longer accepts our token: renew it and try again, once.
       HERALD_LOG(kWarning, kComponent, "app ", app_id_,
                  ": APNs says the provider token expired; renewing it");
-      tokens_->Expired(jwt, absl::Now());
+      tokens_->Expired(jwt);
       send->token_renewed = true;
       Attempt(send);
       return;

@@ -44,11 +44,12 @@ ApnsClassification ClassifyApnsResponse(const HttpResponse& response, absl::Time
 class ApnsTokenCache {
  public:
   ApnsTokenCache(SigningKey key, std::string key_id, std::string team_id);
-  // The current token, renewed if due. Empty with `error` set on failure.
+  // The current token, renewed if due. When renewing fails, `error` is set
+  // and the previous token (empty if there is none) is returned.
   std::string Get(absl::Time now, std::string* error);
   // Apple said `token` expired: the next Get() makes a new one, if `token` is
   // still the current one (so many failing requests cause one renewal).
-  void Expired(const std::string& token, absl::Time now);
+  void Expired(const std::string& token);
   int renewals() const;
 
  private:
@@ -58,7 +59,6 @@ class ApnsTokenCache {
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
   absl::Time issued_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  bool force_ ABSL_GUARDED_BY(mu_) = false;
   int renewals_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -91,11 +91,11 @@ TEST(ApnsTokenCache, SharedRenewedAfterFiftyMinutesAndWhenExpired) {
   EXPECT_NE(second, first);
   EXPECT_EQ(cache.renewals(), 2);
   // A stale token reported expired does not renew again.
-  cache.Expired(first, t0 + absl::Minutes(51));
+  cache.Expired(first);
   EXPECT_EQ(cache.Get(t0 + absl::Minutes(51), &error), second);
   // The current one does, once.
-  cache.Expired(second, t0 + absl::Minutes(52));
-  cache.Expired(second, t0 + absl::Minutes(52));
+  cache.Expired(second);
+  cache.Expired(second);
   std::string third = cache.Get(t0 + absl::Minutes(52), &error);
   EXPECT_NE(third, second);
   EXPECT_EQ(cache.Get(t0 + absl::Minutes(52), &error), third);

@@ -72,9 +72,17 @@ CommonAppOptions ReadCommonAppOptions(ConfigMap& map) {
   o.endpoint = map.String("endpoint", "");
   o.ca_file = map.String("ca_file", "");
   o.timeout = map.Seconds("timeout", o.timeout);
-  o.inflight_request_limit = map.Int("inflight_request_limit", o.inflight_request_limit, 1, 1000000);
   return o;
 }
+
+std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
+                                             absl::Time deadline, absl::Time now) {
+  const absl::Duration remaining = deadline - now;
+  if (remaining <= absl::ZeroDuration()) return std::nullopt;
+  return std::min(options.timeout, remaining);
+}
+
+Outcome DeadlinePassed() { return Outcome::Retry("deadline passed before sending"); }
 
 void ProviderRegistry::Register(const std::string& type, ProviderFactory factory) {
   Registry& r = GetRegistry();

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,10 +91,16 @@ struct CommonAppOptions {
   std::string endpoint;  // base URL override
   std::string ca_file;
   absl::Duration timeout = absl::Seconds(10);
-  int64_t inflight_request_limit = 512;
 };
-// Reads endpoint, ca_file, timeout, inflight_request_limit from `map`.
+// Reads endpoint, ca_file, timeout from `map`. (inflight_request_limit is
+// the dispatcher's: dispatcher/app_registry.cc.)
 CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
+
+// How long the next attempt may take: the app's `timeout`, cut to what is
+// left before `deadline`. Nullopt when nothing is left: answer DeadlinePassed().
+std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
+                                             absl::Time deadline, absl::Time now);
+Outcome DeadlinePassed();
 
 // An HTTP client of the app's own with at most `max_connections` per host
 // (env.new_http_client), or the shared one where there is no factory.

@@ -146,7 +146,6 @@ void AccessTokenSource::Get(Callback done) {
       waiters_.push_back(std::move(done));
       if (!fetching_) {
         fetching_ = true;
-        ++fetches_;
         start_fetch = true;
       }
     } else {
@@ -165,10 +164,6 @@ void AccessTokenSource::Refused(const std::string& token) {
   if (token == token_) refresh_at_ = absl::InfinitePast();
 }
 
-int AccessTokenSource::fetches() const {
-  absl::MutexLock lock(&mu_);
-  return fetches_;
-}
 
 void AccessTokenSource::Fetch() {
   const int64_t iat = absl::ToUnixSeconds(absl::Now());
@@ -282,9 +277,10 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
                      : Outcome::Failed(std::string(token.status().message())));
       return;
     }
-    absl::Duration remaining = send->deadline - absl::Now();
-    if (remaining <= absl::ZeroDuration()) {
-      send->done(Outcome::Retry("deadline passed before sending"));
+    std::optional<absl::Duration> timeout =
+        AttemptTimeout(options_.common, send->deadline, absl::Now());
+    if (!timeout) {
+      send->done(DeadlinePassed());
       return;
     }
     HttpRequest http;
@@ -293,7 +289,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
     http.headers = {{"Content-Type", "application/json"},
                     {"Authorization", absl::StrCat("Bearer ", *token)}};
     http.ca_file = options_.common.ca_file;
-    http.timeout = std::min(options_.common.timeout, remaining);
+    http.timeout = *timeout;
     std::string used = *token;
     http_->Send(std::move(http), [this, send, used](HttpResponse response) {
       FcmClassification c = ClassifyFcmResponse(response, absl::Now());

@@ -56,7 +56,6 @@ class AccessTokenSource {
   void Get(Callback done);
   // The token was refused by FCM: the next Get() fetches a new one (once per token).
   void Refused(const std::string& token);
-  int fetches() const;
 
  private:
   void Fetch();  // without mu_ held
@@ -71,7 +70,6 @@ class AccessTokenSource {
   absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Callback> waiters_ ABSL_GUARDED_BY(mu_);
-  int fetches_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class GcmProvider : public Provider {

@@ -57,9 +57,10 @@ void UnifiedPushProvider::Push(const PushRequest& request,
     done(Outcome::Rejected(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
     return;
   }
-  absl::Duration remaining = request.deadline - absl::Now();
-  if (remaining <= absl::ZeroDuration()) {
-    done(Outcome::Retry("deadline passed before sending"));
+  std::optional<absl::Duration> timeout =
+      AttemptTimeout(options_.common, request.deadline, absl::Now());
+  if (!timeout) {
+    done(DeadlinePassed());
     return;
   }
   DeviceData data = ParseDeviceData(*request.device);
@@ -72,7 +73,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
   http.headers = {{"Content-Type", "application/json"},
                   {"TTL", absl::StrCat(options_.ttl_seconds)}};
   http.body = NotifyBodyJson(*request.notification, json_options);
-  http.timeout = std::min(options_.common.timeout, remaining);
+  http.timeout = *timeout;
   http.ca_file = options_.common.ca_file;
   http.allow_private_addresses = options_.allow_private_addresses;
 

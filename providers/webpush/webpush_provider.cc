@@ -135,9 +135,9 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   if (!body.ok()) return reject(std::string(body.status().message()));
 
   absl::Time now = absl::Now();
-  absl::Duration remaining = request.deadline - now;
-  if (remaining <= absl::ZeroDuration()) {
-    done(Outcome::Retry("deadline passed before sending"));
+  std::optional<absl::Duration> timeout = AttemptTimeout(options_.common, request.deadline, now);
+  if (!timeout) {
+    done(DeadlinePassed());
     return;
   }
   std::string error;
@@ -160,7 +160,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     http.headers.emplace_back("Topic", RoomTopic(n.room_id()));
   }
   http.ca_file = options_.common.ca_file;
-  http.timeout = std::min(options_.common.timeout, remaining);
+  http.timeout = *timeout;
   http.allow_private_addresses = options_.allow_private_addresses;
   std::string app_id = app_id_;
   std::string request_id = request.request_id;
