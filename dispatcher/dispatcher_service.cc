@@ -9,7 +9,9 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "rapidjson/document.h"
+#include "rapidjson/encodedstream.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 
 namespace herald::dispatcher {
 namespace {
@@ -282,11 +284,24 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   std::atomic<int> pending_{0};
 };
 
+// Accepts the SAX events of a JSON text whose top level is an object; stops
+// at the first event otherwise. Checks without building a tree.
+struct TopLevelObject : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelObject> {
+  bool started = false;
+  bool Default() { return started; }
+  bool StartObject() {
+    started = true;
+    return true;
+  }
+};
+
 bool IsJsonObjectOrEmpty(const std::string& text) {
   if (text.empty()) return true;
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  return !doc.HasParseError() && doc.IsObject();
+  rapidjson::MemoryStream memory(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(memory);
+  TopLevelObject handler;
+  rapidjson::Reader reader;
+  return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(in, handler).IsError();
 }
 
 }  // namespace
@@ -304,15 +319,12 @@ std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
   }
   for (int i = 0; i < n.devices_size(); ++i) {
     const herald::v1::Device& d = n.devices(i);
-    std::string where = absl::StrCat("notification.devices[", i, "]");
-    if (d.app_id().empty()) return absl::StrCat(where, ".app_id must not be empty");
-    if (d.pushkey().empty()) return absl::StrCat(where, ".pushkey must not be empty");
-    if (!IsJsonObjectOrEmpty(d.data_json())) {
-      return absl::StrCat(where, ".data_json must be a JSON object");
-    }
-    if (!IsJsonObjectOrEmpty(d.tweaks_json())) {
-      return absl::StrCat(where, ".tweaks_json must be a JSON object");
-    }
+    const char* wrong = d.app_id().empty()                  ? ".app_id must not be empty"
+                        : d.pushkey().empty()               ? ".pushkey must not be empty"
+                        : !IsJsonObjectOrEmpty(d.data_json())   ? ".data_json must be a JSON object"
+                        : !IsJsonObjectOrEmpty(d.tweaks_json()) ? ".tweaks_json must be a JSON object"
+                                                                : nullptr;
+    if (wrong != nullptr) return absl::StrCat("notification.devices[", i, "]", wrong);
   }
   return "";
 }
