@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "proto/herald/v1/protocol.h"
 
 namespace herald::bridge {
 
@@ -60,6 +61,21 @@ class DispatchClient::Stream
       }
       if (release) RemoveHold();
       return;
+    }
+    // A draining dispatcher takes nothing more on this stream: retire it
+    // before the callbacks run, so that what they send again opens a new one.
+    for (const herald::v1::DispatchResult& result : results_.results()) {
+      if (result.code() == grpc::StatusCode::UNAVAILABLE &&
+          result.message() == herald::v1::kDispatcherDrainingMessage) {
+        bool release;
+        {
+          absl::MutexLock lock(&mu_);
+          dead_ = true;
+          release = ReleaseHoldLocked();
+        }
+        if (release) RemoveHold();
+        break;
+      }
     }
     for (herald::v1::DispatchResult& result : *results_.mutable_results()) {
       Callback done;

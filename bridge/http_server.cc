@@ -321,7 +321,8 @@ class Session : public std::enable_shared_from_this<Session> {
         std::move(request), [self = shared_from_this(), pending](
                                 const grpc::Status& status, herald::v1::DispatchResponse* response) {
           // On a gRPC thread. A draining dispatcher did not start the
-          // notification: send it again (the stream now goes to another).
+          // notification: send it again (DispatchClient has retired that
+          // stream, so this goes on a new one).
           if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
               status.error_message() == herald::v1::kDispatcherDrainingMessage && pending->sends < 3 &&
               !pending->answered.load()) {
