@@ -77,12 +77,10 @@ double Jitter() {
 // retry timers that refer to it.
 class FanOut : public std::enable_shared_from_this<FanOut> {
  public:
-  FanOut(const AppRegistry* apps, std::shared_ptr<const AppRegistry> apps_owner,
-         const RetryPolicy& policy, TimerQueue* timers, RecentPushes* recent,
+  FanOut(std::shared_ptr<const AppRegistry> apps, const RetryPolicy& policy, TimerQueue* timers, RecentPushes* recent,
          const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
          std::function<void()> on_done, absl::Time deadline)
-      : apps_(apps),
-        apps_owner_(std::move(apps_owner)),
+      : apps_(std::move(apps)),
         policy_(policy),
         timers_(timers),
         recent_(recent),
@@ -215,10 +213,11 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
 
   void Finish() {
     const auto& devices = request_->notification().devices();
-    int delivered = 0, rejected = 0, other = 0;
+    int delivered = 0, rejected = 0, other = 0, unroutable = 0;
     absl::flat_hash_set<absl::string_view> rejected_seen;
     for (int i = 0; i < devices.size(); ++i) {
       const DeviceState& d = devices_[i];
+      unroutable += d.app == nullptr;
       herald::v1::DeviceOutcome* o = response_->add_outcomes();
       o->set_app_id(devices[i].app_id());
       o->set_pushkey(devices[i].pushkey());
@@ -250,8 +249,6 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                      " attempt(s): ", d.outcome.detail);
       }
     }
-    int unroutable = 0;
-    for (const DeviceState& d : devices_) unroutable += d.app == nullptr;
     if (unroutable > 0) {
       HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] ", unroutable, " of ",
                  devices.size(), " device(s) had an unknown or ambiguous app_id; rejected");
@@ -268,8 +265,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     on_done_();
   }
 
-  const AppRegistry* apps_;
-  std::shared_ptr<const AppRegistry> apps_owner_;  // keeps the apps alive
+  std::shared_ptr<const AppRegistry> apps_;  // kept alive across a reload
   RetryPolicy policy_;
   TimerQueue* timers_;
   RecentPushes* recent_;
@@ -355,7 +351,7 @@ void DispatcherService::Start(const herald::v1::DispatchRequest* request,
                               herald::v1::DispatchResponse* response, absl::Time deadline,
                               std::function<void()> on_done) {
   std::shared_ptr<const AppRegistry> apps = Apps();
-  auto fan_out = std::make_shared<FanOut>(apps.get(), apps, policy_, timers_, recent_,
+  auto fan_out = std::make_shared<FanOut>(std::move(apps), policy_, timers_, recent_,
                                           request, response, std::move(on_done), deadline);
   fan_out->Start();
 }
@@ -389,10 +385,6 @@ class StreamReactor
   StreamReactor(DispatcherService* service, absl::Time stream_deadline)
       : service_(service), stream_deadline_(stream_deadline) {
     service_->Register(this);
-    {
-      absl::MutexLock lock(&mu_);
-      draining_ = service_->draining();  // opened during shutdown
-    }
     StartRead(&batch_);
   }
 
@@ -400,8 +392,7 @@ class StreamReactor
     Next next;
     {
       absl::MutexLock lock(&mu_);
-      draining_ = true;
-      next = DecideLocked();
+      next = DecideLocked();  // the service is draining now
     }
     Act(next);
   }
@@ -496,9 +487,10 @@ class StreamReactor
       out_.Swap(&ready_);
       return Next::kWrite;
     }
-    if ((reads_done_ || draining_) && pending_ == 0) {
+    const bool draining = service_->draining();
+    if ((reads_done_ || draining) && pending_ == 0) {
       finished_ = true;
-      return draining_ ? Next::kFinishDraining : Next::kFinish;
+      return draining ? Next::kFinishDraining : Next::kFinish;
     }
     return Next::kNothing;
   }
@@ -524,7 +516,6 @@ class StreamReactor
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
