@@ -300,15 +300,11 @@ class Session : public std::enable_shared_from_this<Session> {
     pending->timer = std::make_unique<asio::steady_timer>(
         stream_.get_executor(), absl::ToChronoNanoseconds(shared_->deadline));
     pending->timer->async_wait([self = shared_from_this(), pending](beast::error_code ec) {
-      if (ec || pending->answered.exchange(true)) return;
-      NotifyInFlight()->Add(-1);
-      NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
+      if (ec || pending->answered.load()) return;
       HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
                  "] no answer from the dispatcher in time");
-      Reply r = Error(http::status::gateway_timeout, "M_UNKNOWN",
-                      "delivery did not finish before the deadline; try again later");
-      r.close = !pending->keep_alive;
-      self->Write(std::move(r), pending->version);
+      self->Answer(pending, Error(http::status::gateway_timeout, "M_UNKNOWN",
+                                  "delivery did not finish before the deadline; try again later"));
     });
     Send(std::move(request), pending);
   }
@@ -338,15 +334,21 @@ class Session : public std::enable_shared_from_this<Session> {
             HERALD_LOG(kInfo, kComponent, "[", pending->request_id, "] ",
                        static_cast<int>(r.status), " ", r.body);
           }
-          r.close = !pending->keep_alive;
           asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
-            if (pending->answered.exchange(true)) return;
-            pending->timer->cancel();
-            NotifyInFlight()->Add(-1);
-            NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
-            self->Write(std::move(r), pending->version);
+            self->Answer(pending, std::move(r));
           });
         });
+  }
+
+  // Ends a notify request, once: with the dispatcher's answer or at the
+  // deadline, whichever comes first. On the session's strand.
+  void Answer(const std::shared_ptr<Pending>& pending, Reply r) {
+    if (pending->answered.exchange(true)) return;
+    pending->timer->cancel();
+    NotifyInFlight()->Add(-1);
+    NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
+    r.close = !pending->keep_alive;
+    Write(std::move(r), pending->version);
   }
 
   void Write(Reply reply, unsigned version) {
