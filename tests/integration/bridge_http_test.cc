@@ -62,17 +62,18 @@ TEST_F(BridgeHttpTest, BadJsonNamesTheField) {
               "notification.devices");
   ExpectError(herald_->Notify(R"({"notification":{"devices":[{"app_id":"a"}]}})"), 400,
               "M_BAD_JSON", "notification.devices[0].pushkey");
-  ExpectError(
-      herald_->Notify(
-          R"({"notification":{"devices":[{"app_id":"a","pushkey":"k","pushkey_ts":"x"}]}})"),
-      400, "M_BAD_JSON", "notification.devices[0].pushkey_ts");
-  ExpectError(
-      herald_->Notify(R"({"notification":{"prio":"urgent","devices":[{"app_id":"a","pushkey":"k"}]}})"),
-      400, "M_BAD_JSON", "notification.prio");
-  ExpectError(
-      herald_->Notify(
-          R"({"notification":{"counts":{"unread":"2"},"devices":[{"app_id":"a","pushkey":"k"}]}})"),
-      400, "M_BAD_JSON", "notification.counts.unread");
+  // A device the dispatcher would push to, were the notification accepted.
+  const std::string device = absl::StrCat(R"({"app_id":"org.unifiedpush.a","pushkey":")",
+                                          fake_->base_url(), R"(/up/bad")");
+  ExpectError(herald_->Notify(absl::StrCat(R"({"notification":{"devices":[)", device,
+                                           R"(,"pushkey_ts":"x"}]}})")),
+              400, "M_BAD_JSON", "notification.devices[0].pushkey_ts");
+  ExpectError(herald_->Notify(absl::StrCat(R"({"notification":{"prio":"urgent","devices":[)",
+                                           device, "}]}}")),
+              400, "M_BAD_JSON", "notification.prio");
+  ExpectError(herald_->Notify(absl::StrCat(
+                  R"({"notification":{"counts":{"unread":"2"},"devices":[)", device, "}]}}")),
+              400, "M_BAD_JSON", "notification.counts.unread");
   // Nothing was sent for any of these.
   EXPECT_EQ(fake_->Requests().Size(), 0u);
 }

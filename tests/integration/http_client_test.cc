@@ -58,7 +58,7 @@ INSTANTIATE_TEST_SUITE_P(Loops, HttpClientTest, ::testing::Values(1, 3));
 
 TEST_P(HttpClientTest, KeepsConnectionsAcrossBursts) {
   FakeProvider fake;
-  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":50}])");
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":300}])");
   HttpClient client(Options());
   for (int burst = 0; burst < 4; ++burst) {
     std::vector<int> statuses = Burst(client, fake.base_url() + "/up/x", 40);
@@ -100,7 +100,7 @@ TEST_P(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
 
 TEST_P(HttpClientTest, ManyTransfersAtOnceAllComplete) {
   FakeProvider fake;
-  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":1000}])");
   HttpClient client(Options());
   std::vector<int> statuses = Burst(client, fake.base_url() + "/up/many", 300);
   EXPECT_EQ(statuses, std::vector<int>(300, 200));
