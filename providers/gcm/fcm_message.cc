@@ -197,9 +197,40 @@ std::string TruncateUtf8(absl::string_view s, size_t max_bytes) {
   return out;
 }
 
+FcmOptions PrepareFcmOptions(absl::string_view fcm_options_json) {
+  OrderedMap android;
+  OrderedMap extra;
+  Document opts_typed;
+  Document opts_raw;
+  if (!fcm_options_json.empty() && ParseDual(fcm_options_json, &opts_typed, &opts_raw) &&
+      opts_typed.IsObject()) {
+    const DualValue opts{opts_typed, opts_raw};
+    for (size_t index : UniqueMemberIndexes(opts_typed)) {
+      absl::string_view key = View((opts_typed.MemberBegin() + index)->name);
+      const DualValue value = opts.Member(index);
+      if (key == "token" || key == "data") continue;
+      if (key == "android") {
+        if (!value.typed.IsObject()) continue;
+        for (size_t a : UniqueMemberIndexes(value.typed)) {
+          android.Set(View((value.typed.MemberBegin() + a)->name), JsonText(value.Member(a)));
+        }
+        continue;
+      }
+      extra.Set(key, JsonText(value));
+    }
+  }
+  return FcmOptions{android.entries(), extra.entries()};
+}
+
 std::variant<std::string, FcmMessageError> BuildFcmMessage(const Notification& n,
                                                            const Device& device,
                                                            absl::string_view fcm_options_json) {
+  return BuildFcmMessage(n, device, PrepareFcmOptions(fcm_options_json));
+}
+
+std::variant<std::string, FcmMessageError> BuildFcmMessage(const Notification& n,
+                                                           const Device& device,
+                                                           const FcmOptions& options) {
   OrderedMap data;
   if (!AddDefaultPayload(device, &data)) {
     return FcmMessageError{"data.default_payload is not a JSON object"};
@@ -222,29 +253,10 @@ std::variant<std::string, FcmMessageError> BuildFcmMessage(const Notification& n
     data.Set("missed_calls", absl::StrCat(n.counts().missed_calls()));
   }
 
-  // android and the other message members, as JSON texts.
+  // android: the priority, then the app's overrides (replacing it in place).
   OrderedMap android;
   android.Set("priority", absl::StrCat("\"", priority, "\""));
-  OrderedMap extra;
-  Document opts_typed;
-  Document opts_raw;
-  if (!fcm_options_json.empty() && ParseDual(fcm_options_json, &opts_typed, &opts_raw) &&
-      opts_typed.IsObject()) {
-    const DualValue opts{opts_typed, opts_raw};
-    for (size_t index : UniqueMemberIndexes(opts_typed)) {
-      absl::string_view key = View((opts_typed.MemberBegin() + index)->name);
-      const DualValue value = opts.Member(index);
-      if (key == "token" || key == "data") continue;
-      if (key == "android") {
-        if (!value.typed.IsObject()) continue;
-        for (size_t a : UniqueMemberIndexes(value.typed)) {
-          android.Set(View((value.typed.MemberBegin() + a)->name), JsonText(value.Member(a)));
-        }
-        continue;
-      }
-      extra.Set(key, JsonText(value));
-    }
-  }
+  for (const auto& [key, json] : options.android) android.Set(key, json);
 
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -267,7 +279,7 @@ std::variant<std::string, FcmMessageError> BuildFcmMessage(const Notification& n
     w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
   }
   w.EndObject();
-  for (const auto& [key, json] : extra.entries()) {
+  for (const auto& [key, json] : options.extra) {
     w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
     w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
   }

@@ -8,7 +8,9 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "proto/herald/v1/herald.pb.h"
@@ -55,6 +57,18 @@ struct FcmMessageError {
 //
 // Error (the caller rejects the pushkey without calling FCM) when the device's
 // data.default_payload is present but not a JSON object (null included).
+//
+// The app's options are the same for every push: prepare them once.
+struct FcmOptions {
+  std::vector<std::pair<std::string, std::string>> android;  // key, JSON text
+  std::vector<std::pair<std::string, std::string>> extra;    // key, JSON text
+};
+FcmOptions PrepareFcmOptions(absl::string_view fcm_options_json);
+
+std::variant<std::string, FcmMessageError> BuildFcmMessage(const herald::v1::Notification& n,
+                                                           const herald::v1::Device& device,
+                                                           const FcmOptions& options);
+// The same, preparing `fcm_options_json` first.
 std::variant<std::string, FcmMessageError> BuildFcmMessage(const herald::v1::Notification& n,
                                                            const herald::v1::Device& device,
                                                            absl::string_view fcm_options_json);

@@ -246,6 +246,7 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
                          std::unique_ptr<AccessTokenSource> tokens, HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
+      fcm_options_(PrepareFcmOptions(options_.fcm_options_json)),
       url_(absl::StrCat(options_.endpoint, "/v1/projects/", options_.project_id,
                         "/messages:send")),
       tokens_(std::move(tokens)),
@@ -253,7 +254,7 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   auto message =
-      BuildFcmMessage(*request.notification, *request.device, options_.fcm_options_json);
+      BuildFcmMessage(*request.notification, *request.device, fcm_options_);
   if (auto* error = std::get_if<FcmMessageError>(&message)) {
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                RedactPushkey(request.device->pushkey()), ": ", error->message, "; rejected");

@@ -12,6 +12,7 @@
 #include "providers/common/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
+#include "providers/gcm/fcm_message.h"
 
 namespace herald::providers::gcm {
 
@@ -84,6 +85,7 @@ class GcmProvider : public Provider {
 
   std::string app_id_;
   GcmOptions options_;
+  const FcmOptions fcm_options_;  // options_.fcm_options_json, prepared
   std::string url_;
   std::unique_ptr<AccessTokenSource> tokens_;
   HttpClient* http_;
