@@ -40,31 +40,15 @@ Metrics::Family& Metrics::FamilyLocked(const std::string& name, const std::strin
   return f;
 }
 
-Counter* Metrics::GetCounter(const std::string& name, const std::string& help,
-                             const std::string& labels) {
-  absl::MutexLock lock(&mu_);
-  auto& slot = FamilyLocked(name, "counter", help).counters[labels];
-  if (slot == nullptr) slot = std::make_unique<Counter>();
-  return slot.get();
-}
-
-Gauge* Metrics::GetGauge(const std::string& name, const std::string& help,
-                         const std::string& labels) {
-  absl::MutexLock lock(&mu_);
-  auto& slot = FamilyLocked(name, "gauge", help).gauges[labels];
-  if (slot == nullptr) slot = std::make_unique<Gauge>();
-  return slot.get();
-}
-
-Histogram* Metrics::GetHistogram(const std::string& name, const std::string& help,
-                                 const std::string& labels) {
-  absl::MutexLock lock(&mu_);
-  auto& slot = FamilyLocked(name, "histogram", help).histograms[labels];
-  if (slot == nullptr) slot = std::make_unique<Histogram>();
-  return slot.get();
-}
-
 namespace {
+
+// The series for `labels`, made on first use.
+template <typename T>
+T* Series(std::map<std::string, std::unique_ptr<T>>& series, const std::string& labels) {
+  std::unique_ptr<T>& slot = series[labels];
+  if (slot == nullptr) slot = std::make_unique<T>();
+  return slot.get();
+}
 
 std::string Braced(const std::string& labels) {
   return labels.empty() ? "" : absl::StrCat("{", labels, "}");
@@ -76,17 +60,36 @@ std::string With(const std::string& labels, const std::string& extra) {
 
 }  // namespace
 
+Counter* Metrics::GetCounter(const std::string& name, const std::string& help,
+                             const std::string& labels) {
+  absl::MutexLock lock(&mu_);
+  return Series(FamilyLocked(name, "counter", help).counters, labels);
+}
+
+Gauge* Metrics::GetGauge(const std::string& name, const std::string& help,
+                         const std::string& labels) {
+  absl::MutexLock lock(&mu_);
+  return Series(FamilyLocked(name, "gauge", help).gauges, labels);
+}
+
+Histogram* Metrics::GetHistogram(const std::string& name, const std::string& help,
+                                 const std::string& labels) {
+  absl::MutexLock lock(&mu_);
+  return Series(FamilyLocked(name, "histogram", help).histograms, labels);
+}
+
 std::string Metrics::Render() const {
   absl::MutexLock lock(&mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
     absl::StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ", f.type, "\n");
-    for (const auto& [labels, c] : f.counters) {
-      absl::StrAppend(&out, name, Braced(labels), " ", c->value(), "\n");
-    }
-    for (const auto& [labels, g] : f.gauges) {
-      absl::StrAppend(&out, name, Braced(labels), " ", g->value(), "\n");
-    }
+    auto plain = [&out, &name = name](const auto& series) {
+      for (const auto& [labels, s] : series) {
+        absl::StrAppend(&out, name, Braced(labels), " ", s->value(), "\n");
+      }
+    };
+    plain(f.counters);
+    plain(f.gauges);
     for (const auto& [labels, h] : f.histograms) {
       int64_t cumulative = 0;
       const std::vector<double>& bounds = Histogram::Bounds();
