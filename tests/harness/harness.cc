@@ -133,20 +133,14 @@ int Process::Wait(absl::Duration timeout) {
 int Process::Stop(absl::Duration grace) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
-  absl::Time until = absl::Now() + grace;
-  int status = 0;
-  while (absl::Now() < until) {
-    pid_t r = waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      pid_ = -1;
-      return status;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
+  int status = Wait(grace);
+  if (pid_ > 0) {  // still running after the grace period
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -1;
   }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return -1;
+  return status;
 }
 
 // ---- HTTP ----
@@ -239,6 +233,27 @@ TestPki MakeTestPki(const std::string& dir) {
 
 // ---- FakeProvider ----
 
+namespace {
+
+// Waits for a process's --ready-file and returns what it says (it has an
+// integer "port"); fails the test if the process exits or 15 s pass first.
+rapidjson::Document WaitForReadyFile(const std::string& file, Process& process,
+                                     const std::string& what) {
+  absl::Time until = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < until) {
+    if (access(file.c_str(), R_OK) == 0) {
+      rapidjson::Document doc;
+      doc.Parse(ReadFile(file).c_str());
+      if (doc.IsObject() && doc.HasMember("port") && doc["port"].IsInt()) return doc;
+    }
+    if (!process.Running()) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  Fatal(absl::StrCat(what, " did not start: ", process.Log()));
+}
+
+}  // namespace
+
 FakeProvider::FakeProvider(Options options) : options_(std::move(options)) {
   int n = g_counter.fetch_add(1);
   std::string ready = absl::StrCat(TempDir(), "/fake-", getpid(), "-", n, ".ready");
@@ -253,21 +268,9 @@ FakeProvider::FakeProvider(Options options) : options_(std::move(options)) {
   }
   if (!options_.client_ca.empty()) argv.insert(argv.end(), {"--client-ca", options_.client_ca});
   process_.Start(argv, absl::StrCat(TempDir(), "/fake-", n, ".log"));
-  absl::Time until = absl::Now() + absl::Seconds(15);
-  while (absl::Now() < until) {
-    if (access(ready.c_str(), R_OK) == 0) {
-      rapidjson::Document doc;
-      doc.Parse(ReadFile(ready).c_str());
-      if (doc.IsObject() && doc.HasMember("port")) {
-        port_ = doc["port"].GetInt();
-        control_port_ = doc["control_port"].GetInt();
-        return;
-      }
-    }
-    if (!process_.Running()) break;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  Fatal("fake provider did not start: " + process_.Log());
+  rapidjson::Document doc = WaitForReadyFile(ready, process_, "fake provider");
+  port_ = doc["port"].GetInt();
+  control_port_ = doc["control_port"].GetInt();
 }
 
 FakeProvider::~FakeProvider() { process_.Stop(absl::Seconds(2)); }
@@ -307,27 +310,6 @@ void FakeProvider::Reset() { HttpCall("POST", ControlUrl("/reset"), "{}"); }
 
 // ---- Herald ----
 
-namespace {
-
-// Waits for a service's --ready-file and returns the port in it.
-int ReadyPort(const std::string& file, Process& process, const char* what) {
-  absl::Time until = absl::Now() + absl::Seconds(15);
-  while (absl::Now() < until) {
-    if (access(file.c_str(), R_OK) == 0) {
-      rapidjson::Document doc;
-      doc.Parse(ReadFile(file).c_str());
-      if (doc.IsObject() && doc.HasMember("port") && doc["port"].IsInt()) {
-        return doc["port"].GetInt();
-      }
-    }
-    if (!process.Running()) break;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  Fatal(absl::StrCat(what, " did not start: ", process.Log()));
-}
-
-}  // namespace
-
 // Both services listen on port 0 and report the port the kernel gave them
 // (--ready-file): no race with other tests for a "free" port.
 Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
@@ -351,19 +333,15 @@ Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
   dispatcher_.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config_file_,
                      "--ready-file", base + ".dispatcher.ready"},
                     base + ".dispatcher.log");
-  grpc_port_ = ReadyPort(base + ".dispatcher.ready", dispatcher_, "dispatcher");
-  {
-    rapidjson::Document ready;
-    ready.Parse(ReadFile(base + ".dispatcher.ready").c_str());
-    if (ready.IsObject() && ready.HasMember("metrics_port")) {
-      dispatcher_metrics_port_ = ready["metrics_port"].GetInt();
-    }
-  }
+  rapidjson::Document ready = WaitForReadyFile(base + ".dispatcher.ready", dispatcher_,
+                                               "dispatcher");
+  grpc_port_ = ready["port"].GetInt();
+  if (ready.HasMember("metrics_port")) dispatcher_metrics_port_ = ready["metrics_port"].GetInt();
   write_config(absl::StrCat("dns:///127.0.0.1:", grpc_port_));
   bridge_.Start({Runfile("bridge/herald-bridge"), "--config", config_file_, "--ready-file",
                  base + ".bridge.ready"},
                 base + ".bridge.log");
-  http_port_ = ReadyPort(base + ".bridge.ready", bridge_, "bridge");
+  http_port_ = WaitForReadyFile(base + ".bridge.ready", bridge_, "bridge")["port"].GetInt();
 }
 
 Herald::~Herald() {
