@@ -291,6 +291,14 @@ struct TopLevelObject : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevel
   }
 };
 
+// The gRPC caller's deadline; infinite when it set none.
+absl::Time CallerDeadline(const grpc::CallbackServerContext& context) {
+  if (context.deadline() == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(context.deadline());
+}
+
 bool IsJsonObjectOrEmpty(const std::string& text) {
   if (text.empty()) return true;
   rapidjson::MemoryStream memory(text.data(), text.size());
@@ -364,11 +372,7 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
     return reactor;
   }
-  absl::Time caller = absl::InfiniteFuture();
-  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    caller = absl::FromChrono(context->deadline());
-  }
-  Start(request, response, DeadlineFor(*request, caller),
+  Start(request, response, DeadlineFor(*request, CallerDeadline(*context)),
         [reactor] { reactor->Finish(grpc::Status::OK); });
   return reactor;
 }
@@ -553,11 +557,7 @@ void DispatcherService::Unregister(DrainableStream* stream) {
 
 grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
 DispatcherService::DispatchStream(grpc::CallbackServerContext* context) {
-  absl::Time caller = absl::InfiniteFuture();
-  if (context->deadline() != std::chrono::system_clock::time_point::max()) {
-    caller = absl::FromChrono(context->deadline());
-  }
-  return new StreamReactor(this, caller);
+  return new StreamReactor(this, CallerDeadline(*context));
 }
 
 }  // namespace herald::dispatcher
