@@ -44,7 +44,7 @@ std::string NewRequestId() {
 struct Reply {
   http::status status = http::status::ok;
   std::string body;
-  std::string content_type = "application/json";
+  absl::string_view content_type = "application/json";  // always a literal
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;
 };
@@ -354,7 +354,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void Write(Reply reply, unsigned version) {
     auto res = std::make_shared<http::response<http::string_body>>(reply.status, version);
     ResponseCounter(static_cast<int>(reply.status))->Add();
-    res->set(http::field::content_type, reply.content_type);
+    res->set(http::field::content_type,
+             beast::string_view(reply.content_type.data(), reply.content_type.size()));
     for (const auto& [name, value] : reply.headers) res->set(name, value);
     res->body() = std::move(reply.body);
     const bool close = reply.close || shared_->stopping.load(std::memory_order_relaxed);
