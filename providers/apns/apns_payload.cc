@@ -9,6 +9,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "providers/common/utf8.h"
 
 namespace herald::providers::apns {
 namespace {
@@ -24,8 +25,6 @@ constexpr size_t kMaxFieldChars = 1024;
 
 // ---------------------------------------------------------------------------
 // UTF-8 and JSON helpers.
-
-bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 // Length of the UTF-8 sequence introduced by lead byte `c`; 0 if `c` cannot
 // start one.
@@ -43,19 +42,8 @@ size_t SequenceLength(char c) {
 size_t LastCharLength(absl::string_view s) {
   const size_t n = s.size();
   size_t start = n - 1;
-  while (start > 0 && n - start < 4 && IsContinuation(s[start])) --start;
+  while (start > 0 && n - start < 4 && IsUtf8Continuation(s[start])) --start;
   return SequenceLength(s[start]) == n - start ? n - start : 1;
-}
-
-// At most `max_chars` characters of `s`, never splitting a character.
-std::string CutToChars(const std::string& s, size_t max_chars) {
-  size_t count = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (IsContinuation(s[i])) continue;
-    if (count == max_chars) return s.substr(0, i);
-    ++count;
-  }
-  return s;
 }
 
 // Bytes that byte `c` of a string takes in rapidjson's compact output.

@@ -9,6 +9,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "providers/common/utf8.h"
 
 namespace herald::providers::gcm {
 namespace {
@@ -18,10 +19,6 @@ using herald::v1::Notification;
 using rapidjson::Document;
 using rapidjson::Value;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-constexpr absl::string_view kEllipsis = "\xE2\x80\xA6";  // U+2026
-
-bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 absl::string_view View(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 

@@ -14,6 +14,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "providers/common/utf8.h"
 
 namespace herald::providers::webpush {
 namespace {
@@ -28,18 +29,14 @@ using Allocator = ::rapidjson::Document::AllocatorType;
 // serialization for callers of the gRPC API that skip the bridge.
 constexpr int kMaxDepth = 512;
 
-constexpr absl::string_view kEllipsis = "\xE2\x80\xA6";  // U+2026 "…"
-
 // Iterative parse (no recursion on deep input), numbers at full precision.
 constexpr unsigned kParseFlags = rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
-
-bool IsContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
 // Byte offsets at which the characters (code points) of `s` start.
 std::vector<size_t> CharStarts(absl::string_view s) {
   std::vector<size_t> starts;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (!IsContinuation(s[i])) starts.push_back(i);
+    if (!IsUtf8Continuation(s[i])) starts.push_back(i);
   }
   return starts;
 }
@@ -176,10 +173,8 @@ std::string BuildWebPushPayload(const Notification& n, const DeviceData& data) {
       if (auto body = content.FindMember("body");
           body != content.MemberEnd() && body->value.IsString()) {
         const absl::string_view text = View(body->value);
-        const std::vector<size_t> starts = CharStarts(text);
-        if (starts.size() > kMaxBodyChars) {
-          const std::string cut =
-              std::string(text.substr(0, starts[kMaxBodyChars - 1])) + std::string(kEllipsis);
+        if (CutToChars(text, kMaxBodyChars).size() < text.size()) {  // longer than that
+          const std::string cut = CutToChars(text, kMaxBodyChars - 1) + std::string(kEllipsis);
           body->value = StringValue(cut, alloc);
         }
       }
