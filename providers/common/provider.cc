@@ -75,6 +75,16 @@ CommonAppOptions ReadCommonAppOptions(ConfigMap& map) {
   return o;
 }
 
+Outcome ClassifyEndpointAnswer(const HttpResponse& response, absl::string_view who,
+                               absl::Time now) {
+  const int s = response.status;
+  if (s >= 200 && s < 300) return Outcome::Delivered();
+  std::string detail = absl::StrCat(who, " answered ", s);
+  if (s == 404 || s == 410) return Outcome::Rejected(std::move(detail));
+  if (s == 429 || s >= 500) return RetryAfterAnswer(std::move(detail), response, now);
+  return Outcome::Failed(std::move(detail));
+}
+
 std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
                                              absl::Time deadline, absl::Time now) {
   const absl::Duration remaining = deadline - now;

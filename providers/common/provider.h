@@ -53,6 +53,13 @@ Outcome TransportRetry(const HttpResponse& response);
 // a 429/5xx is retried after the upstream's Retry-After, if it gave one.
 Outcome RetryAfterAnswer(std::string detail, const HttpResponse& response, absl::Time now);
 
+// The HTTP status of a push endpoint the device gave (a UnifiedPush
+// distributor, a Web Push service): 2xx delivered; 404/410 gone, rejected;
+// 429 and 5xx retried (honouring Retry-After); anything else failed. The
+// detail reads "<who> answered <status>". `response` must be ok().
+Outcome ClassifyEndpointAnswer(const HttpResponse& response, absl::string_view who,
+                               absl::Time now);
+
 // One push: a notification to one of its devices.
 struct PushRequest {
   const herald::v1::Notification* notification;  // outlives the push

@@ -24,13 +24,7 @@ Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
         return TransportRetry(r);
     }
   }
-  int s = r.status;
-  if (s >= 200 && s < 300) return Outcome::Delivered();
-  if (s == 404 || s == 410) return Outcome::Rejected(absl::StrCat("distributor answered ", s));
-  if (s == 429 || s >= 500) {
-    return RetryAfterAnswer(absl::StrCat("distributor answered ", s), r, now);
-  }
-  return Outcome::Failed(absl::StrCat("distributor answered ", s));
+  return ClassifyEndpointAnswer(r, "distributor", now);
 }
 
 UnifiedPushProvider::UnifiedPushProvider(std::string app_id, UnifiedPushOptions options,

@@ -51,14 +51,7 @@ Outcome ClassifyWebPushResponse(const HttpResponse& r, absl::Time now) {
     if (r.error == TransportError::kRefusedAddress) return Outcome::Skipped(r.error_detail);
     return TransportRetry(r);
   }
-  const int s = r.status;
-  std::string detail = absl::StrCat("push service answered ", s);
-  if (s >= 200 && s < 300) return Outcome::Delivered();
-  if (s == 404 || s == 410) return Outcome::Rejected(detail);
-  if (s == 429 || s >= 500) {
-    return RetryAfterAnswer(detail, r, now);
-  }
-  return Outcome::Failed(detail);
+  return ClassifyEndpointAnswer(r, "push service", now);
 }
 
 VapidTokens::VapidTokens(SigningKey key, std::string subject)
