@@ -53,13 +53,7 @@ class DispatchClient::Stream
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      bool release;
-      {
-        absl::MutexLock lock(&mu_);
-        dead_ = true;
-        release = ReleaseHoldLocked();
-      }
-      if (release) RemoveHold();
+      Retire();
       return;
     }
     // A draining dispatcher takes nothing more on this stream: retire it
@@ -67,13 +61,7 @@ class DispatchClient::Stream
     for (const herald::v1::DispatchResult& result : results_.results()) {
       if (result.code() == grpc::StatusCode::UNAVAILABLE &&
           result.message() == herald::v1::kDispatcherDrainingMessage) {
-        bool release;
-        {
-          absl::MutexLock lock(&mu_);
-          dead_ = true;
-          release = ReleaseHoldLocked();
-        }
-        if (release) RemoveHold();
+        Retire();
         break;
       }
     }
@@ -133,6 +121,17 @@ class DispatchClient::Stream
     out_.Clear();
     out_.Swap(&queued_);
     return true;
+  }
+
+  // No more requests on this stream; its hold goes once no write is in flight.
+  void Retire() {
+    bool release;
+    {
+      absl::MutexLock lock(&mu_);
+      dead_ = true;
+      release = ReleaseHoldLocked();
+    }
+    if (release) RemoveHold();
   }
 
   bool ReleaseHoldLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
