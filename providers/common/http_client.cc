@@ -101,8 +101,22 @@ namespace {
 
 std::once_flag g_curl_init;
 
+// One libcurl multi handle: its own connection cache and timer. libcurl
+// 7.88 walks a multi handle's connections to a host for every transfer it
+// starts (to find an idle one) and every handle it removes (looking for a
+// connect-only connection), so a loop spreads HTTP/1.1 transfers over a few
+// multi handles instead of keeping thousands of connections in one.
+struct Multi {
+  CURLM* handle = nullptr;
+  int index = 0;     // in its loop's multis_
+  int running = 0;   // transfers added and not yet finished
+  absl::Time timer_due = absl::InfiniteFuture();  // curl's next timer
+  int epoll_fd = -1;  // the loop's
+};
+
 struct Transfer {
   CURL* easy = nullptr;
+  Multi* multi = nullptr;  // the multi handle running it; loop thread only
   curl_slist* header_list = nullptr;
   HttpRequest request;
   HttpResponse response;
@@ -197,29 +211,39 @@ class HttpClient::Loop {
  public:
   explicit Loop(HttpClientOptions options) : options_(options) {
     std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    multi_ = curl_multi_init();
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = wake_fd_;
+    ev.data.u64 = kWakeTag;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-    // Event-driven: curl says which sockets to watch and when its next timer
-    // is due, and each ready socket runs only its own transfer. (With
-    // curl_multi_perform every wake-up visited every transfer, a poll(2)
-    // each: O(transfers in flight) per event.)
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &Loop::OnSocket);
-    curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &Loop::OnTimer);
-    curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
-    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-    // Keep idle connections for reuse. curl's default cache holds 4 per
-    // easy handle *currently added*: with handles removed as soon as their
-    // transfer ends, a burst's connections were closed right after it and
-    // reopened by the next (thousands of TCP handshakes a second).
-    curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
-    if (options_.max_host_connections > 0) {
-      curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+    // A client capped to a few connections per host needs one multi handle
+    // (and the cap holds only within one).
+    const int multis = options_.max_host_connections > 0 ? 1 : kMultisPerLoop;
+    for (int i = 0; i < multis; ++i) {
+      auto m = std::make_unique<Multi>();
+      m->index = i;
+      m->epoll_fd = epoll_fd_;
+      m->handle = curl_multi_init();
+      CURLM* h = m->handle;
+      // Event-driven: curl says which sockets to watch and when its next
+      // timer is due, and each ready socket runs only its own transfer.
+      // (With curl_multi_perform every wake-up visited every transfer, a
+      // poll(2) each: O(transfers in flight) per event.)
+      curl_multi_setopt(h, CURLMOPT_SOCKETFUNCTION, &Loop::OnSocket);
+      curl_multi_setopt(h, CURLMOPT_SOCKETDATA, m.get());
+      curl_multi_setopt(h, CURLMOPT_TIMERFUNCTION, &Loop::OnTimer);
+      curl_multi_setopt(h, CURLMOPT_TIMERDATA, m.get());
+      curl_multi_setopt(h, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+      // Keep idle connections for reuse. curl's default cache holds 4 per
+      // easy handle *currently added*: with handles removed as soon as their
+      // transfer ends, a burst's connections were closed right after it and
+      // reopened by the next (thousands of TCP handshakes a second).
+      curl_multi_setopt(h, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
+      if (options_.max_host_connections > 0) {
+        curl_multi_setopt(h, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
+      }
+      multis_.push_back(std::move(m));
     }
     loop_ = std::thread([this] { Run(); });
   }
@@ -232,7 +256,7 @@ class HttpClient::Loop {
     Wake();
     loop_.join();
     for (CURL* e : idle_) curl_easy_cleanup(e);
-    curl_multi_cleanup(multi_);
+    for (auto& m : multis_) curl_multi_cleanup(m->handle);
     close(wake_fd_);
     close(epoll_fd_);
   }
@@ -331,13 +355,30 @@ class HttpClient::Loop {
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, OnPrereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t.get());
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-    if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+    Multi* m = Choose(r);
+    if (curl_multi_add_handle(m->handle, e) != CURLM_OK) {
       t->response.error = TransportError::kOther;
       t->response.error_detail = "curl_multi_add_handle failed";
       Complete(std::move(t));
       return;
     }
+    t->multi = m;
+    ++m->running;
     active_.insert(t.release());  // owned by the multi handle until done
+  }
+
+  // Transfers that may share an HTTP/2 connection go to one multi handle per
+  // origin (its cache holds that connection); HTTP/1.1 ones, which need a
+  // connection each anyway, to the multi handle running the fewest.
+  Multi* Choose(const HttpRequest& r) {
+    if (MayMultiplex(r)) {
+      return multis_[absl::HashOf(r.origin) % multis_.size()].get();
+    }
+    Multi* best = multis_.front().get();
+    for (const auto& m : multis_) {
+      if (m->running < best->running) best = m.get();
+    }
+    return best;
   }
 
   // Every transfer ends here, exactly once.
@@ -360,7 +401,8 @@ class HttpClient::Loop {
     curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
     std::unique_ptr<Transfer> t(raw);
     active_.erase(raw);
-    curl_multi_remove_handle(multi_, e);
+    curl_multi_remove_handle(t->multi->handle, e);
+    --t->multi->running;
     HttpResponse& resp = t->response;
     if (t->refused_address) {
       resp.error = TransportError::kRefusedAddress;
@@ -391,27 +433,28 @@ class HttpClient::Loop {
     (void)ignored;
   }
 
-  // curl: watch `fd` for `what` (or stop watching it).
+  // curl: watch `fd` for `what` (or stop watching it). The epoll entry
+  // carries the multi handle's index next to the socket.
   static int OnSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* user, void* /*socketp*/) {
-    auto* self = static_cast<Loop*>(user);
+    auto* m = static_cast<Multi*>(user);
     if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
       return 0;
     }
     epoll_event ev{};
-    ev.data.fd = fd;
+    ev.data.u64 = (static_cast<uint64_t>(m->index) << 32) | static_cast<uint32_t>(fd);
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
-    if (epoll_ctl(self->epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
-      epoll_ctl(self->epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(m->epoll_fd, EPOLL_CTL_MOD, fd, &ev) != 0) {
+      epoll_ctl(m->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
     }
     return 0;
   }
 
   // curl: call back with CURL_SOCKET_TIMEOUT in `timeout_ms` (-1: no timer).
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
-    auto* self = static_cast<Loop*>(user);
-    self->timer_due_ = timeout_ms < 0 ? absl::InfiniteFuture()
-                                      : absl::Now() + absl::Milliseconds(timeout_ms);
+    auto* m = static_cast<Multi*>(user);
+    m->timer_due = timeout_ms < 0 ? absl::InfiniteFuture()
+                                  : absl::Now() + absl::Milliseconds(timeout_ms);
     return 0;
   }
 
@@ -420,14 +463,17 @@ class HttpClient::Loop {
     epoll_event events[kMaxEvents];
     int running = 0;
     while (true) {
-      absl::Duration wait = std::min(timer_due_ - absl::Now(), absl::Seconds(1));
+      absl::Time due = absl::InfiniteFuture();
+      for (const auto& m : multis_) due = std::min(due, m->timer_due);
+      absl::Duration wait = std::min(due - absl::Now(), absl::Seconds(1));
       int wait_ms = wait <= absl::ZeroDuration()
                         ? 0
                         : static_cast<int>(absl::ToInt64Milliseconds(wait + absl::Microseconds(999)));
       int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
       bool woken = false;
       for (int i = 0; i < n; ++i) {
-        if (events[i].data.fd == wake_fd_) {
+        uint64_t tag = events[i].data.u64;
+        if (tag == kWakeTag) {
           uint64_t count;
           while (read(wake_fd_, &count, sizeof(count)) > 0) {
           }
@@ -437,7 +483,8 @@ class HttpClient::Loop {
         int flags = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                     (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                     (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-        curl_multi_socket_action(multi_, events[i].data.fd, flags, &running);
+        curl_multi_socket_action(multis_[tag >> 32]->handle,
+                                 static_cast<curl_socket_t>(tag & 0xffffffffu), flags, &running);
       }
       if (woken) {
         std::deque<std::unique_ptr<Transfer>> batch;
@@ -455,26 +502,33 @@ class HttpClient::Loop {
         // Each added handle asks for a timer of 0: the check below starts them.
         for (auto& t : batch) Start(std::move(t));
       }
-      if (timer_due_ <= absl::Now()) {
-        timer_due_ = absl::InfiniteFuture();
-        curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-      }
-      int left = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
-        if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
+      absl::Time now = absl::Now();
+      for (const auto& m : multis_) {
+        if (m->timer_due <= now) {
+          m->timer_due = absl::InfiniteFuture();
+          curl_multi_socket_action(m->handle, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+        if (m->running == 0) continue;
+        int left = 0;
+        while (CURLMsg* msg = curl_multi_info_read(m->handle, &left)) {
+          if (msg->msg == CURLMSG_DONE) Finish(msg->easy_handle, msg->data.result);
+        }
       }
     }
     // Fail whatever is still in flight.
     std::unordered_set<Transfer*> active;
     active.swap(active_);
     for (Transfer* t : active) {
-      curl_multi_remove_handle(multi_, t->easy);
+      curl_multi_remove_handle(t->multi->handle, t->easy);
       Abandon(std::unique_ptr<Transfer>(t));
     }
   }
 
+  static constexpr int kMultisPerLoop = 8;
+  static constexpr uint64_t kWakeTag = ~uint64_t{0};  // epoll tag of wake_fd_
+
   HttpClientOptions options_;
-  CURLM* multi_ = nullptr;
+  std::vector<std::unique_ptr<Multi>> multis_;
   std::thread loop_;
   absl::Mutex mu_;
   std::deque<std::unique_ptr<Transfer>> queue_ ABSL_GUARDED_BY(mu_);
@@ -487,7 +541,6 @@ class HttpClient::Loop {
   std::vector<CURL*> idle_;  // reset easy handles; loop thread only
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  absl::Time timer_due_ = absl::InfiniteFuture();  // curl's next timer; loop thread only
 };
 
 HttpClient::HttpClient(HttpClientOptions options) {

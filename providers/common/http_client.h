@@ -71,15 +71,18 @@ struct HttpResponse {
 };
 
 struct HttpClientOptions {
-  // Connections per host (0 = unlimited). With HTTP/2 many requests share one.
+  // Connections per host and loop (0 = unlimited). With HTTP/2 many
+  // requests share one.
   long max_host_connections = 0;
   // Bytes of response body kept; more is dropped (we only classify answers).
   size_t max_response_body = 64 * 1024;
-  // Event loops (threads, each with its own libcurl multi handle and
+  // Event loops (threads, each with its own libcurl multi handles and
   // connections). HTTP/1.1 transfers go to the least busy loop; those that
   // may share an HTTP/2 connection stay on one loop per origin. libcurl's
   // cost per transfer grows with the connections one multi handle holds to
-  // a host, so thousands of HTTP/1.1 transfers at once want several loops.
+  // a host, so each loop also spreads HTTP/1.1 transfers over several multi
+  // handles (one only when max_host_connections caps them), and thousands
+  // of transfers at once want a second loop on a second core.
   int threads = 1;
 };
 

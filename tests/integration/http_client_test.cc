@@ -107,6 +107,21 @@ TEST_P(HttpClientTest, ManyTransfersAtOnceAllComplete) {
   EXPECT_GE(fake.Stats()["max_in_flight"].GetInt(), 100);
 }
 
+// APNs and FCM apps cap their connections per host (max_connections); the cap
+// holds over HTTP/1.1 too, however the client spreads its transfers inside.
+TEST_P(HttpClientTest, ConnectionCapHoldsForHttp11Transfers) {
+  FakeProvider fake;
+  fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":100}])");
+  providers::HttpClientOptions options = Options();
+  options.max_host_connections = 4;
+  HttpClient client(options);
+  std::vector<int> statuses = Burst(client, fake.base_url() + "/up/capped", 24);
+  EXPECT_EQ(statuses, std::vector<int>(24, 200));
+  rapidjson::Document stats = fake.Stats();
+  EXPECT_LE(stats["max_in_flight"].GetInt(), 4 * GetParam());  // a cap per loop
+  EXPECT_GE(stats["max_in_flight"].GetInt(), 2);
+}
+
 TEST_P(HttpClientTest, OneOriginOverHttp2SharesOneLoopAndItsConnection) {
   TestPki pki = MakeTestPki(TempDir());
   FakeProvider fake(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
