@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/http_server.h"
+#include "common/allocator.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/service.h"
@@ -21,6 +22,7 @@ constexpr char kUsage[] = "usage: herald-bridge --config FILE [--ready-file FILE
 }  // namespace
 
 int main(int argc, char** argv) {
+  herald::TuneAllocator();
   std::string config_path;
   std::string ready_file;
   for (int i = 1; i < argc; ++i) {

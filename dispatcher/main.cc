@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/allocator.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
@@ -33,6 +34,7 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
+  herald::TuneAllocator();
   std::string config_path;
   bool check_only = false;
   std::string ready_file;
