@@ -1,8 +1,8 @@
 #include "bridge/dispatch_client.h"
 
-#include <deque>
 #include <string>
-#include <unordered_map>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "common/log.h"
 #include "proto/herald/v1/protocol.h"
@@ -95,7 +95,7 @@ class DispatchClient::Stream
   }
 
   void OnDone(const grpc::Status& status) override {
-    std::unordered_map<std::string, Callback> pending;
+    absl::flat_hash_map<std::string, Callback> pending;
     {
       absl::MutexLock lock(&mu_);
       dead_ = true;
@@ -148,7 +148,7 @@ class DispatchClient::Stream
   herald::v1::DispatchBatch out_;        // owned by the write in flight
   absl::Mutex mu_;
   herald::v1::DispatchBatch queued_ ABSL_GUARDED_BY(mu_);
-  std::unordered_map<std::string, Callback> pending_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Callback> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool dead_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
