@@ -177,6 +177,8 @@ std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+namespace {
+
 class Session;
 struct Pending;
 
@@ -186,8 +188,10 @@ struct Pending;
 // cancelling it and running its cancelled handler were ~6 % of the bridge).
 class Deadlines {
  public:
+  // Monotonic: a step of the wall clock must not time out every request.
+  using Clock = std::chrono::steady_clock;
   struct Waiting {
-    absl::Time due;
+    Clock::time_point due;
     std::shared_ptr<Session> session;
     std::shared_ptr<Pending> pending;
   };
@@ -197,7 +201,7 @@ class Deadlines {
   // Takes `pending` off the list if it is still on it.
   void Remove(Pending* pending);
   // Takes off and returns those due by `now`.
-  std::vector<Waiting> TakeDue(absl::Time now);
+  std::vector<Waiting> TakeDue(Clock::time_point now);
 
  private:
   absl::Mutex mu_;
@@ -423,8 +427,8 @@ void Deadlines::Add(std::shared_ptr<Session> session, std::shared_ptr<Pending> p
                     absl::Duration deadline) {
   Pending* p = pending.get();
   absl::MutexLock lock(&mu_);
-  p->waiting = list_.insert(list_.end(),
-                            Waiting{absl::Now() + deadline, std::move(session), std::move(pending)});
+  p->waiting = list_.insert(list_.end(), Waiting{Clock::now() + absl::ToChronoNanoseconds(deadline),
+                                                 std::move(session), std::move(pending)});
   p->listed = true;
 }
 
@@ -436,7 +440,7 @@ void Deadlines::Remove(Pending* pending) {
   gone.splice(gone.end(), list_, pending->waiting);
 }
 
-std::vector<Deadlines::Waiting> Deadlines::TakeDue(absl::Time now) {
+std::vector<Deadlines::Waiting> Deadlines::TakeDue(Clock::time_point now) {
   std::vector<Waiting> due;
   absl::MutexLock lock(&mu_);
   while (!list_.empty() && list_.front().due <= now) {
@@ -446,6 +450,8 @@ std::vector<Deadlines::Waiting> Deadlines::TakeDue(absl::Time now) {
   }
   return due;
 }
+
+}  // namespace
 
 class HttpServer::Impl {
  public:
@@ -529,7 +535,7 @@ class HttpServer::Impl {
 
   // Every 50 ms: requests past the deadline get 504 (at most 50 ms late).
   void CheckDeadlines() {
-    for (Deadlines::Waiting& w : deadlines_.TakeDue(absl::Now())) {
+    for (Deadlines::Waiting& w : deadlines_.TakeDue(Deadlines::Clock::now())) {
       w.session->TimedOut(std::move(w.pending));
     }
     deadline_timer_.expires_after(std::chrono::milliseconds(50));
@@ -541,9 +547,11 @@ class HttpServer::Impl {
   const Config& config_;
   asio::io_context ioc_;
   asio::steady_timer deadline_timer_{ioc_};
-  Deadlines deadlines_;  // outlives client_, whose callbacks may still answer
-  DispatchClient client_;
+  // Both outlive client_: its destructor ends the streams, and their
+  // callbacks still read shared_ (a draining answer is sent again).
+  Deadlines deadlines_;
   ServerShared shared_;
+  DispatchClient client_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;
 };

@@ -103,9 +103,12 @@ std::once_flag g_curl_init;
 
 // One libcurl multi handle: its own connection cache and timer. libcurl
 // 7.88 walks a multi handle's connections to a host for every transfer it
-// starts (to find an idle one) and every handle it removes (looking for a
-// connect-only connection), so a loop spreads HTTP/1.1 transfers over a few
-// multi handles instead of keeping thousands of connections in one.
+// starts (to find an idle one), and every connection in its cache for every
+// handle it removes (looking for a connect-only one), so a loop spreads
+// HTTP/1.1 transfers over a few multi handles instead of keeping thousands
+// of connections in one. (Transfers that may multiplex, which includes any
+// https:// URL, stay on one multi handle per origin: an HTTPS server that
+// only speaks HTTP/1.1 still gets all its connections in one.)
 struct Multi {
   CURLM* handle = nullptr;
   int index = 0;     // in its loop's multis_
@@ -206,7 +209,7 @@ bool MayMultiplex(const HttpRequest& r) {
 
 }  // namespace
 
-// One libcurl multi handle and the thread that drives it.
+// An event-loop thread, its epoll set and the libcurl multi handles it drives.
 class HttpClient::Loop {
  public:
   explicit Loop(HttpClientOptions options) : options_(options) {
@@ -239,7 +242,7 @@ class HttpClient::Loop {
       // easy handle *currently added*: with handles removed as soon as their
       // transfer ends, a burst's connections were closed right after it and
       // reopened by the next (thousands of TCP handshakes a second).
-      curl_multi_setopt(h, CURLMOPT_MAXCONNECTS, kMaxIdleConnections);
+      curl_multi_setopt(h, CURLMOPT_MAXCONNECTS, kMaxIdleConnections / multis);
       if (options_.max_host_connections > 0) {
         curl_multi_setopt(h, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_host_connections);
       }
@@ -372,7 +375,8 @@ class HttpClient::Loop {
   // connection each anyway, to the multi handle running the fewest.
   Multi* Choose(const HttpRequest& r) {
     if (MayMultiplex(r)) {
-      return multis_[absl::HashOf(r.origin) % multis_.size()].get();
+      // Salted: the unsalted hash already picked this loop among the others.
+      return multis_[absl::HashOf(r.origin, kMultiSalt) % multis_.size()].get();
     }
     Multi* best = multis_.front().get();
     for (const auto& m : multis_) {
@@ -525,6 +529,7 @@ class HttpClient::Loop {
   }
 
   static constexpr int kMultisPerLoop = 8;
+  static constexpr int kMultiSalt = 0x6d756c74;
   static constexpr uint64_t kWakeTag = ~uint64_t{0};  // epoll tag of wake_fd_
 
   HttpClientOptions options_;
@@ -537,7 +542,7 @@ class HttpClient::Loop {
   std::atomic<int> load_{0};
   std::unordered_set<Transfer*> active_;  // loop thread only
   static constexpr size_t kMaxIdleHandles = 256;
-  static constexpr long kMaxIdleConnections = 4096;
+  static constexpr long kMaxIdleConnections = 4096;  // per loop, split over its multi handles
   std::vector<CURL*> idle_;  // reset easy handles; loop thread only
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
