@@ -16,6 +16,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "rapidjson/stringbuffer.h"
@@ -83,6 +84,26 @@ std::string JsonString(const std::string& s) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.String(s.data(), s.size());
   return buf.GetString();
+}
+
+std::string DeviceJson(const std::string& app_id, const std::string& pushkey,
+                       const std::string& data_json) {
+  return absl::StrCat(R"({"app_id":)", JsonString(app_id), R"(,"pushkey":)", JsonString(pushkey),
+                      R"(,"pushkey_ts":1700000000)",
+                      data_json.empty() ? "" : absl::StrCat(R"(,"data":)", data_json), "}");
+}
+
+std::string SpecNotifyBody(const std::vector<std::string>& devices, const std::string& prio,
+                           const std::string& more_content, bool room_alias) {
+  return absl::StrCat(
+      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
+      R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
+      R"("sender_display_name":"Major Tom","room_name":"Mission Control",)",
+      room_alias ? R"("room_alias":"#exampleroom:matrix.org",)" : "", R"("prio":)",
+      JsonString(prio),
+      R"(,"content":{"msgtype":"m.text","body":"I'm floating in a most peculiar way.")",
+      more_content, R"(},"counts":{"unread":2,"missed_calls":1},"devices":[)",
+      absl::StrJoin(devices, ","), "]}}");
 }
 
 // ---- Process ----
@@ -229,6 +250,12 @@ TestPki MakeTestPki(const std::string& dir) {
       "cat client.crt client.key > client.pem");
   if (std::system(cmd.c_str()) != 0) Fatal("openssl failed to make the test PKI");
   return pki;
+}
+
+void MakeP256Key(const std::string& path) {
+  std::string cmd = absl::StrCat(
+      "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '", path, "'");
+  if (std::system(cmd.c_str()) != 0) Fatal("openssl failed to make a P-256 key");
 }
 
 // ---- FakeProvider ----

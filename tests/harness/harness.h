@@ -66,6 +66,10 @@ struct TestPki {
 };
 TestPki MakeTestPki(const std::string& dir);
 
+// Writes a new EC P-256 private key (PEM) to `path`: an APNs .p8 key or a
+// VAPID key. Fails the test when openssl does.
+void MakeP256Key(const std::string& path);
+
 // tools/fake_provider/fake_provider.py, started on loopback.
 class FakeProvider {
  public:
@@ -134,5 +138,18 @@ std::vector<std::string> RejectedPushkeys(const HttpResult& result);
 
 // Shorthand: a JSON string literal for `s`.
 std::string JsonString(const std::string& s);
+
+// One entry of a notify request's "devices": pushkey_ts 1700000000, and
+// "data" only when `data_json` is not empty.
+std::string DeviceJson(const std::string& app_id, const std::string& pushkey,
+                       const std::string& data_json = "");
+
+// A notify body: the push gateway spec's example notification ("Major Tom",
+// "I'm floating in a most peculiar way.") for these devices, with this
+// priority, extra members appended to its content (`,"format":...`), and the
+// spec's room alias when `room_alias` is set.
+std::string SpecNotifyBody(const std::vector<std::string>& devices,
+                           const std::string& prio = "high",
+                           const std::string& more_content = "", bool room_alias = false);
 
 }  // namespace herald::testing

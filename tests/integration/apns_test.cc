@@ -45,18 +45,9 @@ std::pair<std::string, std::string> Token(uint8_t fill) {
 
 std::string Notification(const std::vector<std::string>& pushkeys, const std::string& app_id,
                          const std::string& prio = "high") {
-  std::string devices;
-  for (const std::string& k : pushkeys) {
-    absl::StrAppend(&devices, devices.empty() ? "" : ",", R"({"app_id":)", JsonString(app_id),
-                    R"(,"pushkey":)", JsonString(k), R"(,"pushkey_ts":1700000000,"data":{}})");
-  }
-  return absl::StrCat(
-      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
-      R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
-      R"("sender_display_name":"Major Tom","room_name":"Mission Control","prio":)",
-      JsonString(prio),
-      R"(,"content":{"msgtype":"m.text","body":"I'm floating in a most peculiar way."},)",
-      R"("counts":{"unread":2,"missed_calls":1},"devices":[)", devices, "]}}");
+  std::vector<std::string> devices;
+  for (const std::string& k : pushkeys) devices.push_back(DeviceJson(app_id, k, "{}"));
+  return SpecNotifyBody(devices, prio);
 }
 
 
@@ -66,9 +57,9 @@ class ApnsTest : public ::testing::Test {
     std::string dir = TempDir();
     pki_ = new TestPki(MakeTestPki(dir));
     key_file_ = dir + "/AuthKey_TEST.p8";
-    std::string cmd = absl::StrCat(
-        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '", key_file_,
-        "' && openssl pkey -in '", key_file_, "' -pubout -out '", dir, "/apns-public.pem'");
+    MakeP256Key(key_file_);
+    std::string cmd = absl::StrCat("openssl pkey -in '", key_file_, "' -pubout -out '", dir,
+                                   "/apns-public.pem'");
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     public_pem_ = ReadFile(dir + "/apns-public.pem");
     fake_ = new FakeProvider(FakeProvider::Options{pki_->server_cert, pki_->server_key, ""});

@@ -15,18 +15,11 @@ namespace {
 constexpr char kEmail[] = "herald-test@test-project.iam.gserviceaccount.com";
 
 std::string Notification(const std::vector<std::string>& tokens, const std::string& data = "{}") {
-  std::string devices;
+  std::vector<std::string> devices;
   for (const std::string& t : tokens) {
-    absl::StrAppend(&devices, devices.empty() ? "" : ",",
-                    R"({"app_id":"com.example.app.android","pushkey":)", JsonString(t),
-                    R"(,"pushkey_ts":1700000000,"data":)", data, "}");
+    devices.push_back(DeviceJson("com.example.app.android", t, data));
   }
-  return absl::StrCat(
-      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
-      R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
-      R"("sender_display_name":"Major Tom","room_name":"Mission Control","prio":"high",)",
-      R"("content":{"msgtype":"m.text","body":"I'm floating in a most peculiar way."},)",
-      R"("counts":{"unread":2,"missed_calls":1},"devices":[)", devices, "]}}");
+  return SpecNotifyBody(devices);
 }
 
 

@@ -45,23 +45,8 @@ constexpr char kDispatcher[] =
     "  retry_initial_backoff: 0.05\n"
     "  max_attempts: 3\n";
 
-std::string Device(const std::string& app_id, const std::string& pushkey,
-                   const std::string& data = "") {
-  return absl::StrCat(R"({"app_id":)", JsonString(app_id), R"(,"pushkey":)", JsonString(pushkey),
-                      R"(,"pushkey_ts":1700000000)", data.empty() ? "" : ",\"data\":" + data,
-                      "}");
-}
-
 std::string Body(const std::vector<std::string>& devices) {
-  std::string list;
-  for (const std::string& d : devices) absl::StrAppend(&list, list.empty() ? "" : ",", d);
-  return absl::StrCat(
-      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
-      R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
-      R"("sender_display_name":"Major Tom","room_name":"Mission Control",)",
-      R"("room_alias":"#exampleroom:matrix.org","prio":"high",)",
-      R"("content":{"msgtype":"m.text","body":"I'm floating in a most peculiar way."},)",
-      R"("counts":{"unread":2,"missed_calls":1},"devices":[)", list, "]}}");
+  return SpecNotifyBody(devices, "high", "", /*room_alias=*/true);
 }
 
 
@@ -87,7 +72,7 @@ FakeProvider* UnifiedPushTest::fake_ = nullptr;
 Herald* UnifiedPushTest::herald_ = nullptr;
 
 TEST_F(UnifiedPushTest, DeliversTheNotificationWithoutDevices) {
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.app", Endpoint("/up/abc?x=1"))}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.app", Endpoint("/up/abc?x=1"))}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   rapidjson::Document reqs = fake_->Requests(1);
@@ -108,7 +93,7 @@ TEST_F(UnifiedPushTest, DeliversTheNotificationWithoutDevices) {
 }
 
 TEST_F(UnifiedPushTest, EventIdOnlyDevicesGetOnlyIds) {
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.app", Endpoint("/up/eio"),
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.app", Endpoint("/up/eio"),
                                               R"({"format":"event_id_only"})")}));
   EXPECT_EQ(r.status, 200) << r.body;
   rapidjson::Document reqs = fake_->Requests(1);
@@ -121,9 +106,9 @@ TEST_F(UnifiedPushTest, EventIdOnlyDevicesGetOnlyIds) {
 TEST_F(UnifiedPushTest, GoneEndpointsAreRejected) {
   fake_->SetRules(R"([{"path":"/up/404","status":404},{"path":"/up/410","status":410}])");
   std::string ok = Endpoint("/up/ok"), e404 = Endpoint("/up/404"), e410 = Endpoint("/up/410");
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", e404),
-                                       Device("org.unifiedpush.a", ok),
-                                       Device("org.unifiedpush.b", e410)}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", e404),
+                                       DeviceJson("org.unifiedpush.a", ok),
+                                       DeviceJson("org.unifiedpush.b", e410)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{e404, e410}));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);
@@ -131,7 +116,7 @@ TEST_F(UnifiedPushTest, GoneEndpointsAreRejected) {
 
 TEST_F(UnifiedPushTest, ServerErrorsAreRetriedThen502) {
   fake_->SetRules(R"([{"path":"/up/broken","status":500}])");
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", Endpoint("/up/broken"))}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/broken"))}));
   EXPECT_EQ(r.status, 502) << r.body;
   rapidjson::Document doc = r.Json();
   EXPECT_EQ(std::string(doc["errcode"].GetString()), "M_UNKNOWN");
@@ -141,7 +126,7 @@ TEST_F(UnifiedPushTest, ServerErrorsAreRetriedThen502) {
 TEST_F(UnifiedPushTest, TransientFailureThenSuccessIs200) {
   fake_->SetRules(R"([{"path":"/up/flaky","status":503,"times":1},
                       {"path":"/up/flaky","status":429,"times":1,"headers":{"Retry-After":"0"}}])");
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", Endpoint("/up/flaky"))}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/flaky"))}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);
@@ -149,28 +134,28 @@ TEST_F(UnifiedPushTest, TransientFailureThenSuccessIs200) {
 
 TEST_F(UnifiedPushTest, OtherClientErrorsAre502NotRejected) {
   fake_->SetRules(R"([{"path":"/up/403","status":403}])");
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", Endpoint("/up/403"))}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/403"))}));
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);  // not retried: permanent
 }
 
 TEST_F(UnifiedPushTest, UnknownAndAmbiguousAppIdsAreRejectedWithoutUpstreamCalls) {
   std::string k1 = Endpoint("/up/unknown"), k2 = Endpoint("/up/ambiguous");
-  HttpResult r = herald_->Notify(Body({Device("com.example.unknown", k1),
-                                       Device("amb.xy", k2)}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("com.example.unknown", k1),
+                                       DeviceJson("amb.xy", k2)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{k1, k2}));
   absl::SleepFor(absl::Milliseconds(200));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
   // One glob alone still routes.
-  HttpResult ok = herald_->Notify(Body({Device("amb.only", Endpoint("/up/amb"))}));
+  HttpResult ok = herald_->Notify(Body({DeviceJson("amb.only", Endpoint("/up/amb"))}));
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.body, R"({"rejected":[]})");
 }
 
 TEST_F(UnifiedPushTest, PrivateEndpointsAreRefusedUnlessAllowed) {
   std::string k = Endpoint("/up/private");
-  HttpResult r = herald_->Notify(Body({Device("up.strict", k)}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("up.strict", k)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{k});
   absl::SleepFor(absl::Milliseconds(200));
@@ -183,7 +168,7 @@ TEST_F(UnifiedPushTest, PrivateEndpointsAreRefusedUnlessAllowed) {
 
 TEST_F(UnifiedPushTest, EndpointsOutsideTheAllowListAreRefused) {
   std::string k = Endpoint("/up/not-listed");
-  HttpResult r = herald_->Notify(Body({Device("up.allowlist", k), Device("up.allowlist", "not a url")}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("up.allowlist", k), DeviceJson("up.allowlist", "not a url")}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{k, "not a url"}));
   absl::SleepFor(absl::Milliseconds(200));
@@ -195,7 +180,7 @@ TEST_F(UnifiedPushTest, DevicesGoOutInParallel) {
   fake_->SetRules(R"([{"path_prefix":"/up/slow","delay_ms":300}])");
   std::vector<std::string> devices;
   for (int i = 0; i < 10; ++i) {
-    devices.push_back(Device("org.unifiedpush.a", Endpoint(absl::StrCat("/up/slow/", i))));
+    devices.push_back(DeviceJson("org.unifiedpush.a", Endpoint(absl::StrCat("/up/slow/", i))));
   }
   HttpResult r = herald_->Notify(Body(devices));
   EXPECT_EQ(r.status, 200) << r.body;
@@ -208,7 +193,7 @@ TEST_F(UnifiedPushTest, DevicesGoOutInParallel) {
 TEST_F(UnifiedPushTest, DuplicatePushkeysAreListedOnce) {
   fake_->SetRules(R"([{"path":"/up/gone","status":410}])");
   std::string k = Endpoint("/up/gone");
-  HttpResult r = herald_->Notify(Body({Device("org.unifiedpush.a", k), Device("org.unifiedpush.b", k)}));
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", k), DeviceJson("org.unifiedpush.b", k)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{k});
 }
@@ -218,7 +203,7 @@ TEST(UnifiedPushUpstreamTest, SlowUpstreamBecomes502BeforeTheDeadline) {
   Herald herald(kApps, "  deadline: 1\n  retry_initial_backoff: 0.05\n");
   fake.SetRules(R"([{"path":"/up/hang","action":"hang"}])");
   absl::Time start = absl::Now();
-  HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/hang")}));
+  HttpResult r = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/hang")}));
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
@@ -227,10 +212,10 @@ TEST(UnifiedPushUpstreamTest, StuckDispatcherIs504) {
   FakeProvider fake;
   Herald herald(kApps, "  deadline: 1\n");
   // Warm the connection, then freeze the dispatcher so it never answers.
-  ASSERT_EQ(herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/1")})).status,
+  ASSERT_EQ(herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/1")})).status,
             200);
   kill(herald.dispatcher().pid(), SIGSTOP);
-  HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/2")}));
+  HttpResult r = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/2")}));
   kill(herald.dispatcher().pid(), SIGCONT);
   EXPECT_EQ(r.status, 504) << r.body;
   EXPECT_EQ(std::string(r.Json()["errcode"].GetString()), "M_UNKNOWN");
@@ -242,7 +227,7 @@ TEST(UnifiedPushUpstreamTest, SigtermDrainsInFlightNotificationsThenStops) {
   fake.SetRules(R"([{"path":"/up/slow","delay_ms":800}])");
   HttpResult in_flight;
   std::thread client([&] {
-    in_flight = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/slow")}));
+    in_flight = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/slow")}));
   });
   ASSERT_EQ(fake.Requests(1).Size(), 1u);  // the push is at the provider
   absl::Time start = absl::Now();
@@ -254,7 +239,7 @@ TEST(UnifiedPushUpstreamTest, SigtermDrainsInFlightNotificationsThenStops) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   // It waited for the notification it had taken, not for the whole deadline.
   EXPECT_LT(took, absl::Seconds(3));
-  HttpResult after = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/x")}));
+  HttpResult after = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/x")}));
   EXPECT_EQ(after.status, 503) << after.body;
 }
 
@@ -264,9 +249,9 @@ TEST(UnifiedPushUpstreamTest, FullInflightLimitShedsLoadWith429) {
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":500}])");
   std::vector<std::string> devices;
   for (int i = 0; i < 4; ++i) {
-    devices.push_back(Device("up.small", fake.base_url() + absl::StrCat("/up/small", i)));
+    devices.push_back(DeviceJson("up.small", fake.base_url() + absl::StrCat("/up/small", i)));
   }
-  devices.push_back(Device("up.other", fake.base_url() + "/up/other"));
+  devices.push_back(DeviceJson("up.other", fake.base_url() + "/up/other"));
   HttpResult r = herald.Notify(Body(devices));
   EXPECT_EQ(r.status, 429) << r.body;
   EXPECT_EQ(r.headers["retry-after"], "2");
@@ -303,27 +288,27 @@ TEST(DedupTest, AHomeserverRetryDoesNotPushTwice) {
 
   // Delivered once; the same event again is answered from memory.
   for (int i = 0; i < 2; ++i) {
-    HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", ok)}));
+    HttpResult r = herald.Notify(Body({DeviceJson("org.unifiedpush.a", ok)}));
     EXPECT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(r.body, R"({"rejected":[]})");
   }
   EXPECT_EQ(requests_to("/up/ok"), 1);
   // Rejected once; rejected again without asking the distributor.
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(RejectedPushkeys(herald.Notify(Body({Device("org.unifiedpush.a", gone)}))),
+    EXPECT_EQ(RejectedPushkeys(herald.Notify(Body({DeviceJson("org.unifiedpush.a", gone)}))),
               std::vector<std::string>{gone});
   }
   EXPECT_EQ(requests_to("/up/gone"), 1);
   // A failure is not remembered: the homeserver's retry pushes.
-  EXPECT_EQ(herald.Notify(Body({Device("org.unifiedpush.a", flaky)})).status, 502);
-  EXPECT_EQ(herald.Notify(Body({Device("org.unifiedpush.a", flaky)})).status, 200);
+  EXPECT_EQ(herald.Notify(Body({DeviceJson("org.unifiedpush.a", flaky)})).status, 502);
+  EXPECT_EQ(herald.Notify(Body({DeviceJson("org.unifiedpush.a", flaky)})).status, 200);
   EXPECT_EQ(requests_to("/up/flaky"), 3);
   // Another app id is another push.
-  EXPECT_EQ(herald.Notify(Body({Device("org.unifiedpush.b", ok)})).status, 200);
+  EXPECT_EQ(herald.Notify(Body({DeviceJson("org.unifiedpush.b", ok)})).status, 200);
   EXPECT_EQ(requests_to("/up/ok"), 2);
   // Badge updates (no event_id) always go out.
   const std::string badge = absl::StrCat(R"({"notification":{"counts":{"unread":1},"devices":[)",
-                                         Device("org.unifiedpush.a", ok), "]}}");
+                                         DeviceJson("org.unifiedpush.a", ok), "]}}");
   EXPECT_EQ(herald.Notify(badge).status, 200);
   EXPECT_EQ(herald.Notify(badge).status, 200);
   EXPECT_EQ(requests_to("/up/ok"), 4);
@@ -331,9 +316,9 @@ TEST(DedupTest, AHomeserverRetryDoesNotPushTwice) {
   // homeserver gets a 5xx and asks again later.
   const std::string slow = fake.base_url() + "/up/slow";
   HttpResult first;
-  std::thread t([&] { first = herald.Notify(Body({Device("org.unifiedpush.a", slow)})); });
+  std::thread t([&] { first = herald.Notify(Body({DeviceJson("org.unifiedpush.a", slow)})); });
   ASSERT_EQ(fake.Requests(9).Size(), 9u);  // the slow push is at the distributor
-  HttpResult second = herald.Notify(Body({Device("org.unifiedpush.a", slow)}));
+  HttpResult second = herald.Notify(Body({DeviceJson("org.unifiedpush.a", slow)}));
   t.join();
   EXPECT_EQ(first.status, 200) << first.body;
   EXPECT_EQ(second.status, 502) << second.body;
@@ -345,7 +330,7 @@ TEST(ReloadTest, SighupReloadsTheAppsWithoutDroppingRequests) {
   Herald herald("  up.first:\n    type: unifiedpush\n    allow_private_addresses: true\n",
                 kDispatcher);
   std::string k = fake.base_url() + "/up/second";
-  EXPECT_EQ(RejectedPushkeys(herald.Notify(Body({Device("up.second", k)}))),
+  EXPECT_EQ(RejectedPushkeys(herald.Notify(Body({DeviceJson("up.second", k)}))),
             std::vector<std::string>{k});  // not configured yet
 
   // A broken config is refused; the old one keeps serving.
@@ -359,14 +344,14 @@ TEST(ReloadTest, SighupReloadsTheAppsWithoutDroppingRequests) {
   }
   EXPECT_NE(herald.dispatcher().Log().find("apps.up.second.ttl: must be an integer"),
             std::string::npos);
-  EXPECT_EQ(herald.Notify(Body({Device("up.first", fake.base_url() + "/up/first")})).status, 200);
+  EXPECT_EQ(herald.Notify(Body({DeviceJson("up.first", fake.base_url() + "/up/first")})).status, 200);
 
   // A good one replaces the apps; a request in flight across the reload is
   // answered.
   fake.SetRules(R"([{"path":"/up/slow","delay_ms":600}])");
   HttpResult in_flight;
   std::thread slow([&] {
-    in_flight = herald.Notify(Body({Device("up.first", fake.base_url() + "/up/slow")}));
+    in_flight = herald.Notify(Body({DeviceJson("up.first", fake.base_url() + "/up/slow")}));
   });
   ASSERT_EQ(fake.Requests(2).Size(), 2u);
   WriteFile(herald.config_file(),
@@ -379,7 +364,7 @@ TEST(ReloadTest, SighupReloadsTheAppsWithoutDroppingRequests) {
   }
   slow.join();
   EXPECT_EQ(in_flight.status, 200) << in_flight.body;
-  HttpResult r = herald.Notify(Body({Device("up.second", k)}));
+  HttpResult r = herald.Notify(Body({DeviceJson("up.second", k)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   // A SIGHUP does not stop the bridge either.
@@ -393,7 +378,7 @@ TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
   FakeProvider fake;
   Herald herald(kApps, kDispatcher);
   herald.StopDispatcher();
-  HttpResult r = herald.Notify(Body({Device("org.unifiedpush.a", fake.base_url() + "/up/x")}));
+  HttpResult r = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/x")}));
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(std::string(r.Json()["errcode"].GetString()), "M_UNKNOWN");
   EXPECT_EQ(HttpCall("GET", herald.url("/health")).status, 200);
@@ -410,7 +395,7 @@ TEST(UnifiedPushTlsTest, Http2OverTlsMultiplexesOnFewConnections) {
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
   std::vector<std::string> devices;
   for (int i = 0; i < 10; ++i) {
-    devices.push_back(Device("up.tls", fake.base_url() + absl::StrCat("/up/", i)));
+    devices.push_back(DeviceJson("up.tls", fake.base_url() + absl::StrCat("/up/", i)));
   }
   HttpResult r = herald.Notify(Body(devices));
   EXPECT_EQ(r.status, 200) << r.body;
@@ -425,11 +410,11 @@ TEST(UnifiedPushTlsTest, Http2OverTlsMultiplexesOnFewConnections) {
   EXPECT_LE(stats["total_connections"].GetInt(), 2);
   // A second notification reuses the connection.
   int before = stats["total_connections"].GetInt();
-  EXPECT_EQ(herald.Notify(Body({Device("up.tls", fake.base_url() + "/up/again")})).status, 200);
+  EXPECT_EQ(herald.Notify(Body({DeviceJson("up.tls", fake.base_url() + "/up/again")})).status, 200);
   EXPECT_EQ(fake.Stats()["total_connections"].GetInt(), before);
 
   // Without the test CA the certificate is not trusted: transient, so 502.
-  HttpResult untrusted = herald.Notify(Body({Device("up.untrusted", fake.base_url() + "/up/u")}));
+  HttpResult untrusted = herald.Notify(Body({DeviceJson("up.untrusted", fake.base_url() + "/up/u")}));
   EXPECT_EQ(untrusted.status, 502) << untrusted.body;
 }
 

@@ -26,21 +26,12 @@ std::string Device(const std::string& app_id, const std::string& endpoint,
     absl::StrAppend(&data, endpoint.empty() ? "" : ",", R"("auth":)", JsonString(auth));
   }
   data += "}";
-  return absl::StrCat(R"({"app_id":)", JsonString(app_id), R"(,"pushkey":)",
-                      JsonString(kUaPublic), R"(,"pushkey_ts":1700000000,"data":)", data, "}");
+  return DeviceJson(app_id, kUaPublic, data);
 }
 
 std::string Notification(const std::vector<std::string>& devices, const std::string& prio = "high") {
-  std::string list;
-  for (const std::string& d : devices) absl::StrAppend(&list, list.empty() ? "" : ",", d);
-  return absl::StrCat(
-      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
-      R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
-      R"("sender_display_name":"Major Tom","room_name":"Mission Control","prio":)",
-      JsonString(prio),
-      R"(,"content":{"msgtype":"m.text","body":"I'm floating in a most peculiar way.",)",
-      R"("format":"org.matrix.custom.html","formatted_body":"<i>floating</i>"},)",
-      R"("counts":{"unread":2,"missed_calls":1},"devices":[)", list, "]}}");
+  return SpecNotifyBody(
+      devices, prio, R"(,"format":"org.matrix.custom.html","formatted_body":"<i>floating</i>")");
 }
 
 
@@ -51,9 +42,7 @@ class WebPushTest : public ::testing::Test {
     std::string dir = TempDir();
     pki_ = new TestPki(MakeTestPki(dir));
     vapid_key_ = new std::string(dir + "/vapid.pem");
-    std::string cmd = absl::StrCat("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '",
-                                   *vapid_key_, "'");
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    MakeP256Key(*vapid_key_);
     fake_ = new FakeProvider(FakeProvider::Options{pki_->server_cert, pki_->server_key, ""});
     std::string common = absl::StrCat("    vapid_private_key: ", *vapid_key_, "\n",
                                       "    vapid_contact_email: ops@example.org\n",
@@ -201,9 +190,7 @@ TEST_F(WebPushTest, DisallowedOrPrivateEndpointsAreNotSentAndNotRejected) {
 TEST(WebPushCliTest, PrintsTheVapidPublicKey) {
   std::string dir = TempDir();
   std::string key = dir + "/cli-vapid.pem";
-  ASSERT_EQ(std::system(absl::StrCat("openssl genpkey -algorithm EC -pkeyopt "
-                                     "ec_paramgen_curve:P-256 -out '", key, "'").c_str()),
-            0);
+  MakeP256Key(key);
   std::string file = dir + "/cli.yaml";
   WriteFile(file, absl::StrCat("apps:\n  web.app:\n    type: webpush\n    vapid_private_key: ", key,
                                "\n    vapid_contact_email: ops@example.org\n"));
