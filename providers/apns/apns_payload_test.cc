@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "proto/herald/v1/herald.pb.h"
+#include "providers/common/spec_notification.h"
 #include "rapidjson/document.h"
 
 namespace herald::providers::apns {
@@ -21,21 +22,6 @@ std::string Repeat(const std::string& s, int n) {
   std::string out;
   for (int i = 0; i < n; ++i) out += s;
   return out;
-}
-
-// The notification of the push gateway spec's example.
-Notification SpecNotification() {
-  Notification n;
-  n.set_event_id("$3957tyerfgewrf384");
-  n.set_room_id("!slw48wfj34rtnrf:example.com");
-  n.set_type("m.room.message");
-  n.set_sender("@exampleuser:matrix.org");
-  n.set_sender_display_name("Major Tom");
-  n.set_room_name("Mission Control");
-  n.set_content_json(R"({"msgtype":"m.text","body":"I'm floating in a most peculiar way."})");
-  n.mutable_counts()->set_unread(2);
-  n.mutable_counts()->set_missed_calls(1);
-  return n;
 }
 
 Device DeviceWithData(const std::string& data_json) {

@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "proto/herald/v1/herald.pb.h"
+#include "providers/common/spec_notification.h"
 #include "rapidjson/document.h"
 
 namespace herald::providers::gcm {
@@ -25,19 +26,11 @@ Device MakeDevice(const std::string& data_json = "") {
 
 // The spec's example notification.
 Notification FullNotification() {
-  Notification n;
-  n.set_event_id("$3957tyerfgewrf384");
-  n.set_room_id("!slw48wfj34rtnrf:example.com");
-  n.set_type("m.room.message");
-  n.set_sender("@exampleuser:matrix.org");
-  n.set_sender_display_name("Major Tom");
-  n.set_room_name("Mission Control");
+  Notification n = SpecNotification();
   n.set_room_alias("#exampleroom:matrix.org");
   n.set_prio(herald::v1::PRIORITY_HIGH);
   n.set_content_json(
       R"({"msgtype":"m.text","body":"I'm floating in a most peculiar way.","formatted":{"x":1}})");
-  n.mutable_counts()->set_unread(2);
-  n.mutable_counts()->set_missed_calls(1);
   return n;
 }
 

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/herald/v1/herald.pb.h"
+#include "providers/common/spec_notification.h"
 #include "rapidjson/document.h"
 
 namespace herald::providers::webpush {
@@ -20,20 +21,12 @@ using ::herald::v1::Notification;
 constexpr char kEllipsis[] = "\xE2\x80\xA6";
 
 Notification FullNotification() {
-  Notification n;
-  n.set_event_id("$3957tyerfgewrf384");
-  n.set_room_id("!slw48wfj34rtnrf:example.com");
-  n.set_type("m.room.message");
-  n.set_sender("@exampleuser:matrix.org");
-  n.set_sender_display_name("Major Tom");
-  n.set_room_name("Mission Control");
+  Notification n = SpecNotification();
   n.set_room_alias("#exampleroom:matrix.org");
   n.set_prio(herald::v1::PRIORITY_HIGH);
   n.set_content_json(
       R"({"msgtype":"m.text","body":"I'm floating in a most peculiar way.",)"
       R"("format":"org.matrix.custom.html","formatted_body":"<b>x</b>"})");
-  n.mutable_counts()->set_unread(2);
-  n.mutable_counts()->set_missed_calls(1);
   return n;
 }
 
