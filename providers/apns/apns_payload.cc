@@ -9,6 +9,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "providers/common/json.h"
 #include "providers/common/utf8.h"
 
 namespace herald::providers::apns {
@@ -54,17 +55,6 @@ size_t EscapedLength(char c) {
     return (b == '\b' || b == '\t' || b == '\n' || b == '\f' || b == '\r') ? 2 : 6;
   }
   return 1;
-}
-
-std::string Serialize(const Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-Value StringValue(absl::string_view s, Allocator& alloc) {
-  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
 }
 
 std::optional<absl::string_view> GetString(const Value& obj, const char* key) {

@@ -9,6 +9,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "providers/common/json.h"
 #include "providers/common/utf8.h"
 
 namespace herald::providers::gcm {
@@ -20,7 +21,6 @@ using rapidjson::Document;
 using rapidjson::Value;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-absl::string_view View(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
 
 // Member indexes of the object `obj` with each name once: in the order of the
 // name's first occurrence, pointing at its last occurrence (the value a JSON

@@ -14,6 +14,7 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "providers/common/json.h"
 #include "providers/common/utf8.h"
 
 namespace herald::providers::webpush {
@@ -39,19 +40,6 @@ std::vector<size_t> CharStarts(absl::string_view s) {
     if (!IsUtf8Continuation(s[i])) starts.push_back(i);
   }
   return starts;
-}
-
-std::string Serialize(const Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-absl::string_view View(const Value& s) { return absl::string_view(s.GetString(), s.GetStringLength()); }
-
-Value StringValue(absl::string_view s, Allocator& alloc) {
-  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
 }
 
 // Builds a JSON object in which setting an existing key replaces its value
