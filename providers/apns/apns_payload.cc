@@ -7,8 +7,6 @@
 
 #include "providers/common/device_data.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"
 

@@ -12,8 +12,6 @@
 #include "providers/common/device_data.h"
 #include "providers/common/jwt.h"
 #include "rapidjson/document.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"
 
