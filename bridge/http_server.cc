@@ -48,6 +48,8 @@ struct Reply {
   absl::string_view content_type = "application/json";  // always a literal
   std::vector<std::pair<std::string, std::string>> headers;
   bool close = false;
+  // In herald_http_responses_total (notify answers, not /health or /metrics).
+  bool counted = true;
 };
 
 Reply Json(http::status status, std::string body) {
@@ -75,9 +77,17 @@ Counter* ResponseCounter(int code) {
   return c;
 }
 
-Histogram* NotifyDuration() {
-  static Histogram* h = Metrics::Global().GetHistogram(
-      "herald_notify_duration_seconds", "Time to answer POST /_matrix/push/v1/notify.");
+// Notify answers' durations by status code, looked up once per code.
+Histogram* NotifyDuration(int code) {
+  static std::array<std::atomic<Histogram*>, 600> histograms{};
+  if (code < 0 || code >= 600) code = 0;
+  Histogram* h = histograms[code].load(std::memory_order_acquire);
+  if (h == nullptr) {
+    h = Metrics::Global().GetHistogram("herald_notify_duration_seconds",
+                                       "Time to answer POST /_matrix/push/v1/notify, by status code.",
+                                       Labels({{"code", std::to_string(code)}}));
+    histograms[code].store(h, std::memory_order_release);
+  }
   return h;
 }
 
@@ -100,7 +110,7 @@ std::string RejectedBody(const herald::v1::DispatchResponse& response) {
 }
 
 // The dispatcher's answer → the homeserver's answer. 200 only when every
-// device was delivered, deliberately skipped, or rejected.
+// device was delivered, deliberately skipped, dropped, or rejected.
 Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse* response_or_null) {
   if (!status.ok()) {
     switch (status.error_code()) {
@@ -126,6 +136,7 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
       case herald::v1::OUTCOME_DELIVERED:
       case herald::v1::OUTCOME_REJECTED:
       case herald::v1::OUTCOME_SKIPPED:
+      case herald::v1::OUTCOME_DROPPED:
         break;
       case herald::v1::OUTCOME_LIMITED:
         ++limited;
@@ -230,6 +241,8 @@ struct ServerShared {
   std::atomic<bool> stopping{false};
   absl::Duration deadline;
   uint64_t max_body_bytes;
+  // metrics.prometheus asks for /metrics on this (public) listener.
+  bool metrics_on_notify_port = false;
 };
 
 // One keep-alive connection. Reads a request, answers it (maybe after an
@@ -294,7 +307,7 @@ class Session : public std::enable_shared_from_this<Session> {
                       "unsupported method on the notify endpoint");
         reply.headers.emplace_back("Allow", "GET, POST");
       }
-    } else if (path == "/metrics") {
+    } else if (path == "/metrics" && shared_->metrics_on_notify_port) {
       if (req.method() == http::verb::get) {
         reply.body = Metrics::Global().Render();
         reply.content_type = "text/plain; version=0.0.4";
@@ -314,6 +327,7 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       reply = Error(http::status::not_found, "M_UNRECOGNIZED", "unrecognized request");
     }
+    reply.counted = path != "/health" && path != "/metrics";
     reply.close = reply.close || !keep_alive;
     Write(std::move(reply), version);
   }
@@ -387,14 +401,15 @@ class Session : public std::enable_shared_from_this<Session> {
     if (pending->answered.exchange(true)) return;
     shared_->deadlines->Remove(pending.get());
     NotifyInFlight()->Add(-1);
-    NotifyDuration()->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
+    NotifyDuration(static_cast<int>(r.status))
+        ->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
     r.close = !pending->keep_alive;
     Write(std::move(r), pending->version);
   }
 
   void Write(Reply reply, unsigned version) {
     auto res = std::make_shared<http::response<http::string_body>>(reply.status, version);
-    ResponseCounter(static_cast<int>(reply.status))->Add();
+    if (reply.counted) ResponseCounter(static_cast<int>(reply.status))->Add();
     res->set(http::field::content_type,
              beast::string_view(reply.content_type.data(), reply.content_type.size()));
     for (const auto& [name, value] : reply.headers) res->set(name, value);
@@ -463,9 +478,17 @@ class HttpServer::Impl {
     shared_.deadlines = &deadlines_;
     shared_.deadline = config.dispatcher.deadline;
     shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
+    shared_.metrics_on_notify_port =
+        config.prometheus.enabled && config.prometheus.port == config.http.port;
   }
 
   absl::Status Start() {
+    bool listens_on_any_v4 = false;
+    for (const std::string& address : config_.http.bind_addresses) {
+      beast::error_code ec;
+      auto ip = asio::ip::make_address(address, ec);
+      listens_on_any_v4 = listens_on_any_v4 || (!ec && ip.is_v4() && ip.is_unspecified());
+    }
     for (const std::string& address : config_.http.bind_addresses) {
       beast::error_code ec;
       auto ip = asio::ip::make_address(address, ec);
@@ -477,7 +500,10 @@ class HttpServer::Impl {
       auto acceptor = std::make_unique<tcp::acceptor>(ioc_);
       acceptor->open(endpoint.protocol(), ec);
       if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-      if (!ec && ip.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+      // "::" takes IPv4 as well, as under Sygnal (Twisted), unless 0.0.0.0
+      // is listed too and will take it itself.
+      const bool dual_stack = ip.is_v6() && ip.is_unspecified() && !listens_on_any_v4;
+      if (!ec && ip.is_v6()) acceptor->set_option(asio::ip::v6_only(!dual_stack), ec);
       if (!ec) acceptor->bind(endpoint, ec);
       if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
       if (ec) {

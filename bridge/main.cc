@@ -6,18 +6,22 @@
 #include <iostream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/http_server.h"
 #include "common/allocator.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/service.h"
 #include "grpcpp/grpcpp.h"
 
 namespace {
 
 constexpr char kComponent[] = "bridge";
-constexpr char kUsage[] = "usage: herald-bridge --config FILE [--ready-file FILE]\n";
+constexpr char kUsage[] =
+    "usage: herald-bridge [--config FILE] [--ready-file FILE]\n"
+    "  without --config: $SYGNAL_CONF, else ./sygnal.yaml\n";
 
 }  // namespace
 
@@ -41,10 +45,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (config_path.empty()) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  if (config_path.empty()) config_path = herald::DefaultConfigFile();
   herald::PrepareProcess();
   auto config = herald::LoadConfigFile(config_path);
   if (!config.ok()) {
@@ -64,6 +65,10 @@ int main(int argc, char** argv) {
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // A message may carry many answers at once.
   args.SetMaxReceiveMessageSize(-1);
+  // The internal hop never goes through the providers' proxy: gRPC would
+  // otherwise take https_proxy from the environment and every notify would
+  // fail behind a real proxy.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   auto channel = grpc::CreateCustomChannel((*config)->dispatcher.target,
                                            grpc::InsecureChannelCredentials(), args);
   auto stub = std::shared_ptr<herald::v1::Dispatcher::Stub>(
@@ -75,7 +80,26 @@ int main(int argc, char** argv) {
     std::cerr << "herald-bridge: " << started.message() << "\n";
     return 1;
   }
-  herald::WriteReadyFile(ready_file, server.port());
+  // metrics.prometheus: a listener of its own, unless it names the notify
+  // port (then the server above serves /metrics).
+  herald::MetricsHttpServer metrics;
+  const herald::PrometheusConfig& prometheus = (*config)->prometheus;
+  if (prometheus.enabled && prometheus.port != (*config)->http.port) {
+    const std::string address =
+        absl::StrContains(prometheus.address, ':')
+            ? absl::StrCat("[", prometheus.address, "]:", prometheus.port)
+            : absl::StrCat(prometheus.address, ":", prometheus.port);
+    absl::Status listening = metrics.Start(address);
+    if (!listening.ok()) {
+      std::cerr << "herald-bridge: metrics.prometheus: " << listening.message() << "\n";
+      return 1;
+    }
+    HERALD_LOG(kInfo, kComponent, "metrics on ", address, " (GET /metrics)");
+  }
+  herald::WriteReadyFile(ready_file, server.port(),
+                         prometheus.enabled && prometheus.port != (*config)->http.port
+                             ? metrics.port()
+                             : 0);
   HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(),
              ", dispatcher at ", (*config)->dispatcher.target);
   int sig;

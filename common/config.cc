@@ -1,6 +1,7 @@
 #include "common/config.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "absl/strings/str_format.h"
 #include <fstream>
@@ -274,8 +275,20 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
 
   ConfigMap log = top.Map("log");
   config->log_level = log.String("level", "info");
-  log.Accept("setup");   // Sygnal's Python logging config: not ours to read.
-  log.Accept("access");
+  // Sygnal's keys that Herald does not do: accepted, and named in a warning
+  // so that an operator swapping Sygnal for Herald knows what is lost.
+  auto unsupported = [&](ConfigMap& map, const std::string& key, const std::string& why) {
+    map.Accept(key);
+    if (map.Has(key)) {
+      config->warnings.push_back(absl::StrCat(file, ": ", map.path().empty() ? "" : map.path() + ".",
+                                              key, ": not supported by Herald, ignored (", why,
+                                              ")"));
+    }
+  };
+  unsupported(log, "setup",
+              "Python logging config; Herald logs one line per event to stderr, log.level "
+              "sets the level");
+  unsupported(log, "access", "access logs, with x_forwarded_for, are not written yet");
 
   ConfigMap http = top.Map("http");
   config->http.bind_addresses = http.StringList("bind_addresses");
@@ -301,8 +314,26 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->dispatcher.dedup_max_entries =
       disp.Int("dedup_max_entries", config->dispatcher.dedup_max_entries, 0, 100000000);
 
-  top.Accept("metrics");  // Sygnal's metrics section: served by the bridge later.
-  top.Accept("proxy");
+  ConfigMap metrics = top.Map("metrics");
+  ConfigMap prometheus = metrics.Map("prometheus");
+  config->prometheus.enabled = prometheus.Bool("enabled", false);
+  config->prometheus.address = prometheus.String("address", config->prometheus.address);
+  config->prometheus.port =
+      static_cast<int>(prometheus.Int("port", config->prometheus.port, 0, 65535));
+  unsupported(metrics, "sentry", "Sentry error reporting");
+  unsupported(metrics, "opentracing", "OpenTracing spans");
+
+  config->proxy = top.String("proxy", "");
+  if (config->proxy.empty()) {
+    // Sygnal's fallback; the lowercase name is what libcurl reads too.
+    for (const char* name : {"HTTPS_PROXY", "https_proxy"}) {
+      const char* env = std::getenv(name);
+      if (env != nullptr && *env != '\0') {
+        config->proxy = env;
+        break;
+      }
+    }
+  }
 
   ConfigMap apps = top.Map("apps");
   if (apps.status().ok()) {
@@ -337,7 +368,23 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   Append(&config->warnings, log.UnknownKeyWarnings());
   Append(&config->warnings, http.UnknownKeyWarnings());
   Append(&config->warnings, disp.UnknownKeyWarnings());
+  Append(&config->warnings, metrics.UnknownKeyWarnings());
+  Append(&config->warnings, prometheus.UnknownKeyWarnings());
   return std::shared_ptr<const Config>(std::move(config));
+}
+
+std::string DefaultConfigFile() {
+  const char* env = std::getenv("SYGNAL_CONF");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("sygnal.yaml");
+}
+
+std::string RedactProxy(const std::string& proxy) {
+  const size_t scheme = proxy.find("://");
+  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t at = proxy.find('@', start);
+  const size_t slash = proxy.find('/', start);
+  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return proxy;
+  return absl::StrCat(proxy.substr(0, start), "***@", proxy.substr(at + 1));
 }
 
 absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& file) {

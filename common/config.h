@@ -88,6 +88,15 @@ struct DispatcherConfig {
   std::string metrics_listen;
 };
 
+// Sygnal's metrics.prometheus: the bridge's own metrics listener. Off by
+// default; with `port` equal to http.port, /metrics is served on the notify
+// listener instead (only when asked for: that port is public).
+struct PrometheusConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  int port = 8000;
+};
+
 struct AppConfig {
   std::string pattern;  // app_id or glob
   std::string type;
@@ -99,6 +108,11 @@ struct Config {
   std::string log_level = "info";
   HttpConfig http;
   DispatcherConfig dispatcher;
+  PrometheusConfig prometheus;
+  // HTTP CONNECT proxy for all provider traffic (Sygnal's `proxy`; else
+  // HTTPS_PROXY / https_proxy from the environment); empty = none. May hold
+  // user:pass@: never log it whole.
+  std::string proxy;
   std::vector<AppConfig> apps;
   std::vector<std::string> warnings;
 };
@@ -107,6 +121,11 @@ struct Config {
 std::string YamlToJson(const YAML::Node& node);
 
 absl::StatusOr<std::shared_ptr<const Config>> LoadConfigFile(const std::string& file);
+// The config file to read when none is given: $SYGNAL_CONF, else
+// ./sygnal.yaml (as Sygnal).
+std::string DefaultConfigFile();
+// `proxy` with any user:pass@ replaced by "***@", for logs.
+std::string RedactProxy(const std::string& proxy);
 absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yaml_text,
                                                           const std::string& file);
 

@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace herald {
@@ -47,7 +48,45 @@ apps:
   EXPECT_EQ(c.apps[0].pattern, "im.vector.app.android");
   EXPECT_EQ(c.apps[0].type, "gcm");
   EXPECT_EQ(c.apps[1].pattern, "org.unifiedpush.*");
-  EXPECT_TRUE(c.warnings.empty());
+  // What Herald does not do is named, not silently ignored.
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_EQ(c.warnings[0],
+            "sygnal.yaml: log.setup: not supported by Herald, ignored (Python logging config; "
+            "Herald logs one line per event to stderr, log.level sets the level)");
+}
+
+TEST(Config, SygnalMetricsProxyAndUnsupportedKeys) {
+  auto config = ParseConfig(R"(
+log:
+  access: {x_forwarded_for: true}
+proxy: http://user:secret@proxy.example.org:3128
+metrics:
+  prometheus: {enabled: true, address: "::", port: 8001}
+  sentry: {enabled: false}
+  opentracing: {enabled: false}
+)",
+                            "sygnal.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Config& c = **config;
+  EXPECT_TRUE(c.prometheus.enabled);
+  EXPECT_EQ(c.prometheus.address, "::");
+  EXPECT_EQ(c.prometheus.port, 8001);
+  EXPECT_EQ(c.proxy, "http://user:secret@proxy.example.org:3128");
+  EXPECT_EQ(RedactProxy(c.proxy), "http://***@proxy.example.org:3128");
+  EXPECT_EQ(RedactProxy("http://proxy:3128"), "http://proxy:3128");
+  std::string all;
+  for (const std::string& w : c.warnings) all += w + "\n";
+  for (const char* key : {"log.access", "metrics.sentry", "metrics.opentracing"}) {
+    EXPECT_NE(all.find(absl::StrCat("sygnal.yaml: ", key, ": not supported by Herald")),
+              std::string::npos)
+        << key << "\n" << all;
+  }
+  EXPECT_EQ(c.warnings.size(), 3u) << all;
+  // Absent: off, on Sygnal's default address.
+  auto plain = ParseConfig("", "x.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE((*plain)->prometheus.enabled);
+  EXPECT_EQ((*plain)->prometheus.port, 8000);
 }
 
 struct BadCase {

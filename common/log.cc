@@ -64,6 +64,12 @@ void LogLine(LogLevel level, absl::string_view component,
 }
 
 std::string RedactPushkey(absl::string_view pushkey) {
+  // A short stable hash (FNV-1a, 32 bits) lets log lines of one device be
+  // matched up without showing the key.
+  uint32_t hash = 2166136261u;
+  for (unsigned char c : pushkey) hash = (hash ^ c) * 16777619u;
+  const std::string tail =
+      absl::StrCat("…(", pushkey.size(), " chars, #", absl::Hex(hash, absl::kZeroPad8), ")");
   size_t scheme_end = pushkey.find("://");
   if (scheme_end != absl::string_view::npos && scheme_end < 10) {
     size_t host_end = pushkey.find('/', scheme_end + 3);
@@ -74,10 +80,10 @@ std::string RedactPushkey(absl::string_view pushkey) {
         at == absl::string_view::npos
             ? std::string(origin)
             : absl::StrCat(origin.substr(0, scheme_end + 3), origin.substr(at + 1));
-    return absl::StrCat(shown, "/…(", pushkey.size(), " chars)");
+    return absl::StrCat(shown, "/", tail);
   }
-  if (pushkey.size() <= 8) return absl::StrCat("…(", pushkey.size(), " chars)");
-  return absl::StrCat(pushkey.substr(0, 6), "…(", pushkey.size(), " chars)");
+  if (pushkey.size() <= 8) return tail;
+  return absl::StrCat(pushkey.substr(0, 6), tail);
 }
 
 }  // namespace herald

@@ -9,7 +9,7 @@ Histogram::Histogram() : buckets_(Bounds().size()) {}
 
 const std::vector<double>& Histogram::Bounds() {
   static const std::vector<double>* bounds = new std::vector<double>{
-      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   return *bounds;
 }
 

@@ -19,6 +19,8 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(text.find("herald_test_total{app=\"a\\\"b\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("herald_test_total{app=\"c\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("herald_test_in_flight 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("herald_test_seconds_bucket{le=\"0.001\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("herald_test_seconds_bucket{le=\"0.0025\"} 0\n"), std::string::npos) << text;
   EXPECT_NE(text.find("herald_test_seconds_bucket{le=\"0.005\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("herald_test_seconds_bucket{le=\"0.25\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("herald_test_seconds_bucket{le=\"10\"} 2\n"), std::string::npos) << text;

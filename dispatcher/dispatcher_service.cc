@@ -43,6 +43,8 @@ herald::v1::Outcome ToProto(Outcome::Kind kind) {
       return herald::v1::OUTCOME_SKIPPED;
     case Outcome::Kind::kLimited:
       return herald::v1::OUTCOME_LIMITED;
+    case Outcome::Kind::kDropped:
+      return herald::v1::OUTCOME_DROPPED;
   }
   return herald::v1::OUTCOME_UNSPECIFIED;
 }
@@ -213,7 +215,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
 
   void Finish() {
     const auto& devices = request_->notification().devices();
-    int delivered = 0, rejected = 0, other = 0, unroutable = 0;
+    int delivered = 0, rejected = 0, dropped = 0, other = 0, unroutable = 0;
     absl::flat_hash_set<absl::string_view> rejected_seen;
     for (int i = 0; i < devices.size(); ++i) {
       const DeviceState& d = devices_[i];
@@ -238,6 +240,14 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         case Outcome::Kind::kSkipped:
           ++delivered;
           break;
+        case Outcome::Kind::kDropped:
+          // Answered 200: a 5xx would hold every later push to this device
+          // behind a message no retry can deliver.
+          ++dropped;
+          HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] app ",
+                     devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
+                     ": notification dropped, the pushkey is kept: ", d.outcome.detail);
+          break;
         case Outcome::Kind::kLimited:
           ++other;  // logged when it was shed
           break;
@@ -254,8 +264,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                  devices.size(), " device(s) had an unknown or ambiguous app_id; rejected");
     }
     HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
-               " device(s): ", delivered, " delivered, ", rejected, " rejected, ", other,
-               " failed");
+               " device(s): ", delivered, " delivered, ", rejected, " rejected, ", dropped,
+               " dropped, ", other, " failed");
     static Counter* notifications = Metrics::Global().GetCounter(
         "herald_dispatch_notifications_total", "Notifications dispatched.");
     static Histogram* duration = Metrics::Global().GetHistogram(

@@ -28,8 +28,9 @@ namespace {
 
 constexpr char kComponent[] = "dispatcher";
 constexpr char kUsage[] =
-    "usage: herald-dispatcher --config FILE [--ready-file FILE] [--check-config]\n"
-    "       herald-dispatcher --config FILE --print-vapid-public-key APP_ID\n";
+    "usage: herald-dispatcher [--config FILE] [--ready-file FILE] [--check-config]\n"
+    "       herald-dispatcher [--config FILE] --print-vapid-public-key APP_ID\n"
+    "  without --config: $SYGNAL_CONF, else ./sygnal.yaml\n";
 
 }  // namespace
 
@@ -59,10 +60,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (config_path.empty()) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  if (config_path.empty()) config_path = herald::DefaultConfigFile();
 
   if (!vapid_app.empty()) {
     // The key Web Push clients must subscribe with (applicationServerKey).
@@ -88,6 +86,11 @@ int main(int argc, char** argv) {
 
   herald::providers::HttpClientOptions http_options;
   http_options.threads = (*config)->dispatcher.http_threads;
+  http_options.proxy = (*config)->proxy;
+  if (!http_options.proxy.empty()) {
+    HERALD_LOG(kInfo, kComponent, "provider traffic goes through the proxy ",
+               herald::RedactProxy(http_options.proxy));
+  }
   auto http = std::make_unique<herald::providers::HttpClient>(http_options);
   herald::providers::ProviderEnv env;
   env.http = http.get();

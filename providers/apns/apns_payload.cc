@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "providers/common/device_data.h"
+#include "providers/common/jwt.h"
 #include "rapidjson/document.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"
@@ -293,6 +294,8 @@ bool BuildFull(const Notification& n, const Device& device, rapidjson::Document*
     from = CutToChars(n.sender_display_name(), kMaxFieldChars);
   } else if (n.has_sender()) {
     from = CutToChars(n.sender(), kMaxFieldChars);
+  } else {
+    from = " ";  // as Sygnal: apps format loc-args, a null would break them
   }
 
   const std::string* type = Truthy(n.has_type(), n.type());
@@ -345,15 +348,6 @@ bool BuildFull(const Notification& n, const Device& device, rapidjson::Document*
   return true;
 }
 
-int Base64Digit(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
 
 std::optional<std::string> BuildApnsPayload(const Notification& n, const Device& device) {
@@ -384,30 +378,9 @@ std::optional<std::string> TruncateApnsPayload(absl::string_view payload, size_t
 }
 
 std::optional<std::string> DeviceTokenToHex(absl::string_view pushkey) {
-  size_t data_len = pushkey.size();
-  while (data_len > 0 && pushkey[data_len - 1] == '=') --data_len;
-  const size_t padding = pushkey.size() - data_len;
-  if (data_len == 0 || data_len % 4 == 1 || padding > 2) return std::nullopt;
-  if (padding > 0 && pushkey.size() % 4 != 0) return std::nullopt;
-
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(data_len * 3 / 2);
-  uint32_t bits = 0;
-  int nbits = 0;
-  for (size_t i = 0; i < data_len; ++i) {
-    const int digit = Base64Digit(pushkey[i]);
-    if (digit < 0) return std::nullopt;
-    bits = ((bits << 6) | static_cast<uint32_t>(digit)) & 0xFFFFu;
-    nbits += 6;
-    if (nbits >= 8) {
-      nbits -= 8;
-      const uint32_t byte = (bits >> nbits) & 0xFFu;
-      hex.push_back(kHex[byte >> 4]);
-      hex.push_back(kHex[byte & 0xF]);
-    }
-  }
-  return hex;
+  std::optional<std::string> bytes = Base64DecodeAnyAlphabet(pushkey);
+  if (!bytes || bytes->empty()) return std::nullopt;
+  return HexEncode(*bytes);
 }
 
 }  // namespace herald::providers::apns

@@ -165,12 +165,12 @@ TEST(ApnsPayloadTest, SenderWhenNoDisplayName) {
             WithAlert("MSG_FROM_USER_IN_ROOM", R"(["@exampleuser:matrix.org","Mission Control"])"));
 }
 
-TEST(ApnsPayloadTest, NullWhenNoSenderAtAll) {
+TEST(ApnsPayloadTest, SpaceWhenNoSenderAtAll) {
   Notification n = SpecNotification();
   n.clear_sender_display_name();
   n.clear_sender();
   n.clear_content_json();
-  EXPECT_EQ(Build(n), WithAlert("MSG_FROM_USER_IN_ROOM", R"([null,"Mission Control"])"));
+  EXPECT_EQ(Build(n), WithAlert("MSG_FROM_USER_IN_ROOM", R"([" ","Mission Control"])"));
 }
 
 TEST(ApnsPayloadTest, NamesCutTo1024Characters) {
@@ -464,6 +464,11 @@ TEST(ApnsPayloadTest, DeviceTokenToHex) {
   EXPECT_EQ(DeviceTokenToHex("PVqfHCt+ikDx4tPEtaaXiHdmVUQzIhEA/+7dzLuqmYg"),
             "3d5a9f1c2b7e8a40f1e2d3c4b5a697887766554433221100ffeeddccbbaa9988");
   EXPECT_EQ(DeviceTokenToHex("AAAA"), "000000");
+  // URL-safe base64, padded or not, as clients also send.
+  EXPECT_EQ(DeviceTokenToHex("3q2-7w=="), "deadbeef");
+  EXPECT_EQ(DeviceTokenToHex("3q2-7w"), "deadbeef");
+  EXPECT_EQ(DeviceTokenToHex("PVqfHCt-ikDx4tPEtaaXiHdmVUQzIhEA_-7dzLuqmYg"),
+            "3d5a9f1c2b7e8a40f1e2d3c4b5a697887766554433221100ffeeddccbbaa9988");
 }
 
 TEST(ApnsPayloadTest, DeviceTokenToHexRejectsInvalid) {
@@ -472,7 +477,6 @@ TEST(ApnsPayloadTest, DeviceTokenToHexRejectsInvalid) {
   EXPECT_EQ(DeviceTokenToHex("A"), std::nullopt);
   EXPECT_EQ(DeviceTokenToHex("3q2+7w="), std::nullopt);     // Wrong padding.
   EXPECT_EQ(DeviceTokenToHex("3q2+7w==="), std::nullopt);
-  EXPECT_EQ(DeviceTokenToHex("3q2-7w=="), std::nullopt);    // URL-safe alphabet.
   EXPECT_EQ(DeviceTokenToHex("3q2+7w==AA"), std::nullopt);  // Padding inside.
   EXPECT_EQ(DeviceTokenToHex(" 3q2+7w=="), std::nullopt);
   EXPECT_EQ(DeviceTokenToHex("deadbeef!"), std::nullopt);

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
+#include <map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,8 @@ namespace {
 
 constexpr char kComponent[] = "apns";
 constexpr absl::Duration kTokenLifetime = absl::Minutes(50);
+// Apple: a key's token may change at most once every 20 minutes.
+constexpr absl::Duration kMinRenewInterval = absl::Minutes(20);
 
 std::string Reason(const HttpResponse& r) {
   rapidjson::Document doc;
@@ -74,6 +77,7 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
   o.push_type = map.String("push_type", "");
   o.convert_device_token_to_hex = map.Bool("convert_device_token_to_hex", true);
   o.max_connections = static_cast<int>(map.Int("max_connections", 4, 1, 64));
+  o.send_badge_counts = map.Bool("send_badge_counts", true);
   std::string platform = absl::AsciiStrToLower(map.String("platform", "production"));
   if (platform == "production" || platform == "prod") {
     o.base_url = kProductionUrl;
@@ -124,8 +128,12 @@ ApnsClassification ClassifyApnsResponse(const HttpResponse& r, absl::Time now) {
                    reason == "TopicDisallowed")) {
     return {Outcome::Rejected(detail)};
   }
+  // This message can never be sent to this device; the token is fine.
+  if (s == 413 || (s == 400 && reason == "PayloadEmpty")) return {Outcome::Dropped(detail)};
+  // Renewed (within Apple's limits) and tried again by the provider; when
+  // that is not allowed or does not help, the operator must look (5xx).
   if (s == 403 && reason == "ExpiredProviderToken") {
-    return {Outcome::Retry(detail), true};
+    return {Outcome::Failed(detail), true};
   }
   if (s == 429 || s == 500 || s == 503) {
     return {RetryAfterAnswer(detail, r, now)};
@@ -138,10 +146,7 @@ ApnsTokenCache::ApnsTokenCache(SigningKey key, std::string key_id, std::string t
 
 std::string ApnsTokenCache::Get(absl::Time now, std::string* error) {
   absl::MutexLock lock(&mu_);
-  const absl::Duration age = now - issued_;
-  // Renew when the token is old, or when APNs said it expired. The latter is
-  // asked for once per token (see Expired()), so a burst of 403s renews once.
-  const bool due = token_.empty() || age >= kTokenLifetime;
+  const bool due = token_.empty() || renew_ || now - issued_ >= kTokenLifetime;
   if (due) {
     absl::StatusOr<std::string> jwt =
         MakeApnsJwt(key_, key_id_, team_id_, absl::ToUnixSeconds(now));
@@ -151,19 +156,44 @@ std::string ApnsTokenCache::Get(absl::Time now, std::string* error) {
     }
     token_ = *std::move(jwt);
     issued_ = now;
+    renew_ = false;
     ++renewals_;
   }
   return token_;
 }
 
-void ApnsTokenCache::Expired(const std::string& token) {
+bool ApnsTokenCache::Expired(const std::string& token, absl::Time now) {
   absl::MutexLock lock(&mu_);
-  if (token == token_) issued_ = absl::InfinitePast();  // due at the next Get()
+  if (token != token_) return true;  // renewed since: try the new one
+  if (renew_) return true;           // another push asked already
+  if (now - issued_ < kMinRenewInterval) return false;
+  renew_ = true;
+  return true;
 }
 
 int ApnsTokenCache::renewals() const {
   absl::MutexLock lock(&mu_);
   return renewals_;
+}
+
+std::shared_ptr<ApnsTokenCache> ApnsTokenCache::Shared(SigningKey key,
+                                                       const std::string& key_id,
+                                                       const std::string& team_id) {
+  // Registries built by a reload overlap the ones they replace, so an
+  // unchanged key finds its cache here and Apple sees no new token.
+  static absl::Mutex mu;
+  static auto* caches = new std::map<std::string, std::weak_ptr<ApnsTokenCache>>();
+  // The public half names the key without keeping any secret here.
+  const std::string id = absl::StrCat(key_id, "\n", team_id, "\n", key.PublicKeyUncompressed());
+  absl::MutexLock lock(&mu);
+  for (auto it = caches->begin(); it != caches->end();) {
+    it = it->second.expired() ? caches->erase(it) : std::next(it);
+  }
+  std::weak_ptr<ApnsTokenCache>& slot = (*caches)[id];
+  if (std::shared_ptr<ApnsTokenCache> cache = slot.lock()) return cache;
+  auto cache = std::make_shared<ApnsTokenCache>(std::move(key), key_id, team_id);
+  slot = cache;
+  return cache;
 }
 
 struct ApnsProvider::Send {
@@ -176,7 +206,7 @@ struct ApnsProvider::Send {
 };
 
 ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
-                           std::unique_ptr<ApnsTokenCache> tokens, HttpClient* http)
+                           std::shared_ptr<ApnsTokenCache> tokens, HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       tokens_(std::move(tokens)),
@@ -195,7 +225,8 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
     }
     token = *hex;
   }
-  std::optional<std::string> payload = BuildApnsPayload(*request.notification, device);
+  std::optional<std::string> payload =
+      BuildApnsPayload(WithoutCounts(*request.notification, options_.send_badge_counts), device);
   if (!payload) {
     done(Outcome::Skipped("nothing to show: no alert and no badge"));
     return;
@@ -240,15 +271,24 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
     http.headers.emplace_back("authorization", absl::StrCat("bearer ", jwt));
   }
   http_->Send(std::move(http), [this, send, jwt](HttpResponse response) {
-    ApnsClassification c = ClassifyApnsResponse(response, absl::Now());
-    if (c.provider_token_expired && tokens_ != nullptr && !send->token_renewed) {
-      // Apple no longer accepts our token: renew it and try again, once.
-      HERALD_LOG(kWarning, kComponent, "app ", app_id_,
-                 ": APNs says the provider token expired; renewing it");
-      tokens_->Expired(jwt);
-      send->token_renewed = true;
-      Attempt(send);
-      return;
+    const absl::Time now = absl::Now();
+    ApnsClassification c = ClassifyApnsResponse(response, now);
+    if (c.provider_token_expired && tokens_ != nullptr) {
+      if (!send->token_renewed && tokens_->Expired(jwt, now)) {
+        // Apple no longer accepts our token: try again with a new one, once.
+        HERALD_LOG(kWarning, kComponent, "app ", app_id_,
+                   ": APNs says the provider token expired; renewing it");
+        send->token_renewed = true;
+        Attempt(send);
+        return;
+      }
+      // A 5xx: the homeserver keeps the notification while the operator
+      // looks at the key or the clock.
+      c.outcome = Outcome::Failed(absl::StrCat(
+          c.outcome.detail, send->token_renewed
+                                ? " for a fresh provider token too"
+                                : " for a provider token less than 20 minutes old (Apple "
+                                  "allows a new one every 20 minutes; check the clock)"));
     }
     LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, c.outcome);
     send->done(std::move(c.outcome));
@@ -263,7 +303,7 @@ ProviderRegistration registration(
        const ProviderEnv& env) -> absl::StatusOr<std::unique_ptr<Provider>> {
       ApnsOptions options = ReadApnsOptions(map);
       if (!map.status().ok()) return map.status();
-      std::unique_ptr<ApnsTokenCache> tokens;
+      std::shared_ptr<ApnsTokenCache> tokens;
       if (!options.keyfile.empty()) {
         absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(options.keyfile);
         if (!key.ok()) {
@@ -274,8 +314,7 @@ ProviderRegistration registration(
           map.Fail("keyfile", "must be an EC P-256 private key (Apple's .p8 file)");
           return map.status();
         }
-        tokens = std::make_unique<ApnsTokenCache>(*std::move(key), options.key_id,
-                                                  options.team_id);
+        tokens = ApnsTokenCache::Shared(*std::move(key), options.key_id, options.team_id);
       }
       HttpClient* http = AppHttpClient(env, options.max_connections);
       return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens),

@@ -26,6 +26,8 @@ struct ApnsOptions {
   std::string push_type;    // apns-push-type; empty = not sent
   bool convert_device_token_to_hex = true;
   int max_connections = 4;
+  // Sygnal 0.17's key: false sends no badge / unread counts.
+  bool send_badge_counts = true;
 };
 
 // Reads and checks an app's keys (Sygnal's names). Errors go to map.Fail().
@@ -38,19 +40,29 @@ struct ApnsClassification {
 };
 ApnsClassification ClassifyApnsResponse(const HttpResponse& response, absl::Time now);
 
-// The provider token (JWT) shared by all requests of one app: made on first
-// use and renewed after 50 minutes (Apple: not more often than every 20, not
-// less than every 60), or early when APNs answers ExpiredProviderToken.
+// The provider token (JWT) shared by all requests of one key: made on first
+// use and renewed after 50 minutes. Apple answers 429
+// TooManyProviderTokenUpdates when a key's token changes more often than
+// every 20 minutes and refuses tokens older than 60, so an
+// ExpiredProviderToken renews only a token at least 20 minutes old.
 class ApnsTokenCache {
  public:
   ApnsTokenCache(SigningKey key, std::string key_id, std::string team_id);
   // The current token, renewed if due. When renewing fails, `error` is set
   // and the previous token (empty if there is none) is returned.
   std::string Get(absl::Time now, std::string* error);
-  // Apple said `token` expired: the next Get() makes a new one, if `token` is
-  // still the current one (so many failing requests cause one renewal).
-  void Expired(const std::string& token);
+  // Apple said `token` expired. True when a retry with Get()'s token may
+  // help: another one is current already, or `token` is at least 20 minutes
+  // old and the next Get() renews it (so a burst of 403s renews once).
+  // False when renewing now would break Apple's 20-minute rule.
+  bool Expired(const std::string& token, absl::Time now);
   int renewals() const;
+
+  // The cache for this key: the same object while any provider holds it, so
+  // a config reload with an unchanged key file keeps its token.
+  static std::shared_ptr<ApnsTokenCache> Shared(SigningKey key,
+                                                const std::string& key_id,
+                                                const std::string& team_id);
 
  private:
   SigningKey key_;
@@ -59,12 +71,13 @@ class ApnsTokenCache {
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
   absl::Time issued_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool renew_ ABSL_GUARDED_BY(mu_) = false;
   int renewals_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class ApnsProvider : public Provider {
  public:
-  ApnsProvider(std::string app_id, ApnsOptions options, std::unique_ptr<ApnsTokenCache> tokens,
+  ApnsProvider(std::string app_id, ApnsOptions options, std::shared_ptr<ApnsTokenCache> tokens,
                HttpClient* http);
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
@@ -74,7 +87,7 @@ class ApnsProvider : public Provider {
 
   std::string app_id_;
   ApnsOptions options_;
-  std::unique_ptr<ApnsTokenCache> tokens_;  // null with certificate auth
+  std::shared_ptr<ApnsTokenCache> tokens_;  // null with certificate auth
   HttpClient* http_;
 };
 

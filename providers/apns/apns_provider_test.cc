@@ -37,13 +37,13 @@ TEST(ClassifyApnsResponse, Table) {
       {Answer(410, "Unregistered"), Outcome::Kind::kRejected, false},
       {Answer(410, "ExpiredToken"), Outcome::Kind::kRejected, false},
       {Answer(400, "BadTopic"), Outcome::Kind::kFailed, false},
-      {Answer(400, "PayloadEmpty"), Outcome::Kind::kFailed, false},
+      {Answer(400, "PayloadEmpty"), Outcome::Kind::kDropped, false},
       {Answer(400), Outcome::Kind::kFailed, false},
-      {Answer(403, "ExpiredProviderToken"), Outcome::Kind::kRetry, true},
+      {Answer(403, "ExpiredProviderToken"), Outcome::Kind::kFailed, true},
       {Answer(403, "InvalidProviderToken"), Outcome::Kind::kFailed, false},
       {Answer(403, "BadCertificate"), Outcome::Kind::kFailed, false},
       {Answer(404, "BadPath"), Outcome::Kind::kFailed, false},
-      {Answer(413, "PayloadTooLarge"), Outcome::Kind::kFailed, false},
+      {Answer(413, "PayloadTooLarge"), Outcome::Kind::kDropped, false},
       {Answer(429, "TooManyRequests"), Outcome::Kind::kRetry, false},
       {Answer(500, "InternalServerError"), Outcome::Kind::kRetry, false},
       {Answer(503, "ServiceUnavailable"), Outcome::Kind::kRetry, false},
@@ -90,23 +90,27 @@ TEST(ApnsTokenCache, SharedRenewedAfterFiftyMinutesAndWhenExpired) {
   std::string second = cache.Get(t0 + absl::Minutes(50), &error);
   EXPECT_NE(second, first);
   EXPECT_EQ(cache.renewals(), 2);
-  // A stale token reported expired does not renew again.
-  cache.Expired(first);
+  // A stale token reported expired: retry with the current one, no renewal.
+  EXPECT_TRUE(cache.Expired(first, t0 + absl::Minutes(51)));
   EXPECT_EQ(cache.Get(t0 + absl::Minutes(51), &error), second);
-  // The current one does, once.
-  cache.Expired(second);
-  cache.Expired(second);
-  std::string third = cache.Get(t0 + absl::Minutes(52), &error);
+  // The current one, 1 minute old: renewing would break Apple's 20-minute rule.
+  EXPECT_FALSE(cache.Expired(second, t0 + absl::Minutes(51)));
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(51), &error), second);
+  // 20 minutes old: renewed once, however many pushes report it.
+  EXPECT_TRUE(cache.Expired(second, t0 + absl::Minutes(70)));
+  EXPECT_TRUE(cache.Expired(second, t0 + absl::Minutes(70)));
+  std::string third = cache.Get(t0 + absl::Minutes(70), &error);
   EXPECT_NE(third, second);
-  EXPECT_EQ(cache.Get(t0 + absl::Minutes(52), &error), third);
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(71), &error), third);
   EXPECT_EQ(cache.renewals(), 3);
+  EXPECT_FALSE(cache.Expired(third, t0 + absl::Minutes(71)));
 
   absl::StatusOr<VerifiedJwt> verified = VerifyJwt(third, key->PublicKeyPem());
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_EQ(verified->header_json, R"({"alg":"ES256","kid":"KEYID12345"})");
   EXPECT_EQ(verified->claims_json,
             absl::StrCat(R"({"iss":"TEAMID1234","iat":)",
-                         absl::ToUnixSeconds(t0 + absl::Minutes(52)), "}"));
+                         absl::ToUnixSeconds(t0 + absl::Minutes(70)), "}"));
 }
 
 struct OptionsCase {
@@ -151,6 +155,24 @@ TEST(ReadApnsOptions, ChecksKeys) {
   EXPECT_EQ(ReadApnsOptions(prod).base_url, kProductionUrl);
   ConfigMap custom(YAML::Load("{certfile: x, endpoint: 'https://127.0.0.1:8443/'}"), "f.yaml", "apps.x");
   EXPECT_EQ(ReadApnsOptions(custom).base_url, "https://127.0.0.1:8443");
+}
+
+}  // namespace
+}  // namespace herald::providers::apns
+
+namespace herald::providers::apns {
+namespace {
+
+TEST(ApnsTokenCache, SharedByKeyAcrossProviders) {
+  std::string path = TestKeyFile();
+  absl::StatusOr<SigningKey> a = SigningKey::FromPemFile(path);
+  absl::StatusOr<SigningKey> b = SigningKey::FromPemFile(path);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::shared_ptr<ApnsTokenCache> one = ApnsTokenCache::Shared(*a, "KEYID12345", "TEAMID1234");
+  std::shared_ptr<ApnsTokenCache> same = ApnsTokenCache::Shared(*b, "KEYID12345", "TEAMID1234");
+  EXPECT_EQ(one.get(), same.get());
+  std::shared_ptr<ApnsTokenCache> other_id = ApnsTokenCache::Shared(*b, "KEYID99999", "TEAMID1234");
+  EXPECT_NE(one.get(), other_id.get());
 }
 
 }  // namespace

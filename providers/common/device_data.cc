@@ -21,6 +21,12 @@ DeviceData ParseDeviceData(const herald::v1::Device& device) {
   return out;
 }
 
+bool DataFlag(const DeviceData& data, const char* key, bool fallback) {
+  auto it = data.doc.FindMember(key);
+  if (it == data.doc.MemberEnd() || !it->value.IsBool()) return fallback;
+  return it->value.GetBool();
+}
+
 std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now) {
   value = absl::StripAsciiWhitespace(value);
   if (value.empty()) return std::nullopt;

@@ -18,6 +18,11 @@ struct DeviceData {
 
 DeviceData ParseDeviceData(const herald::v1::Device& device);
 
+// A client setting the app put in the pusher's data (Sygnal reads
+// `events_only` and `only_last_per_room` there): the JSON boolean at `key`,
+// or `fallback` (the app config's value) when absent or not a boolean.
+bool DataFlag(const DeviceData& data, const char* key, bool fallback);
+
 // Parses a Retry-After header: delta-seconds or an HTTP-date. nullopt when
 // absent or unparsable; never negative.
 std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now);

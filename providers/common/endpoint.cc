@@ -22,6 +22,7 @@ std::optional<HttpEndpoint> ParseHttpEndpoint(const std::string& url) {
       if ((s == "https" || s == "http") && host[0] != '\0') {
         HttpEndpoint e;
         e.host = absl::AsciiStrToLower(host);
+        if (port != nullptr) e.port = port;
         e.origin = absl::StrCat(s, "://", e.host, port != nullptr ? ":" : "",
                                 port != nullptr ? port : "");
         out = std::move(e);
@@ -39,10 +40,12 @@ HostAllowList::HostAllowList(const std::vector<std::string>& globs) {
   for (const std::string& g : globs) globs_.push_back(absl::AsciiStrToLower(g));
 }
 
-bool HostAllowList::Allows(absl::string_view host) const {
+bool HostAllowList::Allows(absl::string_view host, absl::string_view port) const {
   if (globs_.empty()) return true;
+  const std::string host_port = port.empty() ? "" : absl::StrCat(host, ":", port);
   for (const std::string& glob : globs_) {
     if (GlobMatch(glob, host)) return true;
+    if (!host_port.empty() && GlobMatch(glob, host_port)) return true;
   }
   return false;
 }

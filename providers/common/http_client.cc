@@ -1,6 +1,8 @@
 #include "providers/common/http_client.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -11,6 +13,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "absl/hash/hash.h"
@@ -126,6 +129,7 @@ struct Transfer {
   HttpClient::Callback done;
   size_t max_body = 0;
   bool refused_address = false;
+  bool proxied = false;
   std::string refused_ip;
 
   ~Transfer() {
@@ -164,7 +168,9 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/,
              int /*conn_primary_port*/, int /*conn_local_port*/) {
   auto* t = static_cast<Transfer*>(user);
-  if (!t->request.allow_private_addresses && IsPrivateAddress(conn_primary_ip)) {
+  // Through a proxy this is the proxy's address: the destination was
+  // checked before (HttpClient::Resolver).
+  if (!t->request.allow_private_addresses && !t->proxied && IsPrivateAddress(conn_primary_ip)) {
     t->refused_address = true;
     t->refused_ip = conn_primary_ip;
     return CURL_PREREQFUNC_ABORT;
@@ -326,6 +332,14 @@ class HttpClient::Loop {
       case HttpVersion::kHttp2PriorKnowledge:
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
         break;
+    }
+    // An explicit proxy or none at all: libcurl would otherwise read
+    // http_proxy and friends from the environment on its own.
+    curl_easy_setopt(e, CURLOPT_PROXY, options_.proxy.c_str());
+    if (!options_.proxy.empty()) {
+      // Every request through a CONNECT tunnel, plain http:// too, as Sygnal.
+      curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
+      t->proxied = true;
     }
     if (!r.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, r.ca_file.c_str());
     if (!r.client_cert_file.empty()) {
@@ -548,15 +562,154 @@ class HttpClient::Loop {
   int wake_fd_ = -1;
 };
 
+// Behind a proxy, the destination host of a request that refuses private
+// addresses is resolved here and checked before the request goes to a loop
+// (getaddrinfo blocks, so not on a loop thread). Verdicts are kept for a
+// short while: endpoints are few hosts, pushes are many.
+class HttpClient::Resolver {
+ public:
+  explicit Resolver(HttpClient* client) : client_(client), thread_([this] { Run(); }) {}
+  ~Resolver() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+  void Check(HttpRequest request, Callback done) {
+    absl::MutexLock lock(&mu_);
+    queue_.push_back({std::move(request), std::move(done)});
+  }
+
+ private:
+  struct Job {
+    HttpRequest request;
+    Callback done;
+  };
+  struct Verdict {
+    std::string private_ip;  // empty: every address is public
+    bool resolved = false;
+    absl::Time until;
+  };
+  static constexpr absl::Duration kKeep = absl::Seconds(30);
+
+  void Run() {
+    while (true) {
+      std::deque<Job> jobs;
+      bool stopping;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](Resolver* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+              return r->stopping_ || !r->queue_.empty();
+            },
+            this));
+        jobs.swap(queue_);
+        stopping = stopping_;
+      }
+      {
+        if (stopping) {
+          for (Job& job : jobs) {
+            HttpResponse r;
+            r.error = TransportError::kShutdown;
+            r.error_detail = "HTTP client is shutting down";
+            job.done(std::move(r));
+          }
+          return;
+        }
+      }
+      for (Job& job : jobs) Decide(std::move(job));
+    }
+  }
+
+  void Decide(Job job) {
+    std::string host;
+    CURLU* u = curl_url();
+    char* h = nullptr;
+    if (curl_url_set(u, CURLUPART_URL, job.request.url.c_str(), 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+      host = absl::AsciiStrToLower(h);
+    }
+    curl_free(h);
+    curl_url_cleanup(u);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    const Verdict verdict = Lookup(host);
+    if (!verdict.resolved || !verdict.private_ip.empty()) {
+      HttpResponse r;
+      if (verdict.resolved) {
+        r.error = TransportError::kRefusedAddress;
+        r.error_detail =
+            absl::StrCat("refused to connect to private address ", verdict.private_ip);
+      } else {
+        r.error = TransportError::kConnect;
+        r.error_detail = absl::StrCat("cannot resolve ", host.empty() ? "the URL's host" : host);
+      }
+      job.done(std::move(r));
+      return;
+    }
+    client_->SendToLoop(std::move(job.request), std::move(job.done));
+  }
+
+  Verdict Lookup(const std::string& host) {
+    const absl::Time now = absl::Now();
+    if (auto it = cache_.find(host); it != cache_.end() && it->second.until > now) {
+      return it->second;
+    }
+    Verdict v;
+    v.until = now + kKeep;
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (!host.empty() && getaddrinfo(host.c_str(), nullptr, &hints, &found) == 0) {
+      v.resolved = true;
+      for (addrinfo* a = found; a != nullptr && v.private_ip.empty(); a = a->ai_next) {
+        char text[INET6_ADDRSTRLEN] = {};
+        const void* addr =
+            a->ai_family == AF_INET
+                ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+        if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr || IsPrivateAddress(text)) {
+          v.private_ip = text[0] != '\0' ? text : "?";
+        }
+      }
+      freeaddrinfo(found);
+    } else {
+      v.until = now + absl::Seconds(1);  // retry a failed lookup soon
+    }
+    if (cache_.size() > 10000) cache_.clear();
+    cache_[host] = v;
+    return v;
+  }
+
+  HttpClient* client_;
+  absl::Mutex mu_;
+  std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::unordered_map<std::string, Verdict> cache_;  // resolver thread only
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
 HttpClient::HttpClient(HttpClientOptions options) {
   for (int i = 0; i < std::max(1, options.threads); ++i) {
     loops_.push_back(std::make_unique<Loop>(options));
   }
+  if (!options.proxy.empty()) resolver_ = std::make_unique<Resolver>(this);
 }
 
-HttpClient::~HttpClient() = default;
+// The resolver goes first: it hands requests to the loops.
+HttpClient::~HttpClient() { resolver_.reset(); }
 
 void HttpClient::Send(HttpRequest request, Callback done) {
+  if (resolver_ != nullptr && !request.allow_private_addresses) {
+    resolver_->Check(std::move(request), std::move(done));
+    return;
+  }
+  SendToLoop(std::move(request), std::move(done));
+}
+
+void HttpClient::SendToLoop(HttpRequest request, Callback done) {
   Loop* loop = loops_.front().get();
   if (loops_.size() > 1) {
     if (MayMultiplex(request)) {

@@ -84,6 +84,12 @@ struct HttpClientOptions {
   // handles (one only when max_host_connections caps them), and thousands
   // of transfers at once want a second loop on a second core.
   int threads = 1;
+  // HTTP CONNECT proxy (http://[user:pass@]host:port) every request is
+  // tunnelled through; empty: none (environment variables are ignored).
+  // With a proxy, requests that refuse private addresses have their
+  // destination host resolved and checked before the tunnel is asked for:
+  // the address a connection reaches is then the proxy's.
+  std::string proxy;
 };
 
 class HttpClient {
@@ -95,12 +101,17 @@ class HttpClient {
 
   using Callback = std::function<void(HttpResponse)>;
   // Queues the request; `done` runs exactly once, on a loop thread (or on
-  // the calling thread if the client is already shutting down).
+  // the calling thread if the client is already shutting down, or on the
+  // resolver thread when a proxied destination is refused).
   void Send(HttpRequest request, Callback done);
 
  private:
   class Loop;
+  class Resolver;
+  void SendToLoop(HttpRequest request, Callback done);
+
   std::vector<std::unique_ptr<Loop>> loops_;
+  std::unique_ptr<Resolver> resolver_;  // only with a proxy
 };
 
 // True for addresses a public push endpoint must never resolve to: loopback,

@@ -52,6 +52,14 @@ struct DecodeTable {
 constexpr DecodeTable kStdTable(kStdAlphabet);
 constexpr DecodeTable kUrlTable(kUrlAlphabet);
 
+constexpr DecodeTable AnyTable() {
+  DecodeTable t(kStdAlphabet);
+  t.value['-'] = 62;
+  t.value['_'] = 63;
+  return t;
+}
+constexpr DecodeTable kAnyTable = AnyTable();
+
 std::string EncodeBase64(absl::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
@@ -347,6 +355,10 @@ std::optional<std::string> Base64UrlDecode(absl::string_view text) {
 
 std::optional<std::string> Base64Decode(absl::string_view text) {
   return DecodeBase64(text, kStdTable);
+}
+
+std::optional<std::string> Base64DecodeAnyAlphabet(absl::string_view text) {
+  return DecodeBase64(text, kAnyTable);
 }
 
 std::string HexEncode(absl::string_view bytes) {

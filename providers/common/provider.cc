@@ -34,6 +34,8 @@ const char* OutcomeKindName(Outcome::Kind kind) {
       return "skipped";
     case Outcome::Kind::kLimited:
       return "limited";
+    case Outcome::Kind::kDropped:
+      return "dropped";
   }
   return "?";
 }
@@ -81,6 +83,7 @@ Outcome ClassifyEndpointAnswer(const HttpResponse& response, absl::string_view w
   if (s >= 200 && s < 300) return Outcome::Delivered();
   std::string detail = absl::StrCat(who, " answered ", s);
   if (s == 404 || s == 410) return Outcome::Rejected(std::move(detail));
+  if (s == 413 || s == 400) return Outcome::Dropped(std::move(detail));
   if (s == 429 || s >= 500) return RetryAfterAnswer(std::move(detail), response, now);
   return Outcome::Failed(std::move(detail));
 }

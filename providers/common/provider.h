@@ -25,8 +25,10 @@ struct Outcome {
     kFailed,     // permanent, not the pushkey's fault (credentials, config)
     kSkipped,    // deliberately not sent (nothing to show, not allowed)
     kLimited,    // not attempted: the app's in-flight limit is full (load shed)
+    kDropped,    // this notification can never reach this device (payload too large or
+                 // invalid); the pushkey is fine, so neither retried nor rejected
   };
-  static constexpr int kKinds = static_cast<int>(Kind::kLimited) + 1;
+  static constexpr int kKinds = static_cast<int>(Kind::kDropped) + 1;
   Kind kind = Kind::kFailed;
   std::string detail;  // human text for logs and gRPC callers; no secrets
   absl::Duration retry_after = absl::ZeroDuration();
@@ -43,6 +45,7 @@ struct Outcome {
   static Outcome Limited(std::string detail, absl::Duration after) {
     return {Kind::kLimited, std::move(detail), after};
   }
+  static Outcome Dropped(std::string detail) { return {Kind::kDropped, std::move(detail)}; }
 };
 
 const char* OutcomeKindName(Outcome::Kind kind);
@@ -55,6 +58,7 @@ Outcome RetryAfterAnswer(std::string detail, const HttpResponse& response, absl:
 
 // The HTTP status of a push endpoint the device gave (a UnifiedPush
 // distributor, a Web Push service): 2xx delivered; 404/410 gone, rejected;
+// 413 and 400 (this message is refused, the subscription is fine) dropped;
 // 429 and 5xx retried (honouring Retry-After); anything else failed. The
 // detail reads "<who> answered <status>". `response` must be ok().
 Outcome ClassifyEndpointAnswer(const HttpResponse& response, absl::string_view who,
@@ -108,6 +112,25 @@ CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
 std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
                                              absl::Time deadline, absl::Time now);
 Outcome DeadlinePassed();
+
+// `n`, or with send_badge_counts false a copy without counts (Sygnal's
+// send_badge_counts: no badge, no unread/missed_calls). The copy lives until
+// the end of the full expression.
+class WithoutCounts {
+ public:
+  WithoutCounts(const herald::v1::Notification& n, bool send_badge_counts)
+      : n_(n) {
+    if (!send_badge_counts && n.has_counts()) {
+      copy_ = n;
+      copy_->clear_counts();
+    }
+  }
+  operator const herald::v1::Notification&() const { return copy_ ? *copy_ : n_; }
+
+ private:
+  const herald::v1::Notification& n_;
+  std::optional<herald::v1::Notification> copy_;
+};
 
 // An HTTP client of the app's own with at most `max_connections` per host
 // (env.new_http_client), or the shared one where there is no factory.

@@ -85,6 +85,7 @@ GcmOptions ReadGcmOptions(ConfigMap& map) {
   o.service_account_file = map.String("service_account_file", "");
   o.fcm_options_json = map.JsonObject("fcm_options");
   o.max_connections = static_cast<int>(map.Int("max_connections", 4, 1, 64));
+  o.send_badge_counts = map.Bool("send_badge_counts", true);
   if (o.project_id.empty()) map.Fail("project_id", "required with api_version v1");
   if (o.service_account_file.empty()) {
     map.Fail("service_account_file", "required with api_version v1");
@@ -117,9 +118,13 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
   if (s == 404 && (error_code == "UNREGISTERED" || status == "UNREGISTERED")) {
     return {Outcome::Rejected(detail)};
   }
-  if (s == 400 && (error_code == "INVALID_ARGUMENT" || status == "INVALID_ARGUMENT") &&
-      absl::StrContains(absl::AsciiStrToLower(message), "registration token")) {
-    return {Outcome::Rejected(detail)};
+  if (s == 400 && (error_code == "INVALID_ARGUMENT" || status == "INVALID_ARGUMENT")) {
+    // About the token: the pushkey is dead. About the message (a field FCM
+    // refuses, too large): this notification cannot go, the token is fine.
+    if (absl::StrContains(absl::AsciiStrToLower(message), "registration token")) {
+      return {Outcome::Rejected(detail)};
+    }
+    return {Outcome::Dropped(detail)};
   }
   if (s == 401) return {Outcome::Failed(detail), true};
   if (s == 429 || s >= 500) {
@@ -253,8 +258,8 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
       http_(http) {}
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
-  auto message =
-      BuildFcmMessage(*request.notification, *request.device, fcm_options_);
+  auto message = BuildFcmMessage(WithoutCounts(*request.notification, options_.send_badge_counts),
+                                 *request.device, fcm_options_);
   if (auto* error = std::get_if<FcmMessageError>(&message)) {
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                RedactPushkey(request.device->pushkey()), ": ", error->message, "; rejected");

@@ -35,6 +35,8 @@ struct GcmOptions {
   std::string service_account_file;
   std::string fcm_options_json;  // "" = none
   int max_connections = 4;
+  // Sygnal 0.17's key: false sends no badge / unread counts.
+  bool send_badge_counts = true;
 };
 GcmOptions ReadGcmOptions(ConfigMap& map);
 

@@ -2,8 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "rapidjson/document.h"
 #include "providers/common/device_data.h"
 #include "providers/common/endpoint.h"
+#include "providers/common/fit_json.h"
 #include "providers/common/notification_json.h"
 
 namespace herald::providers {
@@ -12,6 +14,19 @@ namespace {
 constexpr char kComponent[] = "unifiedpush";
 
 }  // namespace
+
+std::string FitUnifiedPushBody(std::string body) {
+  if (body.size() <= kMaxUnifiedPushBody) return body;
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseFullPrecisionFlag>(body.data(), body.size());
+  if (doc.HasParseError()) return body;
+  static const std::vector<FitStep>* const steps =
+      new std::vector<FitStep>(NotificationFitSteps({"notification"}));
+  // When even that does not fit (huge ids), the distributor decides; a 413
+  // then drops this one notification.
+  std::optional<std::string> fitted = FitJsonObject(doc, kMaxUnifiedPushBody, *steps);
+  return fitted ? *std::move(fitted) : body;
+}
 
 Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
@@ -45,7 +60,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
     done(Outcome::Rejected("pushkey is not an http(s) URL"));
     return;
   }
-  if (!allowed_.Allows(parsed->host)) {
+  if (!allowed_.Allows(parsed->host, parsed->port)) {
     HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
                ": endpoint host ", parsed->host, " is not in allowed_endpoints; rejected");
     done(Outcome::Rejected(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
@@ -66,7 +81,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
   http.origin = parsed->origin;
   http.headers = {{"Content-Type", "application/json"},
                   {"TTL", absl::StrCat(options_.ttl_seconds)}};
-  http.body = NotifyBodyJson(*request.notification, json_options);
+  http.body = FitUnifiedPushBody(NotifyBodyJson(*request.notification, json_options));
   http.timeout = *timeout;
   http.ca_file = options_.common.ca_file;
   http.allow_private_addresses = options_.allow_private_addresses;

@@ -18,6 +18,14 @@ struct UnifiedPushOptions {
   int64_t ttl_seconds = 900;
 };
 
+// Distributors guarantee this many bytes of body; larger ones may get 413.
+inline constexpr size_t kMaxUnifiedPushBody = 4096;
+
+// A notify body ({"notification":{...}}) cut to kMaxUnifiedPushBody:
+// content.body, then the names, then content dropped (FitJsonObject).
+// Unchanged when it fits, or when nothing makes it fit.
+std::string FitUnifiedPushBody(std::string body);
+
 // Upstream answer → outcome (design.md, "Outcome rules": UnifiedPush row).
 Outcome ClassifyUnifiedPushResponse(const HttpResponse& response, absl::Time now);
 

@@ -35,10 +35,10 @@ TEST(ClassifyUnifiedPushResponse, Table) {
       {Answer(500), Outcome::Kind::kRetry},
       {Answer(502), Outcome::Kind::kRetry},
       {Answer(503), Outcome::Kind::kRetry},
-      {Answer(400), Outcome::Kind::kFailed},
+      {Answer(400), Outcome::Kind::kDropped},
       {Answer(401), Outcome::Kind::kFailed},
       {Answer(403), Outcome::Kind::kFailed},
-      {Answer(413), Outcome::Kind::kFailed},
+      {Answer(413), Outcome::Kind::kDropped},
       {Answer(301), Outcome::Kind::kFailed},  // redirects are never followed
       {Broken(TransportError::kTimeout), Outcome::Kind::kRetry},
       {Broken(TransportError::kConnect), Outcome::Kind::kRetry},

@@ -272,18 +272,18 @@ absl::StatusOr<std::string> EncryptAes128Gcm(const EncryptInputs& in) {
   absl::StatusOr<PkeyPtr> ua_key = ParsePublicKey(in.ua_public, "p256dh");
   if (!ua_key.ok()) return ua_key.status();
   if (in.record_size < kMinRecordSize) {
-    return absl::InvalidArgumentError(absl::StrCat("record size must be at least ",
+    return absl::FailedPreconditionError(absl::StrCat("record size must be at least ",
                                                    kMinRecordSize, ", got ", in.record_size));
   }
   // One record: plaintext || 0x02 || padding, then the tag, within rs.
   const size_t max_record_plaintext = in.record_size - kTagSize;
   if (in.plaintext.size() >= max_record_plaintext) {
-    return absl::InvalidArgumentError(
+    return absl::FailedPreconditionError(
         absl::StrCat("payload too large: ", in.plaintext.size(), " bytes, at most ",
                      max_record_plaintext - 1, " fit in a record of ", in.record_size));
   }
   if (in.pad_to > max_record_plaintext) {
-    return absl::InvalidArgumentError(
+    return absl::FailedPreconditionError(
         absl::StrCat("padding to ", in.pad_to, " bytes does not fit a record of ",
                      in.record_size, " (at most ", max_record_plaintext, ")"));
   }
@@ -295,7 +295,7 @@ absl::StatusOr<std::string> EncryptAes128Gcm(const EncryptInputs& in) {
       return absl::InternalError("RAND_bytes failed");
     }
   } else if (salt.size() != kSaltSize) {
-    return absl::InvalidArgumentError(
+    return absl::FailedPreconditionError(
         absl::StrCat("salt must be ", kSaltSize, " bytes, got ", salt.size()));
   }
 
@@ -315,7 +315,7 @@ absl::StatusOr<std::string> EncryptAes128Gcm(const EncryptInputs& in) {
   } else {
     absl::StatusOr<SigningKey> key = SigningKey::FromP256PrivateScalar(in.as_private_scalar);
     if (!key.ok()) {
-      return absl::InvalidArgumentError(
+      return absl::FailedPreconditionError(
           absl::StrCat("sender private key: ", key.status().message()));
     }
     fixed = std::move(*key);

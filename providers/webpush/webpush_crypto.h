@@ -38,9 +38,11 @@ struct EncryptInputs {
 
 // RFC 8291 aes128gcm body: salt(16) | rs (uint32 BE) | idlen(1)=65 |
 // as_public(65) | ciphertext (+16-byte tag). One record.
-// Errors (InvalidArgumentError): ua_public not a valid uncompressed P-256
-// point, auth_secret not 16 bytes, bad test key/salt, record_size < 18, or
-// the record does not fit record_size. InternalError on OpenSSL failure.
+// Errors: InvalidArgumentError only when the subscription is unusable
+// (ua_public not a valid uncompressed P-256 point, auth_secret not 16 bytes);
+// FailedPreconditionError for the caller's own inputs (bad test key/salt,
+// record_size < 18, the record does not fit record_size); InternalError on
+// OpenSSL failure. Only the first is the pushkey's fault.
 absl::StatusOr<std::string> EncryptAes128Gcm(const EncryptInputs& in);
 
 // The inverse (used by tests and usable by a fake push service): given the

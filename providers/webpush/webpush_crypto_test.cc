@@ -198,17 +198,17 @@ TEST(WebPushCryptoTest, RecordMustFitRecordSize) {
 
   in.plaintext = std::string(4080, 'x');
   body = EncryptAes128Gcm(in);
-  EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(body.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(body.status().message(), HasSubstr("too large"));
 
   in.plaintext = "x";
   in.pad_to = 4081;
   body = EncryptAes128Gcm(in);
-  EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(body.status().code(), absl::StatusCode::kFailedPrecondition);
 
   in.pad_to = 0;
   in.record_size = 17;
-  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kFailedPrecondition);
 
   // A small record size is written to the header and honoured.
   in.record_size = 18;
@@ -263,12 +263,12 @@ TEST(WebPushCryptoTest, RejectsBadAuthSecretSizes) {
 TEST(WebPushCryptoTest, RejectsBadTestKeyAndSalt) {
   EncryptInputs in = RfcInputs();
   in.salt = "short";
-  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kFailedPrecondition);
   in = RfcInputs();
   in.as_private_scalar = std::string(32, '\0');
-  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kFailedPrecondition);
   in.as_private_scalar = "abc";
-  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(EncryptAes128Gcm(in).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(WebPushCryptoTest, TamperedBodyFailsToDecrypt) {

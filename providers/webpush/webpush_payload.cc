@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "providers/common/device_data.h"
+#include "providers/common/fit_json.h"
 #include "providers/common/jwt.h"
 #include "rapidjson/document.h"
 #include "providers/common/json.h"
@@ -30,15 +31,6 @@ constexpr int kMaxDepth = 512;
 
 // Iterative parse (no recursion on deep input), numbers at full precision.
 constexpr unsigned kParseFlags = rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
-
-// Byte offsets at which the characters (code points) of `s` start.
-std::vector<size_t> CharStarts(absl::string_view s) {
-  std::vector<size_t> starts;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (!IsUtf8Continuation(s[i])) starts.push_back(i);
-  }
-  return starts;
-}
 
 // Builds a JSON object in which setting an existing key replaces its value
 // in place (Python dict semantics: first position, last value).
@@ -177,48 +169,8 @@ std::optional<std::string> FitWebPushPayload(const std::string& payload, size_t 
   if (doc.HasParseError() || !doc.IsObject() || TooDeep(doc, kMaxDepth + 2)) {
     return std::nullopt;
   }
-  Allocator& alloc = doc.GetAllocator();
-  auto content = doc.FindMember("content");
-  if (content == doc.MemberEnd()) return std::nullopt;  // Nothing we may shorten.
-
-  if (content->value.IsObject()) {
-    auto body = content->value.FindMember("body");
-    if (body != content->value.MemberEnd() && body->value.IsString()) {
-      // The text to keep a prefix of, without an earlier cut's "…".
-      std::string base(View(body->value));
-      if (absl::EndsWith(base, kEllipsis)) {
-        base.resize(base.size() - kEllipsis.size());
-      }
-      std::vector<size_t> ends = CharStarts(base);  // ends[k] = bytes of k characters
-      ends.push_back(base.size());
-      const auto render = [&](size_t chars) {
-        const std::string text = base.substr(0, ends[chars]) + std::string(kEllipsis);
-        body->value = StringValue(text, alloc);
-        return Serialize(doc);
-      };
-      // Largest number of kept characters that fits (size grows with it).
-      std::optional<std::string> best;
-      size_t lo = 0;
-      size_t hi = ends.size() - 1;
-      while (lo <= hi) {
-        const size_t mid = lo + (hi - lo) / 2;
-        std::string candidate = render(mid);
-        if (candidate.size() <= max_bytes) {
-          best = std::move(candidate);
-          lo = mid + 1;
-        } else {
-          if (mid == 0) break;
-          hi = mid - 1;
-        }
-      }
-      if (best.has_value()) return best;
-    }
-  }
-
-  doc.EraseMember(content);  // Keeps the order of the other members.
-  std::string without = Serialize(doc);
-  if (without.size() <= max_bytes) return without;
-  return std::nullopt;
+  static const std::vector<FitStep>* const steps = new std::vector<FitStep>(NotificationFitSteps({}));
+  return FitJsonObject(doc, max_bytes, *steps);
 }
 
 std::string RoomTopic(absl::string_view room_id) {

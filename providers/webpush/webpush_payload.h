@@ -34,11 +34,11 @@ std::string BuildWebPushPayload(const herald::v1::Notification& n,
 std::string BuildWebPushPayload(const herald::v1::Notification& n, const DeviceData& data);
 
 // Makes `payload` (a JSON object as built above) at most `max_bytes` long:
-// returned unchanged when it already fits; otherwise shortens content.body
-// (whole UTF-8 characters, ending in "…") to the longest prefix that fits; if
-// there is no string body or even "…" alone does not fit, drops "content"
-// entirely. nullopt only if even that does not fit (or the payload is too
-// big and not a JSON object).
+// returned unchanged when it already fits; otherwise shortens content.body,
+// then sender_display_name, room_name and room_alias (whole UTF-8
+// characters, ending in "…"), then drops "content" and tries the names again
+// (FitJsonObject, NotificationFitSteps). nullopt only if even that does not
+// fit (or the payload is too big and not a JSON object).
 std::optional<std::string> FitWebPushPayload(const std::string& payload, size_t max_bytes);
 
 // 3993 bytes of payload fit in a 4096-byte aes128gcm body (86 header, 16 tag,

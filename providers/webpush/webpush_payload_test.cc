@@ -292,6 +292,27 @@ TEST(WebPushPayloadTest, FitDropsContentWhenBodyCannotHelp) {
   EXPECT_EQ(FitWebPushPayload(std::string(5000, '['), kMaxPlaintextBytes), std::nullopt);
 }
 
+TEST(WebPushPayloadTest, FitCutsLongNamesNotOnlyTheBody) {
+  // A long room name and display name with a short body: the body alone
+  // cannot make room (this used to end in "payload does not fit").
+  Notification n = FullNotification();
+  n.set_room_name(std::string(2500, 'r'));
+  n.set_sender_display_name(std::string(2500, 's'));
+  const std::string payload = BuildWebPushPayload(n, WebDevice());
+  ASSERT_GT(payload.size(), kMaxPlaintextBytes);
+  std::optional<std::string> fitted = FitWebPushPayload(payload, kMaxPlaintextBytes);
+  ASSERT_TRUE(fitted.has_value());
+  EXPECT_LE(fitted->size(), kMaxPlaintextBytes);
+  rapidjson::Document doc;
+  doc.Parse(fitted->data(), fitted->size());
+  ASSERT_FALSE(doc.HasParseError());
+  // Display name cut first (after the body), the room name kept whole.
+  EXPECT_EQ(std::string(doc["room_name"].GetString()), std::string(2500, 'r'));
+  EXPECT_TRUE(absl::EndsWith(doc["sender_display_name"].GetString(), kEllipsis));
+  EXPECT_TRUE(doc.HasMember("event_id"));
+  EXPECT_GT(fitted->size() + 2, kMaxPlaintextBytes);  // maximal
+}
+
 TEST(WebPushPayloadTest, RoomTopic) {
   const std::string topic = RoomTopic("!slw48wfj34rtnrf:example.com");
   EXPECT_EQ(topic.size(), 32u);

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/failpoint.h"
 #include "common/log.h"
 #include "providers/common/device_data.h"
 #include "providers/common/endpoint.h"
@@ -34,6 +35,7 @@ WebPushOptions ReadWebPushOptions(ConfigMap& map) {
   o.events_only = map.Bool("events_only", false);
   o.only_last_per_room = map.Bool("only_last_per_room", false);
   o.allow_private_addresses = map.Bool("allow_private_addresses", false);
+  o.max_connections = static_cast<int>(map.Int("max_connections", 0, 1, 10000));
   if (o.vapid_private_key.empty()) {
     map.Fail("vapid_private_key", "required: path to a PEM EC P-256 private key");
   }
@@ -96,19 +98,22 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   };
   DeviceData data = ParseDeviceData(device);
   std::string endpoint_url = StringMember(data.doc, "endpoint");
-  std::optional<std::string> auth = Base64UrlDecode(StringMember(data.doc, "auth"));
+  // Either base64 alphabet, padded or not: what pywebpush accepted.
+  std::optional<std::string> auth = Base64DecodeAnyAlphabet(StringMember(data.doc, "auth"));
   if (endpoint_url.empty()) return reject("data.endpoint is missing");
-  if (!auth || auth->empty()) return reject("data.auth is missing or not base64url");
-  std::optional<std::string> p256dh = Base64UrlDecode(device.pushkey());
-  if (!p256dh) return reject("pushkey is not a base64url p256dh key");
+  if (!auth || auth->empty()) return reject("data.auth is missing or not base64");
+  std::optional<std::string> p256dh = Base64DecodeAnyAlphabet(device.pushkey());
+  if (!p256dh) return reject("pushkey is not a base64 p256dh key");
   std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(endpoint_url);
   if (!endpoint) return reject("data.endpoint is not an http(s) URL");
 
-  if (options_.events_only && !n.has_event_id()) {
+  // Client settings from the pusher's data; the app config gives the default.
+  const bool has_event = n.has_event_id() && !n.event_id().empty();
+  if (DataFlag(data, "events_only", options_.events_only) && !has_event) {
     done(Outcome::Skipped("events_only: not an event"));
     return;
   }
-  if (!allowed_.Allows(endpoint->host)) {
+  if (!allowed_.Allows(endpoint->host, endpoint->port)) {
     HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
                ": endpoint host ", endpoint->host, " is not in allowed_endpoints; not sent");
     done(Outcome::Skipped(absl::StrCat("endpoint host ", endpoint->host, " not allowed")));
@@ -117,15 +122,28 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   std::optional<std::string> payload =
       FitWebPushPayload(BuildWebPushPayload(n, data), kMaxPlaintextBytes);
   if (!payload) {
-    done(Outcome::Failed("payload does not fit in 4096 bytes"));
+    // No retry can make it fit: a 5xx would hold the device's later pushes.
+    done(Outcome::Dropped("payload does not fit in 4096 bytes even shortened"));
     return;
   }
   EncryptInputs in;
   in.plaintext = *std::move(payload);
   in.ua_public = *std::move(p256dh);
   in.auth_secret = *std::move(auth);
-  absl::StatusOr<std::string> body = EncryptAes128Gcm(in);
-  if (!body.ok()) return reject(std::string(body.status().message()));
+  absl::StatusOr<std::string> body =
+      FailpointActive("webpush_encrypt") ? absl::InternalError("injected encryption failure")
+                                         : EncryptAes128Gcm(in);
+  if (!body.ok()) {
+    // Only unusable subscription keys are the pushkey's fault; anything
+    // else is Herald's own failure, and must not delete the pusher.
+    if (body.status().code() == absl::StatusCode::kInvalidArgument) {
+      return reject(std::string(body.status().message()));
+    }
+    HERALD_LOG(kError, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
+               shown, ": cannot encrypt the push: ", body.status().message());
+    done(Outcome::Failed(absl::StrCat("cannot encrypt the push: ", body.status().message())));
+    return;
+  }
 
   absl::Time now = absl::Now();
   std::optional<absl::Duration> timeout = AttemptTimeout(options_.common, request.deadline, now);
@@ -149,7 +167,8 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
                   {"TTL", absl::StrCat(options_.ttl_seconds)},
                   {"Urgency", n.prio() == herald::v1::PRIORITY_LOW ? "low" : "normal"},
                   {"Authorization", authorization}};
-  if (options_.only_last_per_room && n.has_room_id() && !n.room_id().empty()) {
+  if (DataFlag(data, "only_last_per_room", options_.only_last_per_room) && n.has_room_id() &&
+      !n.room_id().empty()) {
     http.headers.emplace_back("Topic", RoomTopic(n.room_id()));
   }
   http.ca_file = options_.common.ca_file;
@@ -203,8 +222,11 @@ ProviderRegistration registration(
                                 ? options.vapid_contact_email
                                 : absl::StrCat("mailto:", options.vapid_contact_email);
       auto vapid = std::make_unique<VapidTokens>(*std::move(key), subject);
+      HttpClient* http = options.max_connections > 0
+                             ? AppHttpClient(env, options.max_connections)
+                             : env.http;
       return std::make_unique<WebPushProvider>(app_id, std::move(options), std::move(vapid),
-                                               env.http);
+                                               http);
     });
 
 }  // namespace

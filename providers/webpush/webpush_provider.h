@@ -24,6 +24,9 @@ struct WebPushOptions {
   bool events_only = false;
   bool only_last_per_room = false;
   bool allow_private_addresses = false;
+  // Sygnal's connection pool size per push service; 0 = the shared client
+  // (no cap).
+  int max_connections = 0;
 };
 WebPushOptions ReadWebPushOptions(ConfigMap& map);
 

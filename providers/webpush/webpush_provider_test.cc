@@ -25,8 +25,8 @@ TEST(ClassifyWebPushResponse, Table) {
   const Case cases[] = {
       {Answer(201), Outcome::Kind::kDelivered}, {Answer(200), Outcome::Kind::kDelivered},
       {Answer(404), Outcome::Kind::kRejected},  {Answer(410), Outcome::Kind::kRejected},
-      {Answer(400), Outcome::Kind::kFailed},    {Answer(401), Outcome::Kind::kFailed},
-      {Answer(403), Outcome::Kind::kFailed},    {Answer(413), Outcome::Kind::kFailed},
+      {Answer(400), Outcome::Kind::kDropped},   {Answer(401), Outcome::Kind::kFailed},
+      {Answer(403), Outcome::Kind::kFailed},    {Answer(413), Outcome::Kind::kDropped},
       {Answer(429), Outcome::Kind::kRetry},     {Answer(500), Outcome::Kind::kRetry},
       {Answer(503), Outcome::Kind::kRetry},     {timeout, Outcome::Kind::kRetry},
       {refused, Outcome::Kind::kSkipped},

@@ -368,7 +368,27 @@ Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
   bridge_.Start({Runfile("bridge/herald-bridge"), "--config", config_file_, "--ready-file",
                  base + ".bridge.ready"},
                 base + ".bridge.log");
-  http_port_ = WaitForReadyFile(base + ".bridge.ready", bridge_, "bridge")["port"].GetInt();
+  rapidjson::Document bridge_ready = WaitForReadyFile(base + ".bridge.ready", bridge_, "bridge");
+  http_port_ = bridge_ready["port"].GetInt();
+  if (bridge_ready.HasMember("metrics_port")) {
+    bridge_metrics_port_ = bridge_ready["metrics_port"].GetInt();
+  }
+}
+
+std::string Herald::DispatcherMetrics() const {
+  if (dispatcher_metrics_port_ == 0) Fatal("the dispatcher has no metrics_listen");
+  return HttpCall("GET", absl::StrCat("http://127.0.0.1:", dispatcher_metrics_port_, "/metrics"))
+      .body;
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  const std::string key = series + " ";
+  size_t at = 0;
+  while ((at = text.find(key, at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == '\n') return std::stod(text.substr(at + key.size()));
+    at += key.size();
+  }
+  return -1;
 }
 
 Herald::~Herald() {

@@ -119,12 +119,17 @@ class Herald {
   int dispatcher_port() const { return grpc_port_; }
   // With dispatcher.metrics_listen set; 0 otherwise.
   int dispatcher_metrics_port() const { return dispatcher_metrics_port_; }
+  // GET /metrics of the dispatcher (needs metrics_listen) and of the
+  // bridge's metrics.prometheus listener (0 when it has none).
+  std::string DispatcherMetrics() const;
+  int bridge_metrics_port() const { return bridge_metrics_port_; }
 
  private:
   std::string config_file_;
   int http_port_ = 0;
   int grpc_port_ = 0;
   int dispatcher_metrics_port_ = 0;
+  int bridge_metrics_port_ = 0;
   Process dispatcher_;
   Process bridge_;
 };
@@ -135,6 +140,10 @@ std::string RequestHeader(const rapidjson::Value& request, const std::string& na
 
 // The `rejected` list of a notify answer, or {"<no rejected list>"}.
 std::vector<std::string> RejectedPushkeys(const HttpResult& result);
+
+// The value of one series in Prometheus text (`name{labels}` exactly as
+// rendered, or a bare name), or -1 when it is not there.
+double MetricValue(const std::string& text, const std::string& series);
 
 // Shorthand: a JSON string literal for `s`.
 std::string JsonString(const std::string& s);

@@ -2,7 +2,9 @@
 // provider acting as a browser's push service (HTTP/2 over TLS). The fake
 // decrypts each body with the subscription's private key (RFC 8291) and checks
 // the VAPID signature (RFC 8292).
+#include <algorithm>
 #include <cstdlib>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -55,8 +57,11 @@ class WebPushTest : public ::testing::Test {
                      "    allowed_endpoints: ['push.example.org']\n",
                      "  web.strict:\n    type: webpush\n", common,
                      "  web.events:\n    type: webpush\n", common,
-                     "    allow_private_addresses: true\n    events_only: true\n    ttl: 60\n"),
-        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n");
+                     "    allow_private_addresses: true\n    events_only: true\n    ttl: 60\n",
+                     "  web.plain:\n    type: webpush\n", common,
+                     "    allow_private_addresses: true\n    max_connections: 2\n"),
+        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
+        "  metrics_listen: 127.0.0.1:0\n");
   }
   static void TearDownTestSuite() {
     delete herald_;
@@ -151,11 +156,132 @@ TEST_F(WebPushTest, GoneSubscriptionsAreRejected) {
   EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{kUaPublic});
 }
 
+TEST_F(WebPushTest, RefusedMessagesAreDroppedNotRetriedNotRejected) {
+  const std::string series = R"(herald_pushes_total{app="com.example.web",outcome="dropped"})";
+  const double before = std::max(0.0, MetricValue(herald_->DispatcherMetrics(), series));
+  SetRules(R"({"path":"/push/toolarge","status":413},{"path":"/push/invalid","status":400})");
+  for (const char* name : {"toolarge", "invalid"}) {
+    HttpResult r = herald_->Notify(Notification({Device("com.example.web", Endpoint(name))}));
+    // 200: a 5xx would hold the device's later pushes behind this one.
+    EXPECT_EQ(r.status, 200) << name << " " << r.body;
+    EXPECT_EQ(r.body, R"({"rejected":[]})") << name;
+  }
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 2);  // no retries
+  EXPECT_EQ(MetricValue(herald_->DispatcherMetrics(), series), before + 2);
+  const std::string log = herald_->dispatcher().Log();
+  EXPECT_NE(log.find("app com.example.web pushkey BCVxsr…(87 chars, #"), std::string::npos);
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: push service answered 413"),
+            std::string::npos);
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: push service answered 400"),
+            std::string::npos);
+  EXPECT_EQ(log.find(kUaPublic), std::string::npos);  // never the whole pushkey
+}
+
+TEST_F(WebPushTest, LongNamesAreCutToFit) {
+  SetRules("");
+  const std::string room(2500, 'r'), name(2500, 's');
+  HttpResult r = herald_->Notify(absl::StrCat(
+      R"({"notification":{"event_id":"$big","room_id":"!r:x","type":"m.room.message",)",
+      R"("sender":"@a:x","room_name":")", room, R"(","sender_display_name":")", name,
+      R"(","content":{"msgtype":"m.text","body":"hello"},"devices":[)",
+      Device("web.plain", Endpoint("big")), "]}}"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  ASSERT_TRUE(reqs[0].HasMember("webpush_plaintext"));
+  const std::string plain = reqs[0]["webpush_plaintext"].GetString();
+  EXPECT_LE(plain.size(), 3993u);
+  EXPECT_GT(plain.size(), 3980u);  // cut no more than needed
+  EXPECT_NE(plain.find(absl::StrCat(R"("room_name":")", room, R"(")")), std::string::npos);
+  EXPECT_NE(plain.find(R"("sender_display_name":"sss)"), std::string::npos);
+  EXPECT_NE(plain.find(R"("event_id":"$big")"), std::string::npos);
+  EXPECT_LE(std::string(reqs[0]["body_b64"].GetString()).size(), 4096u * 4 / 3 + 4);
+}
+
+TEST_F(WebPushTest, KeysInAnyBase64AreAccepted) {
+  SetRules("");
+  // The RFC 8291 subscription in standard base64, padded, as some clients
+  // and Sygnal's users have it stored.
+  auto standard = [](std::string key) {
+    for (char& c : key) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (key.size() % 4 != 0) key += '=';
+    return key;
+  };
+  const std::string p256dh = standard(kUaPublic), auth = standard(kAuth);
+  ASSERT_NE(p256dh, kUaPublic);
+  HttpResult r = herald_->Notify(Notification({DeviceJson(
+      "web.plain", p256dh,
+      absl::StrCat(R"({"endpoint":)", JsonString(Endpoint("std")), R"(,"auth":)",
+                   JsonString(auth), "}"))}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_TRUE(reqs[0].HasMember("webpush_plaintext"))
+      << (reqs[0].HasMember("webpush_error") ? reqs[0]["webpush_error"].GetString() : "");
+}
+
+TEST_F(WebPushTest, ClientSettingsComeFromThePushersData) {
+  SetRules("");
+  auto device = [](const std::string& app, const std::string& name, const std::string& more) {
+    return DeviceJson(app, kUaPublic,
+                      absl::StrCat(R"({"endpoint":)", JsonString(Endpoint(name)), R"(,"auth":)",
+                                   JsonString(kAuth), more, "}"));
+  };
+  // only_last_per_room set by the client: a Topic, the same for the same room.
+  HttpResult r = herald_->Notify(Notification(
+      {device("web.plain", "topic1", R"(,"only_last_per_room":true)"),
+       device("web.plain", "topic2", R"(,"only_last_per_room":true)"),
+       device("com.example.web", "notopic", R"(,"only_last_per_room":false)")}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake_->Requests(3);
+  ASSERT_EQ(reqs.Size(), 3u);
+  std::map<std::string, std::string> topics;
+  for (const auto& req : reqs.GetArray()) topics[req["path"].GetString()] = RequestHeader(req, "topic");
+  EXPECT_EQ(topics["/push/topic1"].size(), 32u);
+  EXPECT_EQ(topics["/push/topic1"], topics["/push/topic2"]);
+  EXPECT_EQ(topics["/push/notopic"], "<absent>");  // the client's false beats the app's true
+
+  // events_only set by the client: a badge-only update is neither sent nor rejected.
+  fake_->Reset();
+  SetRules("");
+  HttpResult badge = herald_->Notify(absl::StrCat(
+      R"({"notification":{"id":"","type":null,"sender":"","counts":{"unread":1},"devices":[)",
+      device("web.plain", "eo", R"(,"events_only":true)"), ",",
+      device("web.plain", "all", ""), "]}}"));
+  EXPECT_EQ(badge.status, 200) << badge.body;
+  EXPECT_EQ(badge.body, R"({"rejected":[]})");
+  reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_EQ(std::string(reqs[0]["path"].GetString()), "/push/all");
+}
+
+TEST(WebPushFailureTest, AnEncryptionFailureIsA5xxNeverARejection) {
+  std::string dir = TempDir();
+  TestPki pki = MakeTestPki(dir);
+  std::string vapid = dir + "/enc-vapid.pem";
+  MakeP256Key(vapid);
+  FakeProvider fake(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
+  setenv("HERALD_FAILPOINTS", "webpush_encrypt", 1);  // read by the dispatcher at start
+  Herald herald(absl::StrCat("  web.app:\n    type: webpush\n    vapid_private_key: ", vapid,
+                             "\n    vapid_contact_email: ops@example.org\n    ca_file: ",
+                             pki.ca_cert, "\n    allow_private_addresses: true\n"),
+                "  max_attempts: 2\n");
+  unsetenv("HERALD_FAILPOINTS");
+  HttpResult r = herald.Notify(SpecNotifyBody({DeviceJson(
+      "web.app", kUaPublic,
+      absl::StrCat(R"({"endpoint":)", JsonString(fake.base_url() + "/push/x"), R"(,"auth":)",
+                   JsonString(kAuth), "}"))}));
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_NE(r.body.find("cannot encrypt the push"), std::string::npos) << r.body;
+  EXPECT_EQ(fake.Stats()["total"].GetInt(), 0);
+}
+
 TEST_F(WebPushTest, OtherClientErrorsFailAndServerErrorsRetry) {
-  SetRules(R"({"path":"/push/toolarge","status":413},{"path":"/push/busy","status":429},
-              {"path":"/push/down","status":500})");
-  HttpResult big = herald_->Notify(Notification({Device("com.example.web", Endpoint("toolarge"))}));
-  EXPECT_EQ(big.status, 502) << big.body;
+  SetRules(R"({"path":"/push/forbidden","status":403})");
+  HttpResult forbidden =
+      herald_->Notify(Notification({Device("com.example.web", Endpoint("forbidden"))}));
+  EXPECT_EQ(forbidden.status, 502) << forbidden.body;
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);
   fake_->Reset();
   SetRules(R"({"path":"/push/busy","status":429},{"path":"/push/down","status":500})");
