@@ -126,6 +126,7 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
     }
     return {Outcome::Dropped(detail)};
   }
+  if (s == 413) return {Outcome::Dropped(detail)};  // the message, never the token
   if (s == 401) return {Outcome::Failed(detail), true};
   if (s == 429 || s >= 500) {
     return {RetryAfterAnswer(detail, r, now)};

@@ -42,6 +42,7 @@ TEST(ClassifyFcmResponse, Table) {
        Outcome::Kind::kDropped, false},
       {Answer(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Message is too big"),
        Outcome::Kind::kDropped, false},
+      {Answer(413, "", "", "Request Entity Too Large"), Outcome::Kind::kDropped, false},
       {Answer(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "x"), Outcome::Kind::kFailed,
        true},
       {Answer(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "x"), Outcome::Kind::kFailed,

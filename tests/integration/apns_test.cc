@@ -1,9 +1,14 @@
 // APNs end to end: the real bridge and dispatcher against the fake provider
 // speaking HTTP/2 over TLS (a test CA made at test time), which checks the
 // provider token's signature like Apple does.
+#include <signal.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
 
@@ -51,6 +56,12 @@ std::string Notification(const std::vector<std::string>& pushkeys, const std::st
 }
 
 
+size_t CountOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 class ApnsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -81,8 +92,18 @@ class ApnsTest : public ::testing::Test {
                      "    certfile: ", pki_->client_cert_and_key, "\n"
                      "    topic: com.example.app\n"
                      "    endpoint: ", cert_fake_->base_url(), "\n"
-                     "    ca_file: ", pki_->ca_cert, "\n"),
-        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n");
+                     "    ca_file: ", pki_->ca_cert, "\n"
+                     "  com.example.app.nobadge:\n"
+                     "    type: apns\n"
+                     "    keyfile: ", key_file_, "\n"
+                     "    key_id: KEYID12345\n"
+                     "    team_id: TEAMID1234\n"
+                     "    topic: com.example.app\n"
+                     "    endpoint: ", fake_->base_url(), "\n"
+                     "    ca_file: ", pki_->ca_cert, "\n"
+                     "    send_badge_counts: false\n"),
+        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
+        "  metrics_listen: 127.0.0.1:0\n");
   }
   static void TearDownTestSuite() {
     delete herald_;
@@ -200,16 +221,100 @@ TEST_F(ApnsTest, OtherErrorsFailWithoutRetryOrRejection) {
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);
 }
 
-TEST_F(ApnsTest, ExpiredProviderTokenIsRenewedOnceAndRetried) {
-  auto [key, hex] = Token(0x12);
-  SetRules(absl::StrCat(R"({"path":")", Path(hex), R"(","times":1,"status":403,)",
+// Apple answers 429 TooManyProviderTokenUpdates when a key's token changes
+// more often than every 20 minutes: one token for every push of the key,
+// through an ExpiredProviderToken storm and a config reload.
+TEST_F(ApnsTest, OneProviderTokenPerKeyThroughExpiredAnswersAndReload) {
+  auto [a, a_hex] = Token(0x12);
+  auto [b, b_hex] = Token(0x1A);
+  auto [c, c_hex] = Token(0x1B);
+  SetRules(absl::StrCat(R"({"path":")", Path(b_hex), R"(","status":403,)",
                         R"("json":{"reason":"ExpiredProviderToken"}})"));
-  HttpResult r = herald_->Notify(Notification({key}, "com.example.app.ios"));
+  ASSERT_EQ(herald_->Notify(Notification({a}, "com.example.app.ios")).status, 200);
+  // A fresh token refused: renewing would break Apple's rule and not help.
+  // 502 (the operator looks at the key or the clock), no retry, no new token.
+  HttpResult expired = herald_->Notify(Notification({b}, "com.example.app.ios"));
+  EXPECT_EQ(expired.status, 502) << expired.body;
+  EXPECT_NE(expired.body.find("ExpiredProviderToken"), std::string::npos) << expired.body;
+  // Another app on the same key shares its token.
+  ASSERT_EQ(herald_->Notify(Notification({c}, "com.example.app.nobadge")).status, 200);
+  rapidjson::Document before = fake_->Requests(3);
+  ASSERT_EQ(before.Size(), 3u);
+  const std::string token = RequestHeader(before[0], "authorization");
+  for (const auto& req : before.GetArray()) EXPECT_EQ(RequestHeader(req, "authorization"), token);
+
+  // SIGHUP with the key file unchanged keeps the token.
+  const size_t reloads = CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded");
+  kill(herald_->dispatcher().pid(), SIGHUP);
+  for (int i = 0; i < 200 && CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded") == reloads;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GT(CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded"), reloads);
+  ASSERT_EQ(herald_->Notify(Notification({a}, "com.example.app.ios")).status, 200);
+  rapidjson::Document after = fake_->Requests(4);
+  ASSERT_EQ(after.Size(), 4u);
+  EXPECT_EQ(RequestHeader(after[3], "authorization"), token);
+  EXPECT_TRUE(after[3]["jwt_valid"].GetBool());
+}
+
+TEST_F(ApnsTest, RefusedPayloadsAreDroppedNotRetriedNotRejected) {
+  auto [big, big_hex] = Token(0x1C);
+  auto [empty, empty_hex] = Token(0x1D);
+  const std::string series = R"(herald_pushes_total{app="com.example.app.ios",outcome="dropped"})";
+  const double before = std::max(0.0, MetricValue(herald_->DispatcherMetrics(), series));
+  SetRules(absl::StrCat(R"({"path":")", Path(big_hex), R"(","status":413,)",
+                        R"("json":{"reason":"PayloadTooLarge"}},)", R"({"path":")",
+                        Path(empty_hex), R"(","status":400,"json":{"reason":"PayloadEmpty"}})"));
+  for (const std::string& key : {big, empty}) {
+    HttpResult r = herald_->Notify(Notification({key}, "com.example.app.ios"));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, R"({"rejected":[]})");
+  }
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 2);
+  EXPECT_EQ(MetricValue(herald_->DispatcherMetrics(), series), before + 2);
+  const std::string log = herald_->dispatcher().Log();
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: APNs answered 413 PayloadTooLarge"),
+            std::string::npos);
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: APNs answered 400 PayloadEmpty"),
+            std::string::npos);
+}
+
+TEST_F(ApnsTest, UrlSafeAndUnpaddedTokensAreAccepted) {
+  SetRules("");
+  // 0xFB bytes encode as "+" and "/" in standard base64: "-" and "_" here.
+  auto [key, hex] = Token(0xFB);
+  std::string url_safe = key;
+  for (char& ch : url_safe) ch = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+  while (!url_safe.empty() && url_safe.back() == '=') url_safe.pop_back();
+  ASSERT_NE(url_safe, key);
+  HttpResult r = herald_->Notify(Notification({url_safe}, "com.example.app.ios"));
   EXPECT_EQ(r.status, 200) << r.body;
-  rapidjson::Document reqs = fake_->Requests(2);
-  ASSERT_EQ(reqs.Size(), 2u);
-  EXPECT_NE(RequestHeader(reqs[0], "authorization"), RequestHeader(reqs[1], "authorization"));
-  EXPECT_TRUE(reqs[1]["jwt_valid"].GetBool());
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_EQ(std::string(reqs[0]["path"].GetString()), Path(hex));
+}
+
+TEST_F(ApnsTest, SendBadgeCountsFalseSendsNoBadge) {
+  SetRules("");
+  auto [key, hex] = Token(0x1E);
+  HttpResult r = herald_->Notify(Notification({key}, "com.example.app.nobadge"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_EQ(std::string(reqs[0]["body"].GetString()),
+            R"({"aps":{"alert":{"loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
+            R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]}},)"
+            R"("room_id":"!slw48wfj34rtnrf:example.com","event_id":"$3957tyerfgewrf384"})");
+  // A badge-only update has nothing left to send.
+  fake_->Reset();
+  HttpResult badge = herald_->Notify(absl::StrCat(
+      R"({"notification":{"id":"","type":null,"sender":"","counts":{"unread":4},"devices":[)",
+      DeviceJson("com.example.app.nobadge", key, "{}"), "]}}"));
+  EXPECT_EQ(badge.status, 200) << badge.body;
+  EXPECT_EQ(badge.body, R"({"rejected":[]})");
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
 }
 
 TEST_F(ApnsTest, ResetStreamAndGoawayAreSurvived) {
@@ -233,7 +338,12 @@ TEST_F(ApnsTest, ManyDevicesShareAFewConnections) {
   rapidjson::Document stats = fake_->Stats();
   EXPECT_EQ(stats["total"].GetInt(), 20);
   EXPECT_EQ(stats["max_in_flight"].GetInt(), 20);
-  EXPECT_LE(stats["connections"].GetInt(), 2);
+  // The connections these pushes used (other apps' and a reloaded
+  // registry's idle ones may be open too).
+  std::set<int> used;
+  rapidjson::Document reqs = fake_->Requests(20);
+  for (const auto& req : reqs.GetArray()) used.insert(req["connection_id"].GetInt());
+  EXPECT_LE(used.size(), 2u);
 }
 
 TEST_F(ApnsTest, NothingToShowSendsNothing) {

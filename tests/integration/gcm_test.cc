@@ -70,8 +70,17 @@ class GcmTest : public ::testing::Test {
                      "    ca_file: ", pki_->ca_cert, "\n"
                      "    fcm_options:\n"
                      "      android:\n"
-                     "        ttl: 3600s\n"),
-        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n");
+                     "        ttl: 3600s\n"
+                     "  com.example.nobadge:\n"
+                     "    type: gcm\n"
+                     "    api_version: v1\n"
+                     "    project_id: test-project\n"
+                     "    service_account_file: ", sa_file, "\n"
+                     "    endpoint: ", fake_->base_url(), "\n"
+                     "    ca_file: ", pki_->ca_cert, "\n"
+                     "    send_badge_counts: false\n"),
+        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
+        "  metrics_listen: 127.0.0.1:0\n");
   }
 
   // The token endpoint and the bearer check come first.
@@ -86,7 +95,8 @@ class GcmTest : public ::testing::Test {
 
   int Count(const std::string& path) {
     int n = 0;
-    for (const auto& r : fake_->Requests().GetArray()) n += path == r["path"].GetString();
+    rapidjson::Document reqs = fake_->Requests();  // must outlive the loop
+    for (const auto& r : reqs.GetArray()) n += path == r["path"].GetString();
     return n;
   }
 
@@ -162,14 +172,49 @@ TEST_F(GcmTest, PermanentErrorsAre502WithoutRetry) {
   SetRules(absl::StrCat(
       R"({"body_contains":"\"tok-mismatch\"","status":403,"json":)",
       FcmError(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch"), "},",
-      R"({"body_contains":"\"tok-badarg\"","status":400,"json":)",
-      FcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received."),
-      "}"));
-  for (const char* token : {"tok-mismatch", "tok-badarg"}) {
+      R"({"body_contains":"\"tok-denied\"","status":403,"json":)",
+      FcmError(403, "PERMISSION_DENIED", "", "Permission denied"), "}"));
+  for (const char* token : {"tok-mismatch", "tok-denied"}) {
     HttpResult r = herald_->Notify(Notification({token}));
     EXPECT_EQ(r.status, 502) << token << " " << r.body;
   }
   EXPECT_EQ(Count(kSendPath), 2);
+}
+
+TEST_F(GcmTest, RefusedMessagesAreDroppedNotRetriedNotRejected) {
+  SetRules(absl::StrCat(
+      R"({"body_contains":"\"tok-badarg\"","status":400,"json":)",
+      FcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received."),
+      "},", R"({"body_contains":"\"tok-large\"","status":413,"body":"too large"})"));
+  for (const char* token : {"tok-badarg", "tok-large"}) {
+    HttpResult r = herald_->Notify(Notification({token}));
+    EXPECT_EQ(r.status, 200) << token << " " << r.body;
+    EXPECT_EQ(r.body, R"({"rejected":[]})") << token;
+  }
+  EXPECT_EQ(Count(kSendPath), 2);  // no retries
+  EXPECT_EQ(MetricValue(herald_->DispatcherMetrics(),
+                        R"(herald_pushes_total{app="com.example.app.android",outcome="dropped"})"),
+            2);
+  const std::string log = herald_->dispatcher().Log();
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: FCM answered 400 INVALID_ARGUMENT"),
+            std::string::npos);
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: FCM answered 413"),
+            std::string::npos);
+}
+
+TEST_F(GcmTest, SendBadgeCountsFalseSendsNoCounts) {
+  SetRules("");
+  HttpResult r = herald_->Notify(SpecNotifyBody({DeviceJson("com.example.nobadge", "tok-nb")}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake_->Requests(2);
+  std::string body;
+  for (const auto& req : reqs.GetArray()) {
+    if (std::string(req["path"].GetString()) == kSendPath) body = req["body"].GetString();
+  }
+  ASSERT_NE(body.find("\"tok-nb\""), std::string::npos) << body;
+  EXPECT_EQ(body.find("unread"), std::string::npos) << body;
+  EXPECT_EQ(body.find("missed_calls"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("sender_display_name":"Major Tom")"), std::string::npos) << body;
 }
 
 TEST_F(GcmTest, TransientErrorsAreRetriedAndRetryAfterHonoured) {

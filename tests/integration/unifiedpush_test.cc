@@ -279,7 +279,8 @@ TEST(DedupTest, AHomeserverRetryDoesNotPushTwice) {
                     {"path":"/up/slow","delay_ms":800}])");
   auto requests_to = [&](const std::string& path) {
     int n = 0;
-    for (const auto& r : fake.Requests().GetArray()) n += path == r["path"].GetString();
+    rapidjson::Document reqs = fake.Requests();  // must outlive the loop
+    for (const auto& r : reqs.GetArray()) n += path == r["path"].GetString();
     return n;
   };
   const std::string ok = fake.base_url() + "/up/ok";
