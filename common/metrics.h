@@ -60,6 +60,9 @@ class Metrics {
                   const std::string& labels = "");
   Histogram* GetHistogram(const std::string& name, const std::string& help,
                           const std::string& labels = "");
+  // Global()'s text also has the standard process_* metrics (CPU time,
+  // resident memory, file descriptors, start time) under the names
+  // Prometheus client libraries use, read from /proc as it renders.
   std::string Render() const;
 
  private:
@@ -75,6 +78,7 @@ class Metrics {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+  bool process_metrics_ = false;  // set once, for Global()
 };
 
 // `key="value"` pairs, values escaped; e.g. Labels({{"app", id}, {"outcome", "delivered"}}).

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include <cstdio>
+#include <ctime>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "providers/apns/apns_payload.h"
 #include "providers/common/device_data.h"
 #include "rapidjson/document.h"
@@ -32,8 +34,9 @@ std::string Reason(const HttpResponse& r) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
-// A PEM file holding a certificate and its private key (Sygnal's certfile).
-absl::Status CheckCertFile(const std::string& path) {
+// A PEM file holding a certificate and its private key (Sygnal's certfile);
+// `not_after` gets the certificate's expiry (Unix seconds), 0 if unreadable.
+absl::Status CheckCertFile(const std::string& path, int64_t* not_after) {
   FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
   X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
@@ -42,6 +45,10 @@ absl::Status CheckCertFile(const std::string& path) {
   std::fclose(f);
   bool ok = cert != nullptr && key != nullptr;
   bool match = ok && X509_check_private_key(cert, key) == 1;
+  std::tm expiry{};
+  *not_after = cert != nullptr && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &expiry) == 1
+                   ? static_cast<int64_t>(timegm(&expiry))
+                   : 0;
   X509_free(cert);
   EVP_PKEY_free(key);
   if (!ok) {
@@ -107,7 +114,7 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
     if (o.team_id.empty()) map.Fail("team_id", "required with keyfile (token auth)");
     if (o.topic.empty()) map.Fail("topic", "required with keyfile (token auth): the app's bundle id");
   } else if (!o.certfile.empty()) {
-    absl::Status cert = CheckCertFile(o.certfile);
+    absl::Status cert = CheckCertFile(o.certfile, &o.certificate_not_after);
     if (!cert.ok()) map.Fail("certfile", std::string(cert.message()));
   } else {
     map.Fail("keyfile", "missing: give keyfile + key_id + team_id + topic, or certfile");
@@ -210,7 +217,17 @@ ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       tokens_(std::move(tokens)),
-      http_(http) {}
+      http_(http),
+      metrics_(UpstreamMetrics::For(app_id_)) {
+  // Alerts can fire before Apple starts refusing the certificate.
+  if (!options_.certfile.empty() && options_.certificate_not_after > 0) {
+    Metrics::Global()
+        .GetGauge("herald_apns_certificate_expiry_timestamp_seconds",
+                  "When the client certificate (certfile) of an APNs app expires, Unix seconds.",
+                  Labels({{"app", app_id_}}))
+        ->Set(options_.certificate_not_after);
+  }
+}
 
 void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   const herald::v1::Device& device = *request.device;
@@ -247,6 +264,7 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
   if (!options_.push_type.empty()) http.headers.emplace_back("apns-push-type", options_.push_type);
   http.ca_file = options_.common.ca_file;
   http.client_cert_file = options_.certfile;
+  http.metrics = metrics_;
   Attempt(std::move(send));
 }
 

@@ -9,6 +9,7 @@
 #include "providers/common/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
+#include "providers/common/upstream_metrics.h"
 
 namespace herald::providers::apns {
 
@@ -22,6 +23,7 @@ struct ApnsOptions {
   std::string key_id;
   std::string team_id;
   std::string certfile;     // certificate auth (PEM: certificate and key)
+  int64_t certificate_not_after = 0;  // certfile's expiry, Unix seconds (0: unknown)
   std::string topic;
   std::string push_type;    // apns-push-type; empty = not sent
   bool convert_device_token_to_hex = true;
@@ -89,6 +91,7 @@ class ApnsProvider : public Provider {
   ApnsOptions options_;
   std::shared_ptr<ApnsTokenCache> tokens_;  // null with certificate auth
   HttpClient* http_;
+  const UpstreamMetrics* metrics_;
 };
 
 // A random (v4) UUID in lower case, for apns-id.

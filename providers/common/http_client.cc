@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -23,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "providers/common/upstream_metrics.h"
 
 namespace herald::providers {
 
@@ -102,7 +104,19 @@ bool IsPrivateAddress(absl::string_view ip_text) {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 std::once_flag g_curl_init;
+
+// Every request ends here, exactly once, before its callback runs (so a
+// caller that saw the answer sees it counted): its time since Send(), its
+// status (or "error"), one fewer in flight.
+void RecordEnd(const HttpRequest& request, Clock::time_point sent,
+               const HttpResponse& response) {
+  if (request.metrics == nullptr) return;
+  request.metrics->Finished(response.ok() ? response.status : 0,
+                            absl::FromChrono(Clock::now() - sent));
+}
 
 // One libcurl multi handle: its own connection cache and timer. libcurl
 // 7.88 walks a multi handle's connections to a host for every transfer it
@@ -125,6 +139,7 @@ struct Transfer {
   Multi* multi = nullptr;  // the multi handle running it; loop thread only
   curl_slist* header_list = nullptr;
   HttpRequest request;
+  Clock::time_point sent;  // when HttpClient::Send() took it
   HttpResponse response;
   HttpClient::Callback done;
   size_t max_body = 0;
@@ -273,10 +288,11 @@ class HttpClient::Loop {
   // Transfers queued or running here: where the next one goes.
   int Load() const { return load_.load(std::memory_order_relaxed); }
 
-  void Send(HttpRequest request, Callback done) {
+  void Send(HttpRequest request, Callback done, Clock::time_point sent) {
     load_.fetch_add(1, std::memory_order_relaxed);
     auto t = std::make_unique<Transfer>();
     t->request = std::move(request);
+    t->sent = sent;
     t->done = std::move(done);
     t->max_body = options_.max_response_body;
     {
@@ -403,6 +419,7 @@ class HttpClient::Loop {
   void Complete(std::unique_ptr<Transfer> t) {
     Callback done = std::move(t->done);
     HttpResponse response = std::move(t->response);
+    RecordEnd(t->request, t->sent, response);
     t.reset();
     load_.fetch_sub(1, std::memory_order_relaxed);
     done(std::move(response));
@@ -577,15 +594,16 @@ class HttpClient::Resolver {
     thread_.join();
   }
 
-  void Check(HttpRequest request, Callback done) {
+  void Check(HttpRequest request, Callback done, Clock::time_point sent) {
     absl::MutexLock lock(&mu_);
-    queue_.push_back({std::move(request), std::move(done)});
+    queue_.push_back({std::move(request), std::move(done), sent});
   }
 
  private:
   struct Job {
     HttpRequest request;
     Callback done;
+    Clock::time_point sent;
   };
   struct Verdict {
     std::string private_ip;  // empty: every address is public
@@ -614,6 +632,7 @@ class HttpClient::Resolver {
             HttpResponse r;
             r.error = TransportError::kShutdown;
             r.error_detail = "HTTP client is shutting down";
+            RecordEnd(job.request, job.sent, r);
             job.done(std::move(r));
           }
           return;
@@ -645,10 +664,11 @@ class HttpClient::Resolver {
         r.error = TransportError::kConnect;
         r.error_detail = absl::StrCat("cannot resolve ", host.empty() ? "the URL's host" : host);
       }
+      RecordEnd(job.request, job.sent, r);
       job.done(std::move(r));
       return;
     }
-    client_->SendToLoop(std::move(job.request), std::move(job.done));
+    client_->SendToLoop(std::move(job.request), std::move(job.done), job.sent);
   }
 
   Verdict Lookup(const std::string& host) {
@@ -702,14 +722,20 @@ HttpClient::HttpClient(HttpClientOptions options) {
 HttpClient::~HttpClient() { resolver_.reset(); }
 
 void HttpClient::Send(HttpRequest request, Callback done) {
+  // Only measured requests pay for the clock.
+  SentAt sent;
+  if (request.metrics != nullptr) {
+    request.metrics->Started();
+    sent = Clock::now();
+  }
   if (resolver_ != nullptr && !request.allow_private_addresses) {
-    resolver_->Check(std::move(request), std::move(done));
+    resolver_->Check(std::move(request), std::move(done), sent);
     return;
   }
-  SendToLoop(std::move(request), std::move(done));
+  SendToLoop(std::move(request), std::move(done), sent);
 }
 
-void HttpClient::SendToLoop(HttpRequest request, Callback done) {
+void HttpClient::SendToLoop(HttpRequest request, Callback done, SentAt sent) {
   Loop* loop = loops_.front().get();
   if (loops_.size() > 1) {
     if (MayMultiplex(request)) {
@@ -725,7 +751,7 @@ void HttpClient::SendToLoop(HttpRequest request, Callback done) {
       }
     }
   }
-  loop->Send(std::move(request), std::move(done));
+  loop->Send(std::move(request), std::move(done), sent);
 }
 
 }  // namespace herald::providers

@@ -6,6 +6,7 @@
 // thread and must be quick (classify, then hand off).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -18,6 +19,8 @@
 namespace herald::providers {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+class UpstreamMetrics;  // upstream_metrics.h
 
 enum class HttpVersion {
   kAuto,               // HTTP/2 over TLS when offered (ALPN), else HTTP/1.1
@@ -43,6 +46,9 @@ struct HttpRequest {
   // When false, connecting to loopback/private/link-local/multicast addresses
   // is refused at connect time (after DNS, so rebinding cannot dodge it).
   bool allow_private_addresses = true;
+  // The sending app's metrics (UpstreamMetrics::For), recorded by the
+  // client from Send() to completion; null: not measured.
+  const UpstreamMetrics* metrics = nullptr;
 };
 
 enum class TransportError {
@@ -108,7 +114,8 @@ class HttpClient {
  private:
   class Loop;
   class Resolver;
-  void SendToLoop(HttpRequest request, Callback done);
+  using SentAt = std::chrono::steady_clock::time_point;  // when Send() took it
+  void SendToLoop(HttpRequest request, Callback done, SentAt sent);
 
   std::vector<std::unique_ptr<Loop>> loops_;
   std::unique_ptr<Resolver> resolver_;  // only with a proxy

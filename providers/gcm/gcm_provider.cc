@@ -137,11 +137,13 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
 // ---- AccessTokenSource ----
 
 AccessTokenSource::AccessTokenSource(ServiceAccount account, HttpClient* http,
-                                     std::string ca_file, absl::Duration timeout)
+                                     std::string ca_file, absl::Duration timeout,
+                                     const UpstreamMetrics* metrics)
     : account_(std::move(account)),
       http_(http),
       ca_file_(std::move(ca_file)),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      metrics_(metrics) {}
 
 void AccessTokenSource::Get(Callback done) {
   std::string token;
@@ -180,6 +182,7 @@ void AccessTokenSource::Fetch() {
   request.url = account_.token_uri;
   request.ca_file = ca_file_;
   request.timeout = timeout_;
+  request.metrics = metrics_;
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   if (assertion.ok()) {
     // The JWT is base64url: nothing in it needs URL-encoding.
@@ -256,7 +259,8 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
       url_(absl::StrCat(options_.endpoint, "/v1/projects/", options_.project_id,
                         "/messages:send")),
       tokens_(std::move(tokens)),
-      http_(http) {}
+      http_(http),
+      metrics_(UpstreamMetrics::For(app_id_)) {}
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   auto message = BuildFcmMessage(WithoutCounts(*request.notification, options_.send_badge_counts),
@@ -297,6 +301,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
                     {"Authorization", absl::StrCat("Bearer ", *token)}};
     http.ca_file = options_.common.ca_file;
     http.timeout = *timeout;
+    http.metrics = metrics_;
     std::string used = *token;
     http_->Send(std::move(http), [this, send, used](HttpResponse response) {
       FcmClassification c = ClassifyFcmResponse(response, absl::Now());
@@ -328,9 +333,10 @@ ProviderRegistration registration(
         return map.status();
       }
       HttpClient* http = AppHttpClient(env, options.max_connections);
-      auto tokens = std::make_unique<AccessTokenSource>(*std::move(account), http,
-                                                        options.common.ca_file,
-                                                        options.common.timeout);
+      // Token fetches apart from the sends: they are few and tell another story.
+      auto tokens = std::make_unique<AccessTokenSource>(
+          *std::move(account), http, options.common.ca_file, options.common.timeout,
+          UpstreamMetrics::For(app_id + " (oauth)"));
       return std::make_unique<GcmProvider>(app_id, std::move(options), std::move(tokens), http);
     });
 

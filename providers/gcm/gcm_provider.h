@@ -12,6 +12,7 @@
 #include "providers/common/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
+#include "providers/common/upstream_metrics.h"
 #include "providers/gcm/fcm_message.h"
 
 namespace herald::providers::gcm {
@@ -54,7 +55,7 @@ class AccessTokenSource {
  public:
   using Callback = std::function<void(absl::StatusOr<std::string> token)>;
   AccessTokenSource(ServiceAccount account, HttpClient* http, std::string ca_file,
-                    absl::Duration timeout);
+                    absl::Duration timeout, const UpstreamMetrics* metrics = nullptr);
   // `done` runs on this thread (token cached) or on the HTTP client's thread.
   void Get(Callback done);
   // The token was refused by FCM: the next Get() fetches a new one (once per token).
@@ -68,6 +69,7 @@ class AccessTokenSource {
   HttpClient* http_;
   std::string ca_file_;
   absl::Duration timeout_;
+  const UpstreamMetrics* metrics_;  // of the token endpoint's answers
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
   absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -91,6 +93,7 @@ class GcmProvider : public Provider {
   std::string url_;
   std::unique_ptr<AccessTokenSource> tokens_;
   HttpClient* http_;
+  const UpstreamMetrics* metrics_;
 };
 
 }  // namespace herald::providers::gcm

@@ -47,7 +47,8 @@ UnifiedPushProvider::UnifiedPushProvider(std::string app_id, UnifiedPushOptions 
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       allowed_(options_.allowed_endpoints),
-      http_(http) {}
+      http_(http),
+      metrics_(UpstreamMetrics::For(app_id_)) {}
 
 void UnifiedPushProvider::Push(const PushRequest& request,
                                std::function<void(Outcome)> done) {
@@ -85,6 +86,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
   http.timeout = *timeout;
   http.ca_file = options_.common.ca_file;
   http.allow_private_addresses = options_.allow_private_addresses;
+  http.metrics = metrics_;
 
   std::string app_id = app_id_;
   std::string request_id = request.request_id;

@@ -8,6 +8,7 @@
 #include "providers/common/endpoint.h"
 #include "providers/common/http_client.h"
 #include "providers/common/provider.h"
+#include "providers/common/upstream_metrics.h"
 
 namespace herald::providers {
 
@@ -39,6 +40,7 @@ class UnifiedPushProvider : public Provider {
   UnifiedPushOptions options_;
   HostAllowList allowed_;
   HttpClient* http_;
+  const UpstreamMetrics* metrics_;
 };
 
 }  // namespace herald::providers

@@ -85,7 +85,8 @@ WebPushProvider::WebPushProvider(std::string app_id, WebPushOptions options,
       options_(std::move(options)),
       allowed_(options_.allowed_endpoints),
       vapid_(std::move(vapid)),
-      http_(http) {}
+      http_(http),
+      metrics_(UpstreamMetrics::For(app_id_)) {}
 
 void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   const herald::v1::Notification& n = *request.notification;
@@ -174,6 +175,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   http.ca_file = options_.common.ca_file;
   http.timeout = *timeout;
   http.allow_private_addresses = options_.allow_private_addresses;
+  http.metrics = metrics_;
   std::string app_id = app_id_;
   std::string request_id = request.request_id;
   std::string host = endpoint->host;

@@ -12,6 +12,7 @@
 #include "providers/common/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
+#include "providers/common/upstream_metrics.h"
 
 namespace herald::providers::webpush {
 
@@ -66,6 +67,7 @@ class WebPushProvider : public Provider {
   HostAllowList allowed_;
   std::unique_ptr<VapidTokens> vapid_;
   HttpClient* http_;
+  const UpstreamMetrics* metrics_;
 };
 
 // The base64url public key clients must subscribe with, for the app `app_id`

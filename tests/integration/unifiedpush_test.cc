@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +25,14 @@ constexpr char kApps[] =
     "    type: unifiedpush\n"
     "    allow_private_addresses: true\n"
     "    allowed_endpoints: ['push.example.org', '*.example.net']\n"
+    "  up.hostport:\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n"
+    "    allowed_endpoints: ['127.0.0.1:*']\n"
+    "  up.otherport:\n"
+    "    type: unifiedpush\n"
+    "    allow_private_addresses: true\n"
+    "    allowed_endpoints: ['127.0.0.1:1']\n"
     "  \"amb.*\":\n"
     "    type: unifiedpush\n"
     "    allow_private_addresses: true\n"
@@ -43,7 +52,8 @@ constexpr char kLimitedApps[] =
 constexpr char kDispatcher[] =
     "  deadline: 4\n"
     "  retry_initial_backoff: 0.05\n"
-    "  max_attempts: 3\n";
+    "  max_attempts: 3\n"
+    "  metrics_listen: 127.0.0.1:0\n";
 
 std::string Body(const std::vector<std::string>& devices) {
   return SpecNotifyBody(devices, "high", "", /*room_alias=*/true);
@@ -137,6 +147,60 @@ TEST_F(UnifiedPushTest, OtherClientErrorsAre502NotRejected) {
   HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/403"))}));
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);  // not retried: permanent
+}
+
+TEST_F(UnifiedPushTest, RefusedMessagesAreDroppedNotRetriedNotRejected) {
+  const std::string series = R"(herald_pushes_total{app="org.unifiedpush.*",outcome="dropped"})";
+  const double before = std::max(0.0, MetricValue(herald_->DispatcherMetrics(), series));
+  fake_->SetRules(R"([{"path":"/up/413","status":413},{"path":"/up/400","status":400}])");
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/413")),
+                                       DeviceJson("org.unifiedpush.a", Endpoint("/up/400"))}));
+  // 200: a 502 would hold every later push to these devices for a day.
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, R"({"rejected":[]})");
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 2);  // not retried
+  EXPECT_EQ(MetricValue(herald_->DispatcherMetrics(), series), before + 2);
+  const std::string log = herald_->dispatcher().Log();
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: distributor answered 413"),
+            std::string::npos);
+  EXPECT_NE(log.find("notification dropped, the pushkey is kept: distributor answered 400"),
+            std::string::npos);
+  EXPECT_EQ(log.find("/up/413"), std::string::npos);  // the origin only, hashed
+}
+
+TEST_F(UnifiedPushTest, OversizeNotificationsAreCutTo4096Bytes) {
+  // A 20 KB message (Synapse sends what the user typed): cut to what every
+  // distributor takes, not refused with 413 for ever.
+  const std::string text(20000, 'x');
+  HttpResult r = herald_->Notify(absl::StrCat(
+      R"({"notification":{"event_id":"$big","room_id":"!r:x","type":"m.room.message",)",
+      R"("sender":"@a:x","sender_display_name":"Major Tom","room_name":"Mission Control",)",
+      R"("content":{"msgtype":"m.text","body":")", text, R"("},"devices":[)",
+      DeviceJson("org.unifiedpush.a", Endpoint("/up/big")), "]}}"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  const std::string body = reqs[0]["body"].GetString();
+  EXPECT_LE(body.size(), 4096u);
+  EXPECT_GE(body.size(), 4090u);  // only as much as needed
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  ASSERT_FALSE(doc.HasParseError()) << body;
+  const std::string cut = doc["notification"]["content"]["body"].GetString();
+  EXPECT_EQ(cut.substr(cut.size() - 3), "\xE2\x80\xA6");
+  EXPECT_EQ(cut.substr(0, 100), text.substr(0, 100));
+  EXPECT_EQ(std::string(doc["notification"]["sender_display_name"].GetString()), "Major Tom");
+  EXPECT_EQ(std::string(doc["notification"]["event_id"].GetString()), "$big");
+}
+
+TEST_F(UnifiedPushTest, AllowListGlobsMatchHostAndPort) {
+  HttpResult r = herald_->Notify(Body({DeviceJson("up.hostport", Endpoint("/up/hp")),
+                                       DeviceJson("up.otherport", Endpoint("/up/op"))}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{Endpoint("/up/op")});
+  rapidjson::Document reqs = fake_->Requests(1);
+  ASSERT_EQ(reqs.Size(), 1u);
+  EXPECT_EQ(std::string(reqs[0]["path"].GetString()), "/up/hp");
 }
 
 TEST_F(UnifiedPushTest, UnknownAndAmbiguousAppIdsAreRejectedWithoutUpstreamCalls) {
