@@ -478,8 +478,7 @@ class HttpServer::Impl {
     shared_.deadlines = &deadlines_;
     shared_.deadline = config.dispatcher.deadline;
     shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
-    shared_.metrics_on_notify_port =
-        config.prometheus.enabled && config.prometheus.port == config.http.port;
+    shared_.metrics_on_notify_port = MetricsOnNotifyPort(config);
   }
 
   absl::Status Start() {

@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
   // port (then the server above serves /metrics).
   herald::MetricsHttpServer metrics;
   const herald::PrometheusConfig& prometheus = (*config)->prometheus;
-  if (prometheus.enabled && prometheus.port != (*config)->http.port) {
+  const bool own_listener = prometheus.enabled && !herald::MetricsOnNotifyPort(**config);
+  if (own_listener) {
     const std::string address =
         absl::StrContains(prometheus.address, ':')
             ? absl::StrCat("[", prometheus.address, "]:", prometheus.port)
@@ -96,10 +97,7 @@ int main(int argc, char** argv) {
     }
     HERALD_LOG(kInfo, kComponent, "metrics on ", address, " (GET /metrics)");
   }
-  herald::WriteReadyFile(ready_file, server.port(),
-                         prometheus.enabled && prometheus.port != (*config)->http.port
-                             ? metrics.port()
-                             : 0);
+  herald::WriteReadyFile(ready_file, server.port(), own_listener ? metrics.port() : 0);
   HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(),
              ", dispatcher at ", (*config)->dispatcher.target);
   int sig;

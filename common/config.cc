@@ -373,6 +373,11 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   return std::shared_ptr<const Config>(std::move(config));
 }
 
+bool MetricsOnNotifyPort(const Config& config) {
+  return config.prometheus.enabled && config.prometheus.port != 0 &&
+         config.prometheus.port == config.http.port;
+}
+
 std::string DefaultConfigFile() {
   const char* env = std::getenv("SYGNAL_CONF");
   return env != nullptr && *env != '\0' ? std::string(env) : std::string("sygnal.yaml");

@@ -97,6 +97,11 @@ struct PrometheusConfig {
   int port = 8000;
 };
 
+struct Config;
+// metrics.prometheus names the notify listener's own (non-zero) port: the
+// bridge serves /metrics there instead of on a listener of its own.
+bool MetricsOnNotifyPort(const Config& config);
+
 struct AppConfig {
   std::string pattern;  // app_id or glob
   std::string type;

@@ -2,8 +2,10 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -260,10 +262,6 @@ void MakeP256Key(const std::string& path) {
 
 // ---- FakeProvider ----
 
-namespace {
-
-// Waits for a process's --ready-file and returns what it says (it has an
-// integer "port"); fails the test if the process exits or 15 s pass first.
 rapidjson::Document WaitForReadyFile(const std::string& file, Process& process,
                                      const std::string& what) {
   absl::Time until = absl::Now() + absl::Seconds(15);
@@ -278,8 +276,6 @@ rapidjson::Document WaitForReadyFile(const std::string& file, Process& process,
   }
   Fatal(absl::StrCat(what, " did not start: ", process.Log()));
 }
-
-}  // namespace
 
 FakeProvider::FakeProvider(Options options) : options_(std::move(options)) {
   int n = g_counter.fetch_add(1);
@@ -334,6 +330,56 @@ rapidjson::Document FakeProvider::Stats() {
 }
 
 void FakeProvider::Reset() { HttpCall("POST", ControlUrl("/reset"), "{}"); }
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+Tinyproxy::Tinyproxy() {
+  static std::atomic<int> instances{0};
+  const std::string base =
+      absl::StrCat(TempDir(), "/tinyproxy-", getpid(), "-", instances.fetch_add(1));
+  log_ = base + ".log";
+  port_ = FreePort();
+  const std::string conf = base + ".conf";
+  WriteFile(conf, absl::StrCat("Port ", port_, "\nListen 127.0.0.1\nTimeout 30\nLogFile \"",
+                               log_, "\"\nLogLevel Connect\nMaxClients 200\n",
+                               "BasicAuth herald s3cret\n"));
+  process_.Start({"/usr/bin/tinyproxy", "-d", "-c", conf}, log_ + ".out");
+  // Ready once it accepts connections.
+  for (int i = 0; i < 250; ++i) {
+    if (HttpCall("GET", absl::StrCat("http://127.0.0.1:", port_, "/"), "", {},
+                 absl::Seconds(1))
+            .status != 0) {
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Fatal("tinyproxy did not start: " + ReadFile(log_ + ".out"));
+}
+
+Tinyproxy::~Tinyproxy() { process_.Stop(absl::Seconds(2)); }
+
+std::string Tinyproxy::url() const {
+  return absl::StrCat("http://herald:s3cret@127.0.0.1:", port_);
+}
+
+int Tinyproxy::Connects(const std::string& target) const {
+  const std::string log = ReadFile(log_);
+  const std::string line = absl::StrCat("CONNECT ", target, " HTTP/1.1");
+  int n = 0;
+  for (size_t at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++n;
+  return n;
+}
+
 
 // ---- Herald ----
 

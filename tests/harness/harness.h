@@ -42,6 +42,11 @@ class Process {
   std::string log_file_;
 };
 
+// Waits for a process's --ready-file and returns what it says (it has an
+// integer "port"); fails the test if the process exits or 15 s pass first.
+rapidjson::Document WaitForReadyFile(const std::string& file, Process& process,
+                                     const std::string& what);
+
 struct HttpResult {
   long status = 0;  // 0: no answer (transport failure)
   std::string body;
@@ -98,6 +103,28 @@ class FakeProvider {
   Process process_;
   int port_ = 0;
   int control_port_ = 0;
+};
+
+// A loopback TCP port free at the time of the call (for servers that cannot
+// take port 0 and report theirs).
+int FreePort();
+
+// tinyproxy (tools/setup installs it) in the foreground on a free loopback
+// port, with basic auth (user herald, password s3cret), logging every
+// CONNECT it is asked for.
+class Tinyproxy {
+ public:
+  Tinyproxy();
+  ~Tinyproxy();
+  // http://herald:s3cret@127.0.0.1:PORT
+  std::string url() const;
+  // How many times it was asked to CONNECT to `target` ("host:port").
+  int Connects(const std::string& target) const;
+
+ private:
+  int port_ = 0;
+  std::string log_;
+  Process process_;
 };
 
 // The two Herald services with a config made from `apps_yaml` (the mapping

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
 
@@ -108,10 +109,28 @@ TEST_F(BridgeHttpTest, Health) {
   EXPECT_EQ(r.body, R"({"status":"ok"})");
 }
 
+// The process_* series every Prometheus client library exports, with sane values.
+void ExpectProcessMetrics(const std::string& text) {
+  EXPECT_GE(MetricValue(text, "process_cpu_seconds_total"), 0) << text;
+  EXPECT_GT(MetricValue(text, "process_resident_memory_bytes"), 1 << 20) << text;
+  const double open_fds = MetricValue(text, "process_open_fds");
+  EXPECT_GT(open_fds, 3) << text;
+  EXPECT_GE(MetricValue(text, "process_max_fds"), open_fds) << text;
+  const double now = absl::ToUnixSeconds(absl::Now());
+  const double start = MetricValue(text, "process_start_time_seconds");
+  EXPECT_GT(start, now - 86400) << text;
+  EXPECT_LE(start, now + 1) << text;
+  EXPECT_NE(text.find("# TYPE process_cpu_seconds_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE process_open_fds gauge\n"), std::string::npos);
+}
+
 TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
   FakeProvider fake;
+  // The bridge's metrics on a listener of their own (port 0: any free port).
   Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
-                "  metrics_listen: 127.0.0.1:0\n");
+                "  metrics_listen: 127.0.0.1:0\n",
+                "metrics:\n  prometheus: {enabled: true, address: 127.0.0.1, port: 0}\n");
+  ASSERT_GT(herald.bridge_metrics_port(), 0);
   fake.SetRules(R"([{"path":"/up/gone","status":410}])");
   std::string body = absl::StrCat(
       R"({"notification":{"event_id":"$m","devices":[{"app_id":"org.unifiedpush.x","pushkey":)",
@@ -119,30 +138,71 @@ TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
       JsonString(fake.base_url() + "/up/gone"), "}]}}");
   ASSERT_EQ(herald.Notify(body).status, 200);
   ASSERT_EQ(herald.Notify("{bad").status, 400);
+  // The notify port is public: no metrics there unless metrics.prometheus
+  // names it.
+  HttpResult on_notify_port = HttpCall("GET", herald.url("/metrics"));
+  EXPECT_EQ(on_notify_port.status, 404) << on_notify_port.body;
+  rapidjson::Document error = on_notify_port.Json();
+  ASSERT_TRUE(error.IsObject() && error.HasMember("errcode") && error["errcode"].IsString())
+      << on_notify_port.body;
+  EXPECT_EQ(std::string(error["errcode"].GetString()), "M_UNRECOGNIZED");
+  ASSERT_EQ(HttpCall("GET", herald.url("/health")).status, 200);
 
-  HttpResult bridge = HttpCall("GET", herald.url("/metrics"));
+  HttpResult bridge =
+      HttpCall("GET", absl::StrCat("http://127.0.0.1:", herald.bridge_metrics_port(), "/metrics"));
   EXPECT_EQ(bridge.status, 200);
   EXPECT_EQ(bridge.headers["content-type"], "text/plain; version=0.0.4");
-  EXPECT_NE(bridge.body.find("herald_http_responses_total{code=\"200\"} 1\n"), std::string::npos)
+  // Notify answers only: not /health's 200, not the 404 for /metrics.
+  EXPECT_EQ(MetricValue(bridge.body, "herald_http_responses_total{code=\"200\"}"), 1)
       << bridge.body;
-  EXPECT_NE(bridge.body.find("herald_http_responses_total{code=\"400\"} 1\n"), std::string::npos);
-  EXPECT_NE(bridge.body.find("herald_notify_duration_seconds_count 1\n"), std::string::npos);
-  EXPECT_NE(bridge.body.find("herald_notify_in_flight 0\n"), std::string::npos);
+  EXPECT_EQ(MetricValue(bridge.body, "herald_http_responses_total{code=\"400\"}"), 1);
+  EXPECT_EQ(MetricValue(bridge.body, "herald_http_responses_total{code=\"404\"}"), -1);
+  // The 400 was answered before anything was dispatched: not timed.
+  EXPECT_EQ(MetricValue(bridge.body, "herald_notify_duration_seconds_count{code=\"200\"}"), 1);
+  EXPECT_EQ(MetricValue(bridge.body, "herald_notify_duration_seconds_count{code=\"400\"}"), -1);
+  EXPECT_EQ(MetricValue(bridge.body, "herald_notify_in_flight"), 0);
+  ExpectProcessMetrics(bridge.body);
 
   ASSERT_GT(herald.dispatcher_metrics_port(), 0);
   HttpResult disp = HttpCall(
       "GET", absl::StrCat("http://127.0.0.1:", herald.dispatcher_metrics_port(), "/metrics"));
   EXPECT_EQ(disp.status, 200);
-  EXPECT_NE(disp.body.find(
-                "herald_pushes_total{app=\"org.unifiedpush.*\",outcome=\"delivered\"} 1\n"),
-            std::string::npos)
+  const std::string app = "app=\"org.unifiedpush.*\"";
+  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_pushes_total{", app,
+                                                ",outcome=\"delivered\"}")),
+            1)
       << disp.body;
-  EXPECT_NE(disp.body.find(
-                "herald_pushes_total{app=\"org.unifiedpush.*\",outcome=\"rejected\"} 1\n"),
+  EXPECT_EQ(
+      MetricValue(disp.body, absl::StrCat("herald_pushes_total{", app, ",outcome=\"rejected\"}")),
+      1);
+  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_push_attempts_total{", app, "}")), 2);
+  EXPECT_EQ(MetricValue(disp.body, "herald_dispatch_notifications_total"), 1);
+  // What the distributor answered, measured by the HTTP client: one 200,
+  // one 410, both timed, none still waiting.
+  EXPECT_EQ(MetricValue(disp.body,
+                        absl::StrCat("herald_upstream_responses_total{", app, ",code=\"200\"}")),
+            1);
+  EXPECT_EQ(MetricValue(disp.body,
+                        absl::StrCat("herald_upstream_responses_total{", app, ",code=\"410\"}")),
+            1);
+  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_upstream_responses_total{", app,
+                                                ",code=\"error\"}")),
+            -1);
+  EXPECT_EQ(MetricValue(disp.body,
+                        absl::StrCat("herald_upstream_request_duration_seconds_count{", app, "}")),
+            2);
+  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_upstream_request_duration_seconds_bucket{",
+                                                app, ",le=\"+Inf\"}")),
+            2);
+  EXPECT_EQ(
+      MetricValue(disp.body, absl::StrCat("herald_upstream_requests_in_flight{", app, "}")), 0);
+  EXPECT_NE(disp.body.find("# TYPE herald_upstream_request_duration_seconds histogram\n"),
             std::string::npos);
-  EXPECT_NE(disp.body.find("herald_push_attempts_total{app=\"org.unifiedpush.*\"} 2\n"),
+  EXPECT_NE(disp.body.find("# TYPE herald_upstream_responses_total counter\n"),
             std::string::npos);
-  EXPECT_NE(disp.body.find("herald_dispatch_notifications_total 1\n"), std::string::npos);
+  EXPECT_NE(disp.body.find("# TYPE herald_upstream_requests_in_flight gauge\n"),
+            std::string::npos);
+  ExpectProcessMetrics(disp.body);
   // No pushkey in the metrics.
   EXPECT_EQ(disp.body.find("/up/ok"), std::string::npos);
 }

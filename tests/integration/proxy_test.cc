@@ -1,10 +1,9 @@
 // Provider traffic through an HTTP CONNECT proxy (Sygnal's `proxy`): a real
 // proxy (tinyproxy, from tools/setup) on loopback with basic auth, the real
 // bridge and dispatcher, and the fake distributor behind the proxy.
-#include <netinet/in.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -13,59 +12,6 @@
 
 namespace herald::testing {
 namespace {
-
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// tinyproxy in the foreground, logging every CONNECT it is asked for.
-class Tinyproxy {
- public:
-  Tinyproxy() {
-    const std::string dir = TempDir();
-    log_ = absl::StrCat(dir, "/tinyproxy-", getpid(), ".log");
-    port_ = FreePort();
-    const std::string conf = absl::StrCat(dir, "/tinyproxy-", getpid(), ".conf");
-    WriteFile(conf, absl::StrCat("Port ", port_, "\nListen 127.0.0.1\nTimeout 30\nLogFile \"",
-                                 log_, "\"\nLogLevel Connect\nMaxClients 200\n",
-                                 "BasicAuth herald s3cret\n"));
-    process_.Start({"/usr/bin/tinyproxy", "-d", "-c", conf}, log_ + ".out");
-    // Ready once it accepts connections.
-    for (int i = 0; i < 250; ++i) {
-      if (HttpCall("GET", absl::StrCat("http://127.0.0.1:", port_, "/"), "", {},
-                   absl::Seconds(1))
-              .status != 0) {
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    ADD_FAILURE() << "tinyproxy did not start: " << ReadFile(log_ + ".out");
-  }
-  ~Tinyproxy() { process_.Stop(absl::Seconds(2)); }
-
-  std::string url() const { return absl::StrCat("http://herald:s3cret@127.0.0.1:", port_); }
-  // The CONNECT requests it was asked for ("CONNECT host:port").
-  int Connects(const std::string& target) const {
-    const std::string log = ReadFile(log_);
-    const std::string line = absl::StrCat("CONNECT ", target, " HTTP/1.1");
-    int n = 0;
-    for (size_t at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++n;
-    return n;
-  }
-
- private:
-  int port_ = 0;
-  std::string log_;
-  Process process_;
-};
 
 constexpr char kApps[] =
     "  up.loopback:\n"
