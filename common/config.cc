@@ -384,11 +384,12 @@ std::string DefaultConfigFile() {
 }
 
 std::string RedactProxy(const std::string& proxy) {
+  // Everything before the last '@' after the scheme is user info, whatever
+  // characters an unencoded password holds; a host never contains '@'.
   const size_t scheme = proxy.find("://");
   const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
-  const size_t at = proxy.find('@', start);
-  const size_t slash = proxy.find('/', start);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) return proxy;
+  const size_t at = proxy.rfind('@');
+  if (at == std::string::npos || at < start) return proxy;
   return absl::StrCat(proxy.substr(0, start), "***@", proxy.substr(at + 1));
 }
 

@@ -74,6 +74,9 @@ metrics:
   EXPECT_EQ(c.proxy, "http://user:secret@proxy.example.org:3128");
   EXPECT_EQ(RedactProxy(c.proxy), "http://***@proxy.example.org:3128");
   EXPECT_EQ(RedactProxy("http://proxy:3128"), "http://proxy:3128");
+  // Unencoded '/' and '@' in a password still never show.
+  EXPECT_EQ(RedactProxy("http://u:pa/ss@w@proxy:3128"), "http://***@proxy:3128");
+  EXPECT_EQ(RedactProxy("u:secret@proxy:3128"), "***@proxy:3128");
   std::string all;
   for (const std::string& w : c.warnings) all += w + "\n";
   for (const char* key : {"log.access", "metrics.sentry", "metrics.opentracing"}) {

@@ -32,9 +32,9 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
   std::vector<App> apps;
   std::vector<std::unique_ptr<providers::HttpClient>> clients;
   providers::ProviderEnv app_env = env;
-  app_env.new_http_client = [&clients, &config](const providers::HttpClientOptions& asked) {
+  app_env.new_http_client = [&clients, &env](const providers::HttpClientOptions& asked) {
     providers::HttpClientOptions options = asked;
-    options.proxy = config.proxy;  // every provider's traffic, as Sygnal's `proxy`
+    options.proxy = env.proxy;  // every provider's traffic, as Sygnal's `proxy`
     clients.push_back(std::make_unique<providers::HttpClient>(options));
     return clients.back().get();
   };

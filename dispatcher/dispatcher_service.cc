@@ -65,6 +65,8 @@ Counter* DedupHits(RecentPushes::State state) {
                                    Labels({{"state", "delivered"}})),
       Metrics::Global().GetCounter("herald_dedup_hits_total", "",
                                    Labels({{"state", "rejected"}})),
+      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
+                                   Labels({{"state", "dropped"}})),
   };
   return counters[static_cast<int>(state)];
 }
@@ -147,6 +149,9 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       case RecentPushes::State::kRejected:
         Record(i, Outcome::Rejected("already rejected for this event"));
         break;
+      case RecentPushes::State::kDropped:
+        Record(i, Outcome::Dropped("already dropped for this event; not pushed again"));
+        break;
       case RecentPushes::State::kInFlight:
         // Do not push twice; the homeserver will ask again when it is done.
         Record(i, Outcome::Retry("the same push is in flight"));
@@ -206,6 +211,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         final_state = RecentPushes::State::kDelivered;
       } else if (outcome.kind == Outcome::Kind::kRejected) {
         final_state = RecentPushes::State::kRejected;
+      } else if (outcome.kind == Outcome::Kind::kDropped) {
+        final_state = RecentPushes::State::kDropped;  // the same payload would be refused again
       }
       recent_->End(devices_[i].key, final_state, absl::Now());
     }
@@ -244,7 +251,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
           // Answered 200: a 5xx would hold every later push to this device
           // behind a message no retry can deliver.
           ++dropped;
-          HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] app ",
+          HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
                      devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
                      ": notification dropped, the pushkey is kept: ", d.outcome.detail);
           break;
@@ -292,11 +299,24 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
 
 // Accepts the SAX events of a JSON text whose top level is an object; stops
 // at the first event otherwise. Checks without building a tree.
+// Nesting is bounded as the bridge bounds it: providers parse and copy these
+// texts recursively, and gRPC callers skip the bridge.
 struct TopLevelObject : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevelObject> {
+  static constexpr int kMaxDepth = 256;
   bool started = false;
+  int depth = 0;
   bool Default() { return started; }
   bool StartObject() {
     started = true;
+    return ++depth <= kMaxDepth;
+  }
+  bool StartArray() { return started && ++depth <= kMaxDepth; }
+  bool EndObject(rapidjson::SizeType) {
+    --depth;
+    return true;
+  }
+  bool EndArray(rapidjson::SizeType) {
+    --depth;
     return true;
   }
 };
@@ -315,7 +335,10 @@ bool IsJsonObjectOrEmpty(const std::string& text) {
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(memory);
   TopLevelObject handler;
   rapidjson::Reader reader;
-  return !reader.Parse<rapidjson::kParseValidateEncodingFlag>(in, handler).IsError();
+  return !reader
+              .Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
+                  in, handler)
+              .IsError();
 }
 
 }  // namespace
@@ -329,14 +352,14 @@ std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
     return absl::StrCat("notification.devices: at most ", kMaxDevices, " devices per notification");
   }
   if (!IsJsonObjectOrEmpty(n.content_json())) {
-    return "notification.content_json must be a JSON object";
+    return "notification.content_json must be a JSON object (nested at most 256 deep)";
   }
   for (int i = 0; i < n.devices_size(); ++i) {
     const herald::v1::Device& d = n.devices(i);
     const char* wrong = d.app_id().empty()                  ? ".app_id must not be empty"
                         : d.pushkey().empty()               ? ".pushkey must not be empty"
-                        : !IsJsonObjectOrEmpty(d.data_json())   ? ".data_json must be a JSON object"
-                        : !IsJsonObjectOrEmpty(d.tweaks_json()) ? ".tweaks_json must be a JSON object"
+                        : !IsJsonObjectOrEmpty(d.data_json())   ? ".data_json must be a JSON object (nested at most 256 deep)"
+                        : !IsJsonObjectOrEmpty(d.tweaks_json()) ? ".tweaks_json must be a JSON object (nested at most 256 deep)"
                                                                 : nullptr;
     if (wrong != nullptr) return absl::StrCat("notification.devices[", i, "]", wrong);
   }

@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   auto http = std::make_unique<herald::providers::HttpClient>(http_options);
   herald::providers::ProviderEnv env;
   env.http = http.get();
+  env.proxy = http_options.proxy;
   std::vector<std::string> warnings = (*config)->warnings;
   absl::StatusOr<std::unique_ptr<herald::dispatcher::AppRegistry>> apps =
       herald::dispatcher::AppRegistry::Build(**config, env, &warnings);
@@ -203,8 +204,9 @@ int main(int argc, char** argv) {
   };
   while (busy() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   retired.clear();
-  http.reset();
+  // Retry timers first: one firing now would send on a destroyed client.
   timers.reset();
+  http.reset();
   HERALD_LOG(kInfo, kComponent, "stopped");
   return 0;
 }

@@ -23,6 +23,7 @@ class RecentPushes {
     kInFlight,   // a push for this key is under way right now
     kDelivered,  // pushed (or deliberately skipped)
     kRejected,   // the provider said the pushkey is dead
+    kDropped,    // the provider refused this notification for good; pushkey fine
   };
   // 128 bits of two independent hashes of the three strings: a false match
   // (which would drop a push) is astronomically unlikely, and an entry costs
@@ -38,8 +39,8 @@ class RecentPushes {
   // Claims `key` for a new push. Returns nullopt when the caller should push
   // (the key is now kInFlight), otherwise what is already known.
   std::optional<State> Begin(const Key& key, absl::Time now);
-  // Records how the push claimed with Begin ended: kDelivered/kRejected are
-  // remembered; nullopt (failed, to be retried) forgets the key.
+  // Records how the push claimed with Begin ended: kDelivered/kRejected/
+  // kDropped are remembered; nullopt (failed, to be retried) forgets the key.
   void End(const Key& key, std::optional<State> final_state, absl::Time now);
 
   size_t size() const;

@@ -11,6 +11,7 @@ namespace herald::providers {
 namespace {
 
 using Value = rapidjson::Value;
+constexpr int kMaxFitDepth = 600;
 
 // The member at `path`, or null.
 Value* Find(Value& root, const std::vector<std::string>& path) {
@@ -68,9 +69,29 @@ std::optional<std::string> Cut(rapidjson::Document& doc, Value& field, size_t ma
 
 }  // namespace
 
+// True if `v` nests containers more than `levels` deep (iterative: the
+// point is not to recurse into what is too deep).
+bool TooDeep(const Value& root, int levels) {
+  std::vector<std::pair<const Value*, int>> todo = {{&root, 0}};
+  while (!todo.empty()) {
+    auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (!v->IsObject() && !v->IsArray()) continue;
+    if (depth >= levels) return true;
+    if (v->IsObject()) {
+      for (const auto& m : v->GetObject()) todo.push_back({&m.value, depth + 1});
+    } else {
+      for (const auto& e : v->GetArray()) todo.push_back({&e, depth + 1});
+    }
+  }
+  return false;
+}
+
 std::optional<std::string> FitJsonObject(const Value& original, size_t max_bytes,
                                          absl::Span<const FitStep> steps) {
-  if (!original.IsObject()) return std::nullopt;
+  // Copying and serializing recurse: refuse what nests deeper than any
+  // notification does.
+  if (!original.IsObject() || TooDeep(original, kMaxFitDepth)) return std::nullopt;
   std::vector<const FitStep*> drops;  // applied so far, to the original
   while (true) {
     rapidjson::Document doc;

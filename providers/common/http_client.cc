@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -138,6 +139,7 @@ struct Transfer {
   CURL* easy = nullptr;
   Multi* multi = nullptr;  // the multi handle running it; loop thread only
   curl_slist* header_list = nullptr;
+  curl_slist* connect_to = nullptr;
   HttpRequest request;
   Clock::time_point sent;  // when HttpClient::Send() took it
   HttpResponse response;
@@ -149,6 +151,7 @@ struct Transfer {
 
   ~Transfer() {
     if (header_list != nullptr) curl_slist_free_all(header_list);
+    if (connect_to != nullptr) curl_slist_free_all(connect_to);
     if (easy != nullptr) curl_easy_cleanup(easy);
   }
 };
@@ -356,6 +359,10 @@ class HttpClient::Loop {
       // Every request through a CONNECT tunnel, plain http:// too, as Sygnal.
       curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, 1L);
       t->proxied = true;
+    }
+    if (!r.connect_to.empty()) {
+      t->connect_to = curl_slist_append(nullptr, r.connect_to.c_str());
+      curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
     }
     if (!r.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, r.ca_file.c_str());
     if (!r.client_cert_file.empty()) {
@@ -581,41 +588,71 @@ class HttpClient::Loop {
 
 // Behind a proxy, the destination host of a request that refuses private
 // addresses is resolved here and checked before the request goes to a loop
-// (getaddrinfo blocks, so not on a loop thread). Verdicts are kept for a
-// short while: endpoints are few hosts, pushes are many.
+// (getaddrinfo blocks, so not on a loop thread), and the tunnel is pinned to
+// the public address checked (CONNECT_TO), so the proxy's own lookup cannot
+// be steered elsewhere. A few threads, so that one host with slow DNS does
+// not hold up the others; verdicts are kept for a short while (endpoints are
+// few hosts, pushes are many). Started on first use: apps that never refuse
+// private addresses (APNs, FCM) never start them.
 class HttpClient::Resolver {
  public:
-  explicit Resolver(HttpClient* client) : client_(client), thread_([this] { Run(); }) {}
-  ~Resolver() {
+  explicit Resolver(HttpClient* client) : client_(client) {}
+  ~Resolver() { Stop(); }
+
+  // Ends the threads; what is queued, and whatever comes later, is answered
+  // kShutdown.
+  void Stop() {
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
     }
-    thread_.join();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
   }
 
-  void Check(HttpRequest request, Callback done, Clock::time_point sent) {
-    absl::MutexLock lock(&mu_);
-    queue_.push_back({std::move(request), std::move(done), sent});
+  void Check(HttpRequest request, Callback done, SentAt sent) {
+    Job job{std::move(request), std::move(done), sent, absl::Now()};
+    {
+      absl::MutexLock lock(&mu_);
+      if (!stopping_) {
+        if (threads_.empty()) {
+          for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
+        }
+        queue_.push_back(std::move(job));
+        return;
+      }
+    }
+    Answer(job, TransportError::kShutdown, "HTTP client is shutting down");
   }
 
  private:
   struct Job {
     HttpRequest request;
     Callback done;
-    Clock::time_point sent;
+    SentAt sent;
+    absl::Time queued;
   };
   struct Verdict {
-    std::string private_ip;  // empty: every address is public
     bool resolved = false;
+    std::string public_ip;   // the first public address; empty when none
+    std::string private_ip;  // the first private one, for the log
     absl::Time until;
   };
+  static constexpr int kThreads = 4;
   static constexpr absl::Duration kKeep = absl::Seconds(30);
+  static constexpr absl::Duration kKeepFailure = absl::Seconds(2);
+
+  static void Answer(Job& job, TransportError error, std::string detail) {
+    HttpResponse r;
+    r.error = error;
+    r.error_detail = std::move(detail);
+    RecordEnd(job.request, job.sent, r);
+    job.done(std::move(r));
+  }
 
   void Run() {
     while (true) {
-      std::deque<Job> jobs;
-      bool stopping;
+      std::optional<Job> job;
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
@@ -623,81 +660,88 @@ class HttpClient::Resolver {
               return r->stopping_ || !r->queue_.empty();
             },
             this));
-        jobs.swap(queue_);
-        stopping = stopping_;
+        if (queue_.empty()) return;  // stopping, nothing left
+        job.emplace(std::move(queue_.front()));
+        queue_.pop_front();
       }
-      {
-        if (stopping) {
-          for (Job& job : jobs) {
-            HttpResponse r;
-            r.error = TransportError::kShutdown;
-            r.error_detail = "HTTP client is shutting down";
-            RecordEnd(job.request, job.sent, r);
-            job.done(std::move(r));
-          }
-          return;
-        }
-      }
-      for (Job& job : jobs) Decide(std::move(job));
+      Decide(std::move(*job));  // answers kShutdown, without a lookup, when stopping
     }
   }
 
   void Decide(Job job) {
+    if (Stopping()) return Answer(job, TransportError::kShutdown, "HTTP client is shutting down");
+    // The wait here counts against the request's own timeout.
+    if (absl::Now() - job.queued >= job.request.timeout) {
+      return Answer(job, TransportError::kTimeout, "timed out waiting for a DNS lookup");
+    }
     std::string host;
+    std::string port;
     CURLU* u = curl_url();
     char* h = nullptr;
+    char* p = nullptr;
     if (curl_url_set(u, CURLUPART_URL, job.request.url.c_str(), 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK) {
       host = absl::AsciiStrToLower(h);
+      port = p;
     }
     curl_free(h);
+    curl_free(p);
     curl_url_cleanup(u);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    const Verdict verdict = Lookup(host);
-    if (!verdict.resolved || !verdict.private_ip.empty()) {
-      HttpResponse r;
-      if (verdict.resolved) {
-        r.error = TransportError::kRefusedAddress;
-        r.error_detail =
-            absl::StrCat("refused to connect to private address ", verdict.private_ip);
-      } else {
-        r.error = TransportError::kConnect;
-        r.error_detail = absl::StrCat("cannot resolve ", host.empty() ? "the URL's host" : host);
-      }
-      RecordEnd(job.request, job.sent, r);
-      job.done(std::move(r));
-      return;
+    const std::string name =
+        host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+    const Verdict verdict = Lookup(name);
+    if (!verdict.resolved) {
+      return Answer(job, TransportError::kConnect,
+                    absl::StrCat("cannot resolve ", name.empty() ? "the URL's host" : name));
     }
+    if (verdict.public_ip.empty()) {
+      return Answer(job, TransportError::kRefusedAddress,
+                    absl::StrCat("refused to connect to private address ", verdict.private_ip));
+    }
+    const bool v6 = verdict.public_ip.find(':') != std::string::npos;
+    job.request.connect_to = absl::StrCat(host, ":", port, ":", v6 ? "[" : "",
+                                          verdict.public_ip, v6 ? "]" : "", ":", port);
     client_->SendToLoop(std::move(job.request), std::move(job.done), job.sent);
   }
 
+  bool Stopping() {
+    absl::MutexLock lock(&mu_);
+    return stopping_;
+  }
+
   Verdict Lookup(const std::string& host) {
-    const absl::Time now = absl::Now();
-    if (auto it = cache_.find(host); it != cache_.end() && it->second.until > now) {
-      return it->second;
+    {
+      absl::MutexLock lock(&cache_mu_);
+      if (auto it = cache_.find(host); it != cache_.end() && it->second.until > absl::Now()) {
+        return it->second;
+      }
     }
     Verdict v;
-    v.until = now + kKeep;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     if (!host.empty() && getaddrinfo(host.c_str(), nullptr, &hints, &found) == 0) {
       v.resolved = true;
-      for (addrinfo* a = found; a != nullptr && v.private_ip.empty(); a = a->ai_next) {
+      for (addrinfo* a = found; a != nullptr && v.public_ip.empty(); a = a->ai_next) {
         char text[INET6_ADDRSTRLEN] = {};
         const void* addr =
             a->ai_family == AF_INET
                 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
                 : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-        if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr || IsPrivateAddress(text)) {
-          v.private_ip = text[0] != '\0' ? text : "?";
+        if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr) continue;
+        if (IsPrivateAddress(text)) {
+          if (v.private_ip.empty()) v.private_ip = text;
+        } else {
+          v.public_ip = text;
         }
       }
       freeaddrinfo(found);
-    } else {
-      v.until = now + absl::Seconds(1);  // retry a failed lookup soon
     }
+    // From the end of the lookup: a slow failure is not expired on arrival.
+    v.until = absl::Now() + (v.resolved ? kKeep : kKeepFailure);
+    absl::MutexLock lock(&cache_mu_);
     if (cache_.size() > 10000) cache_.clear();
     cache_[host] = v;
     return v;
@@ -707,19 +751,25 @@ class HttpClient::Resolver {
   absl::Mutex mu_;
   std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::unordered_map<std::string, Verdict> cache_;  // resolver thread only
-  std::thread thread_;  // last: starts once the rest is ready
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex cache_mu_;
+  std::unordered_map<std::string, Verdict> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
-HttpClient::HttpClient(HttpClientOptions options) {
+HttpClient::HttpClient(HttpClientOptions options) : proxied_(!options.proxy.empty()) {
   for (int i = 0; i < std::max(1, options.threads); ++i) {
     loops_.push_back(std::make_unique<Loop>(options));
   }
-  if (!options.proxy.empty()) resolver_ = std::make_unique<Resolver>(this);
+  if (proxied_) resolver_ = std::make_unique<Resolver>(this);
 }
 
-// The resolver goes first: it hands requests to the loops.
-HttpClient::~HttpClient() { resolver_.reset(); }
+// The resolver's threads stop first (they hand requests to the loops); the
+// object itself stays until the loops are gone, answering kShutdown.
+HttpClient::~HttpClient() {
+  if (resolver_ != nullptr) resolver_->Stop();
+  loops_.clear();
+  resolver_.reset();
+}
 
 void HttpClient::Send(HttpRequest request, Callback done) {
   // Only measured requests pay for the clock.
@@ -728,7 +778,7 @@ void HttpClient::Send(HttpRequest request, Callback done) {
     request.metrics->Started();
     sent = Clock::now();
   }
-  if (resolver_ != nullptr && !request.allow_private_addresses) {
+  if (proxied_ && !request.allow_private_addresses) {
     resolver_->Check(std::move(request), std::move(done), sent);
     return;
   }

@@ -49,6 +49,9 @@ struct HttpRequest {
   // The sending app's metrics (UpstreamMetrics::For), recorded by the
   // client from Send() to completion; null: not measured.
   const UpstreamMetrics* metrics = nullptr;
+  // Set by the client behind a proxy: "host:port:ip:port", the checked
+  // address the tunnel must go to (CURLOPT_CONNECT_TO). Callers leave it.
+  std::string connect_to;
 };
 
 enum class TransportError {
@@ -117,8 +120,9 @@ class HttpClient {
   using SentAt = std::chrono::steady_clock::time_point;  // when Send() took it
   void SendToLoop(HttpRequest request, Callback done, SentAt sent);
 
+  const bool proxied_;
   std::vector<std::unique_ptr<Loop>> loops_;
-  std::unique_ptr<Resolver> resolver_;  // only with a proxy
+  std::unique_ptr<Resolver> resolver_;  // only with a proxy; outlives loops_
 };
 
 // True for addresses a public push endpoint must never resolve to: loopback,

@@ -90,7 +90,8 @@ std::string EncodeBase64(absl::string_view bytes, const char* alphabet, bool pad
   return out;
 }
 
-std::optional<std::string> DecodeBase64(absl::string_view text, const DecodeTable& table) {
+std::optional<std::string> DecodeBase64(absl::string_view text, const DecodeTable& table,
+                                        bool canonical = true) {
   size_t len = text.size();
   size_t pad = 0;
   while (len > 0 && text[len - 1] == '=') {
@@ -118,7 +119,7 @@ std::optional<std::string> DecodeBase64(absl::string_view text, const DecodeTabl
     }
   }
   // Unused trailing bits must be zero (canonical encoding only).
-  if (buffer != 0) return std::nullopt;
+  if (canonical && buffer != 0) return std::nullopt;
   return out;
 }
 
@@ -358,7 +359,7 @@ std::optional<std::string> Base64Decode(absl::string_view text) {
 }
 
 std::optional<std::string> Base64DecodeAnyAlphabet(absl::string_view text) {
-  return DecodeBase64(text, kAnyTable);
+  return DecodeBase64(text, kAnyTable, /*canonical=*/false);
 }
 
 std::string HexEncode(absl::string_view bytes) {

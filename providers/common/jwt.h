@@ -31,8 +31,9 @@ std::optional<std::string> Base64UrlDecode(absl::string_view text);
 // Standard base64 (RFC 4648 §4), with the same strictness rules as
 // Base64UrlDecode ('-' and '_' are rejected here; padding is optional).
 std::optional<std::string> Base64Decode(absl::string_view text);
-// Either alphabet (even mixed), same rules otherwise: what clients send as
-// Web Push keys and APNs tokens, and what Sygnal (pywebpush) accepted.
+// Either alphabet (even mixed), padded or not, and non-zero unused trailing
+// bits ignored: what clients send as Web Push keys and APNs tokens, and what
+// Sygnal (Python's base64, pywebpush) accepted.
 std::optional<std::string> Base64DecodeAnyAlphabet(absl::string_view text);
 // Lowercase hex.
 std::string HexEncode(absl::string_view bytes);

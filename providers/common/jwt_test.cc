@@ -660,5 +660,19 @@ TEST_F(JwtTest, VapidJwt) {
   EXPECT_FALSE(MakeVapidJwt(key, "https://a", 1, "").ok());
 }
 
+TEST(Base64DecodeAnyAlphabet, TakesWhatClientsSend) {
+  // 0xfb 0xff: "+/8" in standard base64, "-_8" URL-safe.
+  const std::string bytes("\xfb\xff", 2);
+  for (const char* text : {"+/8=", "+/8", "-_8=", "-_8", "+_8"}) {
+    EXPECT_EQ(Base64DecodeAnyAlphabet(text), bytes) << text;
+  }
+  // Non-zero unused trailing bits are ignored here, as Python's base64 does.
+  EXPECT_EQ(Base64DecodeAnyAlphabet("+/9"), bytes);
+  EXPECT_EQ(Base64UrlDecode("-_9"), std::nullopt);  // the strict decoders stay strict
+  for (const char* bad : {"+/8==", "+/8=x", "+ /8", "A", "+/8!"}) {
+    EXPECT_EQ(Base64DecodeAnyAlphabet(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace herald::providers

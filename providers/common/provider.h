@@ -89,6 +89,9 @@ struct ProviderEnv {
   // bounded pool of HTTP/2 connections to APNs), owned by the dispatcher.
   // Null in unit tests that do not need it.
   std::function<HttpClient*(const HttpClientOptions&)> new_http_client;
+  // The CONNECT proxy every client uses (Config::proxy at start-up; a reload
+  // keeps it, so that the shared client and the apps' own never differ).
+  std::string proxy;
 };
 
 // Logs one push's outcome: failures (config, credentials) as errors, the

@@ -18,7 +18,8 @@ constexpr char kComponent[] = "unifiedpush";
 std::string FitUnifiedPushBody(std::string body) {
   if (body.size() <= kMaxUnifiedPushBody) return body;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseFullPrecisionFlag>(body.data(), body.size());
+  doc.Parse<rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag>(body.data(),
+                                                                                 body.size());
   if (doc.HasParseError()) return body;
   static const std::vector<FitStep>* const steps =
       new std::vector<FitStep>(NotificationFitSteps({"notification"}));
@@ -62,9 +63,11 @@ void UnifiedPushProvider::Push(const PushRequest& request,
     return;
   }
   if (!allowed_.Allows(parsed->host, parsed->port)) {
+    // The operator's choice, not the pushkey's fault: not sent, and the
+    // pusher is kept (it pushes again once the list allows it).
     HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
-               ": endpoint host ", parsed->host, " is not in allowed_endpoints; rejected");
-    done(Outcome::Rejected(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
+               ": endpoint host ", parsed->host, " is not in allowed_endpoints; not sent");
+    done(Outcome::Skipped(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
     return;
   }
   std::optional<absl::Duration> timeout =

@@ -82,14 +82,23 @@ TEST(DispatcherGrpcTest, InvalidRequestsAreRefused) {
          d->set_pushkey("k");
          d->set_data_json("[1]");
        },
-       "notification.devices[0].data_json must be a JSON object"},
+       "notification.devices[0].data_json must be a JSON object (nested at most 256 deep)"},
       {[](herald::v1::DispatchRequest* r) {
          r->mutable_notification()->set_content_json("{oops");
          auto* d = r->mutable_notification()->add_devices();
          d->set_app_id("a");
          d->set_pushkey("k");
        },
-       "notification.content_json must be a JSON object"},
+       "notification.content_json must be a JSON object (nested at most 256 deep)"},
+      {[](herald::v1::DispatchRequest* r) {
+         // Deeper than any notification: refused, not parsed recursively.
+         r->mutable_notification()->set_content_json(
+             absl::StrCat("{\"a\":", std::string(100000, '['), std::string(100000, ']'), "}"));
+         auto* d = r->mutable_notification()->add_devices();
+         d->set_app_id("a");
+         d->set_pushkey("k");
+       },
+       "notification.content_json must be a JSON object (nested at most 256 deep)"},
       {[](herald::v1::DispatchRequest* r) {
          auto* d = r->mutable_notification()->add_devices();
          d->set_app_id("a");

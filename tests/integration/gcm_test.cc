@@ -192,6 +192,7 @@ TEST_F(GcmTest, RefusedMessagesAreDroppedNotRetriedNotRejected) {
     EXPECT_EQ(r.body, R"({"rejected":[]})") << token;
   }
   EXPECT_EQ(Count(kSendPath), 2);  // no retries
+  // A fresh dispatcher per test (SetUp): the count starts at zero.
   EXPECT_EQ(MetricValue(herald_->DispatcherMetrics(),
                         R"(herald_pushes_total{app="com.example.app.android",outcome="dropped"})"),
             2);
