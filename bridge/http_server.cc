@@ -63,32 +63,24 @@ Reply Error(http::status status, absl::string_view errcode, absl::string_view me
   return Json(status, MatrixErrorBody(errcode, message));
 }
 
-// Responses by status code; the counters are looked up once per code.
+// Notify answers by status code, and how long they took.
 Counter* ResponseCounter(int code) {
-  static std::array<std::atomic<Counter*>, 600> counters{};
-  if (code < 0 || code >= 600) code = 0;
-  Counter* c = counters[code].load(std::memory_order_acquire);
-  if (c == nullptr) {
-    c = Metrics::Global().GetCounter("herald_http_responses_total",
-                                     "Bridge HTTP responses, by status code.",
-                                     Labels({{"code", std::to_string(code)}}));
-    counters[code].store(c, std::memory_order_release);
-  }
-  return c;
+  static const auto* counters = new ByStatusCode<Counter>([](int c) {
+    return Metrics::Global().GetCounter("herald_http_responses_total",
+                                        "Bridge HTTP responses, by status code.",
+                                        Labels({{"code", std::to_string(c)}}));
+  });
+  return counters->Get(code);
 }
 
-// Notify answers' durations by status code, looked up once per code.
 Histogram* NotifyDuration(int code) {
-  static std::array<std::atomic<Histogram*>, 600> histograms{};
-  if (code < 0 || code >= 600) code = 0;
-  Histogram* h = histograms[code].load(std::memory_order_acquire);
-  if (h == nullptr) {
-    h = Metrics::Global().GetHistogram("herald_notify_duration_seconds",
-                                       "Time to answer POST /_matrix/push/v1/notify, by status code.",
-                                       Labels({{"code", std::to_string(code)}}));
-    histograms[code].store(h, std::memory_order_release);
-  }
-  return h;
+  static const auto* histograms = new ByStatusCode<Histogram>([](int c) {
+    return Metrics::Global().GetHistogram(
+        "herald_notify_duration_seconds",
+        "Time to answer POST /_matrix/push/v1/notify, by status code.",
+        Labels({{"code", std::to_string(c)}}));
+  });
+  return histograms->Get(code);
 }
 
 Gauge* NotifyInFlight() {

@@ -3,8 +3,10 @@
 // text exposition format for GET /metrics.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,6 +81,29 @@ class Metrics {
   mutable absl::Mutex mu_;
   std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
   bool process_metrics_ = false;  // set once, for Global()
+};
+
+// One series of a family per HTTP status code: looked up in the registry by
+// `make(code)` on a code's first use, then one atomic load per use. Codes
+// outside 0..599 are looked up each time (no server sends them).
+template <typename T>
+class ByStatusCode {
+ public:
+  explicit ByStatusCode(std::function<T*(int code)> make) : make_(std::move(make)) {}
+  T* Get(int code) const {
+    if (code < 0 || code >= kCodes) return make_(code);
+    T* series = cache_[code].load(std::memory_order_acquire);
+    if (series == nullptr) {
+      series = make_(code);  // racing threads get the same series from the registry
+      cache_[code].store(series, std::memory_order_release);
+    }
+    return series;
+  }
+
+ private:
+  static constexpr int kCodes = 600;
+  std::function<T*(int)> make_;
+  mutable std::array<std::atomic<T*>, kCodes> cache_{};
 };
 
 // `key="value"` pairs, values escaped; e.g. Labels({{"app", id}, {"outcome", "delivered"}}).

@@ -1,5 +1,6 @@
 #include "providers/common/upstream_metrics.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -34,33 +35,20 @@ UpstreamMetrics::UpstreamMetrics(const std::string& app_label)
       in_flight_(Metrics::Global().GetGauge("herald_upstream_requests_in_flight",
                                             "Provider requests waiting for an upstream answer, "
                                             "by app.",
-                                            labels_)) {}
+                                            labels_)),
+      responses_([this](int code) {
+        return Metrics::Global().GetCounter(
+            kResponses, kResponsesHelp,
+            absl::StrCat(labels_, ",",
+                         Labels({{"code", code <= 0 ? "error" : absl::StrCat(code)}})));
+      }) {}
 
 void UpstreamMetrics::Started() const { in_flight_->Add(1); }
 
 void UpstreamMetrics::Finished(int status, absl::Duration elapsed) const {
   in_flight_->Add(-1);
   duration_->Observe(absl::ToDoubleSeconds(elapsed));
-  Responses(status)->Add();
-}
-
-Counter* UpstreamMetrics::Responses(int status) const {
-  if (status < 0) status = 0;
-  auto lookup = [this](int s) {
-    return Metrics::Global().GetCounter(
-        kResponses, kResponsesHelp,
-        absl::StrCat(labels_, ",", Labels({{"code", s == 0 ? "error" : absl::StrCat(s)}})));
-  };
-  // Not a status real servers send (curl passes on up to 999): no slot,
-  // still counted under its own code.
-  if (status >= kCachedCodes) return lookup(status);
-  Counter* c = responses_[status].load(std::memory_order_acquire);
-  if (c == nullptr) {
-    // Threads racing here get the same counter from the registry.
-    c = lookup(status);
-    responses_[status].store(c, std::memory_order_release);
-  }
-  return c;
+  responses_.Get(std::max(status, 0))->Add();
 }
 
 }  // namespace herald::providers

@@ -32,16 +32,12 @@ class UpstreamMetrics {
 
  private:
   explicit UpstreamMetrics(const std::string& app_label);
-  Counter* Responses(int status) const;
-
-  static constexpr int kCachedCodes = 600;  // HTTP statuses 1xx … 5xx
 
   const std::string labels_;  // app="..."
   Histogram* const duration_;
   Gauge* const in_flight_;
-  // herald_upstream_responses_total by status, looked up on a code's first
-  // answer; [0] is code="error".
-  mutable std::array<std::atomic<Counter*>, kCachedCodes> responses_{};
+  // herald_upstream_responses_total by status; 0 is code="error".
+  const ByStatusCode<Counter> responses_;
 };
 
 }  // namespace herald::providers

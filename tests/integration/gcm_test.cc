@@ -60,25 +60,16 @@ class GcmTest : public ::testing::Test {
                                     R"(,"private_key":)", JsonString(*private_pem_),
                                     R"(,"token_uri":)", JsonString(fake_->base_url() + "/token"),
                                     "}"));
+    auto app = [&](const std::string& id, const std::string& more) {
+      return absl::StrCat("  ", id, ":\n    type: gcm\n    api_version: v1\n",
+                          "    project_id: test-project\n    service_account_file: ", sa_file,
+                          "\n    endpoint: ", fake_->base_url(), "\n    ca_file: ", pki_->ca_cert,
+                          "\n", more);
+    };
     herald_ = std::make_unique<Herald>(
-        absl::StrCat("  com.example.app.android:\n"
-                     "    type: gcm\n"
-                     "    api_version: v1\n"
-                     "    project_id: test-project\n"
-                     "    service_account_file: ", sa_file, "\n"
-                     "    endpoint: ", fake_->base_url(), "\n"
-                     "    ca_file: ", pki_->ca_cert, "\n"
-                     "    fcm_options:\n"
-                     "      android:\n"
-                     "        ttl: 3600s\n"
-                     "  com.example.nobadge:\n"
-                     "    type: gcm\n"
-                     "    api_version: v1\n"
-                     "    project_id: test-project\n"
-                     "    service_account_file: ", sa_file, "\n"
-                     "    endpoint: ", fake_->base_url(), "\n"
-                     "    ca_file: ", pki_->ca_cert, "\n"
-                     "    send_badge_counts: false\n"),
+        absl::StrCat(app("com.example.app.android",
+                         "    fcm_options:\n      android:\n        ttl: 3600s\n"),
+                     app("com.example.nobadge", "    send_badge_counts: false\n")),
         "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
         "  metrics_listen: 127.0.0.1:0\n");
   }
