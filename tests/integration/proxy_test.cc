@@ -23,12 +23,22 @@ constexpr char kApps[] =
 TEST(ProxyTest, ProviderTrafficIsTunnelledAndTheGuardJudgesTheDestination) {
   Tinyproxy proxy;
   FakeProvider fake;
+  // APNs over TLS and HTTP/2 inside the tunnel.
+  const std::string dir = TempDir();
+  TestPki pki = MakeTestPki(dir);
+  const std::string apns_key = dir + "/proxy-apns.p8";
+  MakeP256Key(apns_key);
+  FakeProvider apple(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
+  const std::string apps = absl::StrCat(
+      kApps, "  com.example.ios:\n    type: apns\n    keyfile: ", apns_key,
+      "\n    key_id: KEYID12345\n    team_id: TEAMID1234\n    topic: com.example\n",
+      "    endpoint: ", apple.base_url(), "\n    ca_file: ", pki.ca_cert, "\n");
   // The bridge's gRPC channel to the dispatcher must ignore these (it used
   // to take https_proxy and fail every notify); the dispatcher uses `proxy`.
   setenv("https_proxy", "http://127.0.0.1:1", 1);
   setenv("http_proxy", "http://127.0.0.1:1", 1);
   setenv("grpc_proxy", "http://127.0.0.1:1", 1);
-  Herald herald(kApps, "  max_attempts: 2\n  retry_initial_backoff: 0.05\n  deadline: 4\n",
+  Herald herald(apps, "  max_attempts: 2\n  retry_initial_backoff: 0.05\n  deadline: 4\n",
                 absl::StrCat("proxy: ", proxy.url(), "\n"));
   unsetenv("https_proxy");
   unsetenv("http_proxy");
@@ -44,6 +54,14 @@ TEST(ProxyTest, ProviderTrafficIsTunnelledAndTheGuardJudgesTheDestination) {
   ASSERT_EQ(reqs.Size(), 1u);
   EXPECT_EQ(std::string(reqs[0]["path"].GetString()), "/up/through");
   EXPECT_GE(proxy.Connects(fake_host), 1);
+
+  HttpResult ios = herald.Notify(SpecNotifyBody({DeviceJson("com.example.ios", "3q2+7w==")}));
+  EXPECT_EQ(ios.status, 200) << ios.body;
+  rapidjson::Document apple_reqs = apple.Requests(1);
+  ASSERT_EQ(apple_reqs.Size(), 1u);
+  EXPECT_EQ(std::string(apple_reqs[0]["path"].GetString()), "/3/device/deadbeef");
+  EXPECT_EQ(std::string(apple_reqs[0]["protocol"].GetString()), "HTTP/2");
+  EXPECT_GE(proxy.Connects(apple.base_url().substr(strlen("https://"))), 1);
 
   // A private destination behind the proxy: refused before any tunnel is
   // asked for, once, and rejected as without a proxy.
