@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -50,6 +51,9 @@ struct Reply {
   bool close = false;
   // In herald_http_responses_total (notify answers, not /health or /metrics).
   bool counted = true;
+  // An answer to HEAD: the headers a GET would get, and no body (one would
+  // be read as the start of the next answer on the connection).
+  bool head = false;
 };
 
 Reply Json(http::status status, std::string body) {
@@ -121,7 +125,8 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
   }
   const herald::v1::DispatchResponse& response = *response_or_null;
   int unfinished = 0, limited = 0;
-  int64_t retry_after_ms = 0;
+  int64_t retry_after_ms = 0;    // the longest wait a shed device was told
+  int64_t provider_wait_ms = 0;  // the longest Retry-After a provider gave
   std::string first_detail;
   for (const herald::v1::DeviceOutcome& o : response.outcomes()) {
     switch (o.outcome()) {
@@ -136,13 +141,22 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
         break;
       default:
         if (unfinished++ == 0) first_detail = o.detail();
+        if (o.outcome() == herald::v1::OUTCOME_RETRY) {
+          provider_wait_ms = std::max(provider_wait_ms, o.retry_after_ms());
+        }
     }
   }
   if (unfinished > 0) {
-    return Error(http::status::bad_gateway, "M_UNKNOWN",
-                 absl::StrCat(unfinished, " of ", response.outcomes_size(),
-                              " device(s) could not be pushed (", first_detail,
-                              "); try again later"));
+    Reply r = Error(http::status::bad_gateway, "M_UNKNOWN",
+                    absl::StrCat(unfinished, " of ", response.outcomes_size(),
+                                 " device(s) could not be pushed (", first_detail,
+                                 "); try again later"));
+    // A provider that asked for a pause (Retry-After longer than the
+    // deadline) gets it passed on, for homeservers that honour it.
+    if (provider_wait_ms > 0) {
+      r.headers.emplace_back("Retry-After", absl::StrCat((provider_wait_ms + 999) / 1000));
+    }
+    return r;
   }
   if (limited > 0) {
     // Load shed: nothing went wrong, there was no room. Say when to come back.
@@ -286,10 +300,21 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     beast::string_view target = req.target();
+    // RFC 9112 §3.2.2: a server accepts the absolute form too.
+    if (absl::StartsWithIgnoreCase(absl::string_view(target.data(), target.size()), "http://") ||
+        absl::StartsWithIgnoreCase(absl::string_view(target.data(), target.size()), "https://")) {
+      const size_t authority = target.find("://") + 3;
+      const size_t slash = target.find('/', authority);
+      target = slash == beast::string_view::npos ? beast::string_view("/") : target.substr(slash);
+    }
     beast::string_view path = target.substr(0, target.find('?'));
 
     Reply reply;
-    if (path == kNotifyPath) {
+    if (version >= 11 && req.find(http::field::host) == req.end()) {
+      // RFC 9112 §3.2: a request without Host is answered 400.
+      reply = Error(http::status::bad_request, "M_UNKNOWN", "HTTP/1.1 request without Host");
+      reply.close = true;
+    } else if (path == kNotifyPath) {
       if (req.method() == http::verb::post) {
         return StartNotify(std::move(req));
       } else if (req.method() == http::verb::get) {
@@ -320,6 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
       reply = Error(http::status::not_found, "M_UNRECOGNIZED", "unrecognized request");
     }
     reply.counted = path != "/health" && path != "/metrics";
+    reply.head = req.method() == http::verb::head;
     reply.close = reply.close || !keep_alive;
     Write(std::move(reply), version);
   }
@@ -409,6 +435,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool close = reply.close || shared_->stopping.load(std::memory_order_relaxed);
     res->keep_alive(!close);
     res->prepare_payload();
+    if (reply.head) res->body().clear();  // Content-Length stays the GET's
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, close](

@@ -1,6 +1,7 @@
 #include "bridge/notify_json.h"
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,10 +58,10 @@ class BodyHandler {
                         /*copy=*/true);
   }
   bool String(const char* str, SizeType length, bool copy) {
-    return doc_->String(str, length, copy);
+    return Unicode(str, length) && doc_->String(str, length, copy);
   }
   bool Key(const char* str, SizeType length, bool copy) {
-    return doc_->Key(str, length, copy);
+    return Unicode(str, length) && doc_->Key(str, length, copy);
   }
   bool StartObject() { return Enter() && doc_->StartObject(); }
   bool EndObject(SizeType member_count) {
@@ -74,8 +75,26 @@ class BodyHandler {
   }
 
   bool too_deep() const { return too_deep_; }
+  bool lone_surrogate() const { return lone_surrogate_; }
 
  private:
+  // The reader validates the body's bytes, but it turns an escaped lone low
+  // surrogate ("\udc00") into the 3 bytes ED B0 80, which are not UTF-8.
+  // Such a string would make the protobuf message unparsable at the
+  // dispatcher, and end the stream other requests share. Surrogates are
+  // the only code points encoded as ED A0..BF.
+  bool Unicode(const char* str, SizeType length) {
+    const char* end = str + length;
+    for (const char* p = str; (p = static_cast<const char*>(std::memchr(p, '\xED', end - p)));
+         ++p) {
+      if (p + 1 < end && static_cast<unsigned char>(p[1]) >= 0xA0) {
+        lone_surrogate_ = true;
+        return false;  // Aborts the parse.
+      }
+    }
+    return true;
+  }
+
   bool Enter() {
     if (++depth_ > kMaxNotifyJsonDepth) {
       too_deep_ = true;
@@ -88,6 +107,7 @@ class BodyHandler {
   std::string number_;
   int depth_ = 0;
   bool too_deep_ = false;
+  bool lone_surrogate_ = false;
 };
 
 NotifyError NotJson(std::string message) {
@@ -116,14 +136,21 @@ std::optional<NotifyError> ParseJson(absl::string_view body,
   rapidjson::Reader reader;
   rapidjson::ParseResult result;
   bool too_deep = false;
+  bool lone_surrogate = false;
   auto generate = [&](rapidjson::Document& target) {
     BodyHandler handler(&target);
     result = reader.Parse<kFlags>(stream, handler);
     too_deep = handler.too_deep();
+    lone_surrogate = handler.lone_surrogate();
     return !result.IsError();
   };
   doc->Populate(generate);
 
+  if (lone_surrogate) {
+    return NotJson(absl::StrCat(
+        "body is not valid UTF-8 JSON: a \\u escape names a lone surrogate (at byte ",
+        result.Offset(), ")"));
+  }
   if (too_deep) {
     return BadJson(absl::StrCat("body nests arrays/objects deeper than ",
                                 kMaxNotifyJsonDepth, " levels"));

@@ -334,6 +334,16 @@ const InvalidCase kInvalidCases[] = {
     {"OverlongUtf8", "{\"notification\":{\"a\":\"\xc0\xaf\"}}", kNotJson, ""},
     {"LoneSurrogateEscape", Body(R"("room_name":"\ud800")", kDevice), kNotJson,
      ""},
+    // A lone low surrogate would become bytes that are not UTF-8 (and a
+    // protobuf message the dispatcher cannot parse): in any string or key.
+    {"LoneLowSurrogateInRoomId", Body(R"("room_id":"\udc00")", kDevice), kNotJson, ""},
+    {"LoneLowSurrogateInContent", Body(R"("content":{"body":"x\udfffy"})", kDevice),
+     kNotJson, ""},
+    {"LoneLowSurrogateInKey", Body(R"("content":{"\udc80":1})", kDevice), kNotJson, ""},
+    {"LoneLowSurrogateInAppId",
+     R"({"notification":{"devices":[{"app_id":"\udc00","pushkey":"k"}]}})", kNotJson, ""},
+    {"LoneLowSurrogateInPushkey",
+     R"({"notification":{"devices":[{"app_id":"a","pushkey":"k\udc00"}]}})", kNotJson, ""},
     {"Utf8Bom", "\xef\xbb\xbf" + Body("", kDevice), kNotJson, ""},
     {"TrailingGarbage", Body("", kDevice) + " x", kNotJson, ""},
     {"TwoValues", Body("", kDevice) + Body("", kDevice), kNotJson, ""},

@@ -232,6 +232,15 @@ ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
 void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   const herald::v1::Device& device = *request.device;
   std::string token = device.pushkey();
+  // Apple's tokens are 32 bytes (and may grow to 100): far longer is no
+  // token, and must not become a megabyte URL that no retry gets through.
+  constexpr size_t kMaxTokenChars = 1024;
+  if (device.pushkey().size() > kMaxTokenChars) {
+    HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
+               RedactPushkey(device.pushkey()), " is too long for a device token; rejected");
+    done(Outcome::Rejected("pushkey is too long for an APNs device token"));
+    return;
+  }
   if (options_.convert_device_token_to_hex) {
     std::optional<std::string> hex = DeviceTokenToHex(device.pushkey());
     if (!hex) {

@@ -9,6 +9,11 @@
 namespace herald::providers {
 
 std::optional<HttpEndpoint> ParseHttpEndpoint(const std::string& url) {
+  // Control characters (a NUL above all, where libcurl would cut the URL
+  // short and push somewhere else) and spaces make no URL.
+  for (unsigned char c : url) {
+    if (c <= 0x20 || c == 0x7F) return std::nullopt;
+  }
   CURLU* u = curl_url();
   std::optional<HttpEndpoint> out;
   if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {

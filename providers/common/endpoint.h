@@ -16,7 +16,8 @@ struct HttpEndpoint {
   std::string origin;  // scheme://host[:port], lower case
 };
 
-// An http(s) URL's host and origin; nullopt when it is not one.
+// An http(s) URL's host and origin; nullopt when it is not one (also when it
+// holds a control character or a space anywhere).
 std::optional<HttpEndpoint> ParseHttpEndpoint(const std::string& url);
 
 // `allowed_endpoints`: globs over the endpoint host, matched case-blind,

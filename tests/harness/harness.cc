@@ -77,7 +77,7 @@ std::vector<std::string> RejectedPushkeys(const HttpResult& result) {
     return {"<no rejected list>"};
   }
   std::vector<std::string> out;
-  for (const auto& v : doc["rejected"].GetArray()) out.push_back(v.GetString());
+  for (const auto& v : doc["rejected"].GetArray()) out.emplace_back(v.GetString(), v.GetStringLength());
   return out;
 }
 

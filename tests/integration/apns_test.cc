@@ -280,6 +280,16 @@ TEST_F(ApnsTest, RefusedPayloadsAreDroppedNotRetriedNotRejected) {
             std::string::npos);
 }
 
+TEST_F(ApnsTest, AHugePushkeyIsRejectedAtOnce) {
+  SetRules("");
+  const std::string huge(300 * 1024, 'A');
+  HttpResult r = herald_->Notify(Notification({huge}, "com.example.app.ios"));
+  // Rejected without a call (it used to be tried, and answered 502 for ever).
+  EXPECT_EQ(r.status, 200) << r.body.substr(0, 200);
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{huge});
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
+}
+
 TEST_F(ApnsTest, UrlSafeAndUnpaddedTokensAreAccepted) {
   SetRules("");
   // 0xFB bytes encode as "+" and "/" in standard base64: "-" and "_" here.

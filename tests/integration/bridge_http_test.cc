@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -12,6 +16,35 @@
 
 namespace herald::testing {
 namespace {
+
+// Writes `bytes` on a new connection to `port`, half-closes it, and returns
+// all the bridge wrote back before it closed.
+std::string RawExchange(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "<cannot connect>";
+  }
+  ssize_t ignored = write(fd, bytes.data(), bytes.size());
+  (void)ignored;
+  shutdown(fd, SHUT_WR);
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
+  close(fd);
+  return got;
+}
+
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
 
 class BridgeHttpTest : public ::testing::Test {
  protected:
@@ -39,6 +72,11 @@ class BridgeHttpTest : public ::testing::Test {
     EXPECT_NE(std::string(doc["error"].GetString()).find(message_part), std::string::npos)
         << r.body;
     EXPECT_EQ(r.headers.at("content-type"), "application/json");
+  }
+
+  static int Port() {
+    const std::string url = herald_->url("");
+    return std::stoi(url.substr(url.rfind(':') + 1));
   }
 
   static FakeProvider* fake_;
@@ -222,25 +260,80 @@ TEST_F(BridgeHttpTest, SynapseBadgeOnlyUpdateIsAccepted) {
 }
 
 TEST_F(BridgeHttpTest, KeepAliveServesSeveralRequestsOnOneConnection) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string url = herald_->url("");
-  int port = std::stoi(url.substr(url.rfind(':') + 1));
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  std::string two =
+  std::string got = RawExchange(
+      Port(),
       "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  ASSERT_EQ(write(fd, two.data(), two.size()), static_cast<ssize_t>(two.size()));
-  std::string got;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
-  close(fd);
+      "GET /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos) << got;
   EXPECT_NE(got.find(R"({"unifiedpush":{"gateway":"matrix"}})"), std::string::npos) << got;
+}
+
+TEST_F(BridgeHttpTest, HeadAnswersCarryNoBody) {
+  // A body after a HEAD answer would be read as the start of the next one.
+  std::string got = RawExchange(
+      Port(),
+      "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const size_t first = got.find("HTTP/1.1 200 OK\r\n");
+  const size_t second = got.find("HTTP/1.1 405 Method Not Allowed\r\n");
+  const size_t third = got.find("HTTP/1.1 200 OK\r\n", first + 1);
+  ASSERT_NE(first, std::string::npos) << got;
+  ASSERT_NE(second, std::string::npos) << got;
+  ASSERT_NE(third, std::string::npos) << got;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  // The only body is the GET's; the HEAD answers' headers say what a GET gets.
+  EXPECT_EQ(Occurrences(got, R"({"status":"ok"})"), 1u) << got;
+  EXPECT_EQ(got.find("M_UNRECOGNIZED"), std::string::npos) << got;
+  EXPECT_EQ(got.substr(third).find("HTTP/1.1"), 0u);
+  EXPECT_NE(got.substr(0, second).find("Content-Length: 15\r\n"), std::string::npos) << got;
+  EXPECT_EQ(got.substr(first, second - first).find("\r\n\r\n") + 4, second - first) << got;
+}
+
+TEST_F(BridgeHttpTest, AbsoluteFormTargetsAndTheHostHeader) {
+  // RFC 9112: the absolute form is accepted; HTTP/1.1 without Host is 400.
+  std::string absolute = RawExchange(
+      Port(), "GET http://gateway.example.org/health HTTP/1.1\r\nHost: gateway.example.org\r\n"
+              "Connection: close\r\n\r\n");
+  EXPECT_EQ(absolute.find("HTTP/1.1 200 OK\r\n"), 0u) << absolute;
+  EXPECT_NE(absolute.find(R"({"status":"ok"})"), std::string::npos) << absolute;
+  std::string no_host = RawExchange(Port(), "GET /health HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(no_host.find("HTTP/1.1 400 Bad Request\r\n"), 0u) << no_host;
+  EXPECT_NE(no_host.find("without Host"), std::string::npos) << no_host;
+  // HTTP/1.0 has no Host requirement.
+  std::string old = RawExchange(Port(), "GET /health HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(old.find("HTTP/1.0 200 OK\r\n"), 0u) << old;
+}
+
+TEST_F(BridgeHttpTest, LoneSurrogatesAreNotJsonAndHurtNobodyElse) {
+  // Such a string used to reach the dispatcher as a protobuf message it
+  // could not parse, ending the stream every other request was on.
+  std::atomic<int> good_failures{0};
+  std::vector<std::thread> steady;
+  for (int t = 0; t < 4; ++t) {
+    steady.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        HttpResult r = herald_->Notify(SpecNotifyBody({DeviceJson(
+            "org.unifiedpush.app", fake_->base_url() + absl::StrCat("/up/steady-", t, "-", i))}));
+        if (r.status != 200) ++good_failures;
+      }
+    });
+  }
+  for (const char* bad : {R"("room_id":"\udc00")", R"("content":{"body":"\udfff"})",
+                          R"("sender":"a\udc80b")"}) {
+    for (int i = 0; i < 7; ++i) {
+      ExpectError(herald_->Notify(absl::StrCat(
+                      R"({"notification":{)", bad, R"(,"devices":[)",
+                      DeviceJson("org.unifiedpush.app", fake_->base_url() + "/up/bad"), "]}}")),
+                  400, "M_NOT_JSON", "lone surrogate");
+    }
+  }
+  ExpectError(herald_->Notify(
+                  R"({"notification":{"devices":[{"app_id":"org.unifiedpush.\udc00","pushkey":"k"}]}})"),
+              400, "M_NOT_JSON", "lone surrogate");
+  for (std::thread& t : steady) t.join();
+  EXPECT_EQ(good_failures.load(), 0);
 }
 
 TEST_F(BridgeHttpTest, GarbageOnTheSocketDoesNotHurt) {
@@ -251,23 +344,7 @@ TEST_F(BridgeHttpTest, GarbageOnTheSocketDoesNotHurt) {
       "POST /_matrix/push/v1/notify HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
       std::string(20000, 'A') + "\r\n\r\n",
   };
-  std::string url = herald_->url("");
-  int port = std::stoi(url.substr(url.rfind(':') + 1));
-  for (const std::string& input : inputs) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    ssize_t ignored = write(fd, input.data(), input.size());
-    (void)ignored;
-    shutdown(fd, SHUT_WR);
-    char buf[4096];
-    while (read(fd, buf, sizeof(buf)) > 0) {
-    }
-    close(fd);
-  }
+  for (const std::string& input : inputs) RawExchange(Port(), input);
   EXPECT_TRUE(herald_->bridge().Running());
   EXPECT_EQ(HttpCall("GET", herald_->url("/health")).status, 200);
 }

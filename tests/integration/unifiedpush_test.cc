@@ -193,6 +193,27 @@ TEST_F(UnifiedPushTest, OversizeNotificationsAreCutTo4096Bytes) {
   EXPECT_EQ(std::string(doc["notification"]["event_id"].GetString()), "$big");
 }
 
+TEST_F(UnifiedPushTest, AProvidersLongRetryAfterIsPassedOn) {
+  fake_->SetRules(R"([{"path":"/up/later","status":503,"headers":{"Retry-After":"3600"}}])");
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/later"))}));
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_EQ(r.headers["retry-after"], "3600");
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);  // an hour does not fit the deadline
+}
+
+TEST_F(UnifiedPushTest, ANulInThePushkeyIsNoUrl) {
+  // libcurl would cut the URL at the NUL and push to what is left.
+  const std::string key = Endpoint("/up/x") + std::string("\0evil", 5);
+  HttpResult r = herald_->Notify(absl::StrCat(
+      R"({"notification":{"devices":[{"app_id":"org.unifiedpush.a","pushkey":)",
+      JsonString(Endpoint("/up/x")).substr(0, JsonString(Endpoint("/up/x")).size() - 1),
+      R"(\u0000evil"}]}})"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{key});  // NUL and all
+  EXPECT_NE(r.body.find(R"(/up/x\u0000evil")"), std::string::npos) << r.body;
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
+}
+
 TEST_F(UnifiedPushTest, AllowListGlobsMatchHostAndPort) {
   HttpResult r = herald_->Notify(Body({DeviceJson("up.hostport", Endpoint("/up/hp")),
                                        DeviceJson("up.otherport", Endpoint("/up/op"))}));
