@@ -95,19 +95,25 @@ class DispatchClient::Stream
   }
 
   void OnDone(const grpc::Status& status) override {
-    absl::flat_hash_map<std::string, Callback> pending;
     {
-      absl::MutexLock lock(&mu_);
-      dead_ = true;
-      pending.swap(pending_);
+      absl::flat_hash_map<std::string, Callback> pending;
+      {
+        absl::MutexLock lock(&mu_);
+        dead_ = true;
+        pending.swap(pending_);
+      }
+      if (!pending.empty()) {
+        HERALD_LOG(kWarning, "bridge", "stream to the dispatcher ended (",
+                   status.error_message(), ") with ", pending.size(), " request(s) in flight");
+      }
+      grpc::Status broken(grpc::StatusCode::UNAVAILABLE, status.ok()
+                                                             ? "the dispatcher closed the stream"
+                                                             : status.error_message());
+      for (auto& [id, done] : pending) done(broken, nullptr);
+      // The callbacks hold sessions of the HTTP server: they go here, before
+      // the count below lets ~DispatchClient (and then the server) finish.
+      // (Found by AddressSanitizer: a session outlived its io_context.)
     }
-    if (!pending.empty()) {
-      HERALD_LOG(kWarning, "bridge", "stream to the dispatcher ended (",
-                 status.error_message(), ") with ", pending.size(), " request(s) in flight");
-    }
-    grpc::Status broken(grpc::StatusCode::UNAVAILABLE,
-                        status.ok() ? "the dispatcher closed the stream" : status.error_message());
-    for (auto& [id, done] : pending) done(broken, nullptr);
     std::shared_ptr<Live> live = live_;
     self_.reset();  // may delete this
     absl::MutexLock lock(&live->mu);

@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -153,6 +154,21 @@ int Process::Wait(absl::Duration timeout) {
   return -1;
 }
 
+// Under --config=asan a service that hit a sanitizer report (or leaked at
+// exit) says so in its log; that fails the test that ran it.
+void CheckForSanitizerReport(const std::string& log_file) {
+  const std::string log = ReadFile(log_file);
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "runtime error:", "WARNING: ThreadSanitizer"}) {
+    const size_t at = log.find(marker);
+    if (at != std::string::npos) {
+      ADD_FAILURE() << log_file << " holds a sanitizer report:\n"
+                    << log.substr(at > 2000 ? at - 2000 : 0, 8000);
+      return;
+    }
+  }
+}
+
 int Process::Stop(absl::Duration grace) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
@@ -161,8 +177,10 @@ int Process::Stop(absl::Duration grace) {
     kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
+    CheckForSanitizerReport(log_file_);
     return -1;
   }
+  CheckForSanitizerReport(log_file_);
   return status;
 }
 

@@ -141,7 +141,8 @@ TEST_P(HttpClientTest, OneOriginOverHttp2SharesOneLoopAndItsConnection) {
   }
   done.Wait();
   EXPECT_EQ(ok.load(), n);
-  for (const auto& req : fake.Requests(n).GetArray()) {
+  rapidjson::Document reqs = fake.Requests(n);  // must outlive the loop (ASan found it)
+  for (const auto& req : reqs.GetArray()) {
     EXPECT_EQ(std::string(req["protocol"].GetString()), "HTTP/2");
   }
   // Spread over several loops, each would have opened its own connection.
