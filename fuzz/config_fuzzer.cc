@@ -1,0 +1,20 @@
+// The config loader: any YAML text ends in a config or a clear error, and
+// every app's provider factory takes what the loader let through.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "dispatcher/app_registry.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  auto config = herald::ParseConfig(text, "fuzz.yaml");
+  if (!config.ok()) return 0;
+  herald::providers::ProviderEnv env;  // no HTTP client: factories only read keys
+  std::vector<std::string> warnings;
+  auto registry = herald::dispatcher::AppRegistry::Build(**config, env, &warnings);
+  (void)registry;
+  return 0;
+}
