@@ -147,6 +147,8 @@ struct Transfer {
   size_t max_body = 0;
   bool refused_address = false;
   bool proxied = false;
+  int sends = 0;  // connections the request was about to go out on
+  bool resend_refused = false;
   std::string refused_ip;
 
   ~Transfer() {
@@ -186,6 +188,13 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/,
              int /*conn_primary_port*/, int /*conn_local_port*/) {
   auto* t = static_cast<Transfer*>(user);
+  // libcurl sends a request again by itself when a reused connection dies
+  // before any answer; the dispatcher counts and spaces its attempts, so
+  // that second send is stopped here and the transfer fails like the first.
+  if (++t->sends > 1) {
+    t->resend_refused = true;
+    return CURL_PREREQFUNC_ABORT;
+  }
   // Through a proxy this is the proxy's address: the destination was
   // checked before (HttpClient::Resolver).
   if (!t->request.allow_private_addresses && !t->proxied && IsPrivateAddress(conn_primary_ip)) {
@@ -449,6 +458,9 @@ class HttpClient::Loop {
     if (t->refused_address) {
       resp.error = TransportError::kRefusedAddress;
       resp.error_detail = absl::StrCat("refused to connect to private address ", t->refused_ip);
+    } else if (t->resend_refused) {
+      resp.error = TransportError::kOther;
+      resp.error_detail = "the connection closed before an answer";
     } else if (code != CURLE_OK) {
       resp.error = Classify(code);
       resp.error_detail = curl_easy_strerror(code);

@@ -133,6 +133,18 @@ TEST_F(UnifiedPushTest, ServerErrorsAreRetriedThen502) {
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);  // max_attempts
 }
 
+TEST_F(UnifiedPushTest, AResetConnectionCountsAsOneAttemptEachTime) {
+  // A kept-alive connection first, so that the first attempt reuses it:
+  // libcurl used to send again by itself when it died (4 sends for 3).
+  ASSERT_EQ(herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/warm"))})).status,
+            200);
+  fake_->Reset();
+  fake_->SetRules(R"([{"path":"/up/reset","action":"reset"}])");
+  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", Endpoint("/up/reset"))}));
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);  // max_attempts
+}
+
 TEST_F(UnifiedPushTest, TransientFailureThenSuccessIs200) {
   fake_->SetRules(R"([{"path":"/up/flaky","status":503,"times":1},
                       {"path":"/up/flaky","status":429,"times":1,"headers":{"Retry-After":"0"}}])");
