@@ -151,10 +151,13 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
                     absl::StrCat(unfinished, " of ", response.outcomes_size(),
                                  " device(s) could not be pushed (", first_detail,
                                  "); try again later"));
-    // A provider that asked for a pause (Retry-After longer than the
-    // deadline) gets it passed on, for homeservers that honour it.
+    // A provider that asked for a pause (a Retry-After the retries inside
+    // the deadline could not wait out) has it passed on, for homeservers
+    // that honour it.
     if (provider_wait_ms > 0) {
-      r.headers.emplace_back("Retry-After", absl::StrCat((provider_wait_ms + 999) / 1000));
+      r.headers.emplace_back(
+          "Retry-After",
+          absl::StrCat(provider_wait_ms / 1000 + (provider_wait_ms % 1000 != 0 ? 1 : 0)));
     }
     return r;
   }
@@ -300,12 +303,22 @@ class Session : public std::enable_shared_from_this<Session> {
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
     beast::string_view target = req.target();
+    std::string absolute_target;  // backs `target` when rewritten
     // RFC 9112 §3.2.2: a server accepts the absolute form too.
     if (absl::StartsWithIgnoreCase(absl::string_view(target.data(), target.size()), "http://") ||
         absl::StartsWithIgnoreCase(absl::string_view(target.data(), target.size()), "https://")) {
       const size_t authority = target.find("://") + 3;
-      const size_t slash = target.find('/', authority);
-      target = slash == beast::string_view::npos ? beast::string_view("/") : target.substr(slash);
+      // The path starts at the first '/' or '?' after the authority (a '/'
+      // inside the query is not one).
+      const size_t end = target.find_first_of("/?", authority);
+      if (end == beast::string_view::npos) {
+        target = "/";
+      } else if (target[end] == '?') {
+        absolute_target = absl::StrCat("/", absl::string_view(target.data() + end, target.size() - end));
+        target = absolute_target;
+      } else {
+        target = target.substr(end);
+      }
     }
     beast::string_view path = target.substr(0, target.find('?'));
 

@@ -46,8 +46,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       MustBeJsonObject(*fitted);
     }
   }
-  const std::string up = herald::providers::FitUnifiedPushBody(
-      herald::providers::NotifyBodyJson(n, herald::providers::NotificationJsonOptions{}));
+  const std::string original =
+      herald::providers::NotifyBodyJson(n, herald::providers::NotificationJsonOptions{});
+  const std::string up = herald::providers::FitUnifiedPushBody(original);
   MustBeJsonObject(up);
+  // Within what distributors take, or unchanged when nothing makes it fit.
+  if (up.size() > herald::providers::kMaxUnifiedPushBody && up != original) std::abort();
   return 0;
 }

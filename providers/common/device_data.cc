@@ -1,5 +1,7 @@
 #include "providers/common/device_data.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
 
@@ -40,7 +42,8 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
   // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT".
   if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(value), absl::UTCTimeZone(),
                       &when, &err)) {
-    return std::max(absl::ZeroDuration(), when - now);
+    // Capped like delta-seconds: a date far ahead would overflow later sums.
+    return std::clamp(when - now, absl::ZeroDuration(), absl::Seconds(86400));
   }
   return std::nullopt;
 }

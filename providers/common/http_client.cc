@@ -183,15 +183,25 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
+// Over TLS (ALPN may pick HTTP/2) or with h2c by prior knowledge, a request
+// may share a connection with others to its origin.
+bool MayMultiplex(const HttpRequest& r) {
+  return r.version == HttpVersion::kHttp2PriorKnowledge ||
+         (r.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(r.url, "https:"));
+}
+
 // Runs once a connection is ready (new or reused), before the request goes
 // out: the one place where the peer address is known for certain.
 int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/,
              int /*conn_primary_port*/, int /*conn_local_port*/) {
   auto* t = static_cast<Transfer*>(user);
-  // libcurl sends a request again by itself when a reused connection dies
-  // before any answer; the dispatcher counts and spaces its attempts, so
-  // that second send is stopped here and the transfer fails like the first.
-  if (++t->sends > 1) {
+  // libcurl sends an HTTP/1.1 request again by itself when a reused
+  // connection dies before any answer; the dispatcher counts and spaces its
+  // attempts, so that second send is stopped here and the transfer fails
+  // like the first. Where HTTP/2 may be spoken, curl's re-sends are of
+  // streams the server never processed (REFUSED_STREAM, after a GOAWAY) or
+  // the downgrade to HTTP/1.1 a server asks for: those go ahead.
+  if (++t->sends > 1 && !MayMultiplex(t->request)) {
     t->resend_refused = true;
     return CURL_PREREQFUNC_ABORT;
   }
@@ -233,12 +243,6 @@ TransportError Classify(CURLcode code) {
   }
 }
 
-// Over TLS (ALPN may pick HTTP/2) or with h2c by prior knowledge, a request
-// may share a connection with others to its origin.
-bool MayMultiplex(const HttpRequest& r) {
-  return r.version == HttpVersion::kHttp2PriorKnowledge ||
-         (r.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(r.url, "https:"));
-}
 
 }  // namespace
 

@@ -63,6 +63,11 @@ TEST(ClassifyUnifiedPushResponse, RetryAfterIsHonoured) {
   EXPECT_EQ(date.retry_after, absl::Seconds(7));
   Outcome junk = ClassifyUnifiedPushResponse(Answer(503, {{"retry-after", "soon"}}), now);
   EXPECT_EQ(junk.retry_after, absl::ZeroDuration());
+  // A date centuries ahead is capped like delta-seconds (a day), so nothing
+  // downstream overflows adding to it.
+  Outcome far = ClassifyUnifiedPushResponse(
+      Answer(503, {{"retry-after", "Mon, 01 Jan 999999999 00:00:00 GMT"}}), now);
+  EXPECT_LE(far.retry_after, absl::Seconds(86400));
 }
 
 TEST(IsPrivateAddress, Table) {

@@ -130,30 +130,6 @@ void Process::Start(const std::vector<std::string>& argv, const std::string& log
   if (rc != 0) Fatal("cannot start " + argv[0]);
 }
 
-bool Process::Running() {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  pid_t r = waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    pid_ = -1;
-    return false;
-  }
-  return true;
-}
-
-int Process::Wait(absl::Duration timeout) {
-  absl::Time until = absl::Now() + timeout;
-  int status = 0;
-  while (pid_ > 0 && absl::Now() < until) {
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return status;
-    }
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return -1;
-}
-
 // Under --config=asan a service that hit a sanitizer report (or leaked at
 // exit) says so in its log; that fails the test that ran it.
 void CheckForSanitizerReport(const std::string& log_file) {
@@ -167,6 +143,32 @@ void CheckForSanitizerReport(const std::string& log_file) {
       return;
     }
   }
+}
+
+bool Process::Running() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    pid_ = -1;
+    CheckForSanitizerReport(log_file_);  // it may have died of one
+    return false;
+  }
+  return true;
+}
+
+int Process::Wait(absl::Duration timeout) {
+  absl::Time until = absl::Now() + timeout;
+  int status = 0;
+  while (pid_ > 0 && absl::Now() < until) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      CheckForSanitizerReport(log_file_);
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return -1;
 }
 
 int Process::Stop(absl::Duration grace) {

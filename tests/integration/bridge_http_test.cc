@@ -298,6 +298,13 @@ TEST_F(BridgeHttpTest, AbsoluteFormTargetsAndTheHostHeader) {
               "Connection: close\r\n\r\n");
   EXPECT_EQ(absolute.find("HTTP/1.1 200 OK\r\n"), 0u) << absolute;
   EXPECT_NE(absolute.find(R"({"status":"ok"})"), std::string::npos) << absolute;
+  // A '/' in the query is not the path's start.
+  std::string query = RawExchange(
+      Port(), "GET http://h?x=/health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(query.find("HTTP/1.1 404 Not Found\r\n"), 0u) << query;
+  std::string bare = RawExchange(
+      Port(), "GET http://h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(bare.find("HTTP/1.1 404 Not Found\r\n"), 0u) << bare;  // "/" is no path of ours
   std::string no_host = RawExchange(Port(), "GET /health HTTP/1.1\r\n\r\n");
   EXPECT_EQ(no_host.find("HTTP/1.1 400 Bad Request\r\n"), 0u) << no_host;
   EXPECT_NE(no_host.find("without Host"), std::string::npos) << no_host;
