@@ -37,6 +37,7 @@ namespace {
 constexpr char kComponent[] = "bridge";
 constexpr char kNotifyPath[] = "/_matrix/push/v1/notify";
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr size_t kFirstRead = 4096;
 
 std::string NewRequestId() {
   thread_local std::mt19937_64 rng(std::random_device{}());
@@ -252,6 +253,8 @@ struct ServerShared {
   uint64_t max_body_bytes;
   // metrics.prometheus asks for /metrics on this (public) listener.
   bool metrics_on_notify_port = false;
+  std::chrono::steady_clock::duration header_timeout;
+  std::chrono::steady_clock::duration body_timeout;
 };
 
 // One keep-alive connection. Reads a request, answers it (maybe after an
@@ -267,13 +270,34 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // A keep-alive connection may wait idle for kIdleTimeout; once a request
+  // has begun, its headers must arrive within http.header_timeout and its
+  // body within http.body_timeout, so that a client sending a byte now and
+  // then cannot hold a connection (and its memory) for ever.
   void Read() {
     parser_.emplace();
     parser_->body_limit(shared_->max_body_bytes);
     parser_->header_limit(16 * 1024);
+    if (buffer_.size() > 0) return ReadHeader();  // the next pipelined request
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+    stream_.async_read_some(
+        buffer_.prepare(kFirstRead),
+        [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+          if (ec) return self->OnRead(ec, 0);
+          self->buffer_.commit(bytes);
+          self->ReadHeader();
+        });
+  }
+
+  void ReadHeader() {
+    stream_.expires_after(shared_->header_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec || self->parser_->is_done()) return self->OnRead(ec, 0);
+          self->stream_.expires_after(self->shared_->body_timeout);
+          http::async_read(self->stream_, self->buffer_, *self->parser_,
+                           beast::bind_front_handler(&Session::OnRead, self));
+        });
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -511,6 +535,8 @@ class HttpServer::Impl {
     shared_.deadline = config.dispatcher.deadline;
     shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
     shared_.metrics_on_notify_port = MetricsOnNotifyPort(config);
+    shared_.header_timeout = absl::ToChronoNanoseconds(config.http.header_timeout);
+    shared_.body_timeout = absl::ToChronoNanoseconds(config.http.body_timeout);
   }
 
   absl::Status Start() {

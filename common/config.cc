@@ -296,6 +296,8 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->http.port = static_cast<int>(http.Int("port", 5000, 0, 65535));
   config->http.max_body_bytes = http.Int("max_body_bytes", 512 * 1024, 1024, 64 << 20);
   config->http.io_threads = static_cast<int>(http.Int("io_threads", 2, 1, 256));
+  config->http.header_timeout = http.Seconds("header_timeout", config->http.header_timeout);
+  config->http.body_timeout = http.Seconds("body_timeout", config->http.body_timeout);
 
   ConfigMap disp = top.Map("dispatcher");
   config->dispatcher.listen = disp.String("listen", config->dispatcher.listen);

@@ -64,6 +64,10 @@ struct HttpConfig {
   int port = 5000;
   int64_t max_body_bytes = 512 * 1024;
   int io_threads = 2;
+  // Once a request has begun: its headers must arrive within this, then
+  // its body within body_timeout; else the connection is closed.
+  absl::Duration header_timeout = absl::Seconds(10);
+  absl::Duration body_timeout = absl::Seconds(10);
 };
 
 struct DispatcherConfig {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <thread>
 #include <vector>
 
@@ -354,6 +355,81 @@ TEST_F(BridgeHttpTest, GarbageOnTheSocketDoesNotHurt) {
   for (const std::string& input : inputs) RawExchange(Port(), input);
   EXPECT_TRUE(herald_->bridge().Running());
   EXPECT_EQ(HttpCall("GET", herald_->url("/health")).status, 200);
+}
+
+// Sends `head` at once, then `trickle` one byte every 100 ms, until the
+// bridge closes the connection or 5 s pass. Returns how long it stayed open.
+absl::Duration TrickleUntilClosed(int port, const std::string& head, const std::string& trickle) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const absl::Time start = absl::Now();
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return absl::ZeroDuration();
+  ssize_t ignored = send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  size_t next = 0;
+  while (absl::Now() - start < absl::Seconds(5)) {
+    char c;
+    const ssize_t got = recv(fd, &c, 1, MSG_DONTWAIT);
+    if (got == 0) break;  // closed by the bridge
+    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    ignored = send(fd, trickle.data() + next % trickle.size(), 1, MSG_NOSIGNAL);
+    ++next;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  (void)ignored;
+  close(fd);
+  return absl::Now() - start;
+}
+
+TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
+  FakeProvider fake;
+  Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
+                "", "  header_timeout: 1\n  body_timeout: 1\n");
+  const std::string url = herald.url("");
+  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0}, failed{0};
+  std::thread steady([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      HttpResult r = herald.Notify(SpecNotifyBody(
+          {DeviceJson("org.unifiedpush.app", fake.base_url() + absl::StrCat("/up/s", i))}));
+      (r.status == 200 ? served : failed)++;
+    }
+  });
+  // Headers a byte at a time: closed after the header timeout (1 s here),
+  // not after the 5 s this client would go on for.
+  const absl::Duration slow_headers = TrickleUntilClosed(
+      port, "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n", "X-Slow: aaaaaaaaaaaaaa\r\n");
+  EXPECT_LT(slow_headers, absl::Seconds(4));
+  EXPECT_GE(slow_headers, absl::Milliseconds(900));
+  // A body a byte at a time: closed after the body timeout.
+  const absl::Duration slow_body = TrickleUntilClosed(
+      port,
+      "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+      "{");
+  EXPECT_LT(slow_body, absl::Seconds(4));
+  stop = true;
+  steady.join();
+  EXPECT_GT(served.load(), 0);
+  EXPECT_EQ(failed.load(), 0);
+  // An idle keep-alive connection is not a slow request: it waits longer.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  absl::SleepFor(absl::Milliseconds(1500));  // longer than both timeouts
+  const std::string req = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
+  close(fd);
+  EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos) << got;
 }
 
 }  // namespace
