@@ -306,6 +306,12 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted) {
       return Close();
     }
+    if (ec == http::error::header_limit) {
+      Reply r = Error(http::status::request_header_fields_too_large, "M_UNKNOWN",
+                      "request headers are larger than 16 KiB");
+      r.close = true;
+      return Write(std::move(r), 11);
+    }
     if (ec == http::error::body_limit) {
       Reply r = Error(http::status::payload_too_large, "M_TOO_LARGE",
                       absl::StrCat("request body is larger than ", shared_->max_body_bytes,
