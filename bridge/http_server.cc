@@ -255,6 +255,9 @@ struct ServerShared {
   bool metrics_on_notify_port = false;
   std::chrono::steady_clock::duration header_timeout;
   std::chrono::steady_clock::duration body_timeout;
+  // Open connections (sessions alive) and the most allowed.
+  mutable std::atomic<int64_t> connections{0};
+  int64_t max_connections = 10000;
 };
 
 // One keep-alive connection. Reads a request, answers it (maybe after an
@@ -262,7 +265,10 @@ struct ServerShared {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const ServerShared* shared)
-      : stream_(std::move(socket)), shared_(shared) {}
+      : stream_(std::move(socket)), shared_(shared) {
+    shared_->connections.fetch_add(1);
+  }
+  ~Session() { shared_->connections.fetch_sub(1); }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
@@ -543,6 +549,7 @@ class HttpServer::Impl {
     shared_.metrics_on_notify_port = MetricsOnNotifyPort(config);
     shared_.header_timeout = absl::ToChronoNanoseconds(config.http.header_timeout);
     shared_.body_timeout = absl::ToChronoNanoseconds(config.http.body_timeout);
+    shared_.max_connections = config.http.max_connections;
   }
 
   absl::Status Start() {
@@ -613,13 +620,29 @@ class HttpServer::Impl {
     acceptor->async_accept(asio::make_strand(ioc_),
                            [this, acceptor](beast::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted) return;
-                             if (!ec) {
+                             if (!ec && shared_.connections.load() >= shared_.max_connections) {
+                               // Full: refuse the newcomer rather than let idle
+                               // connections take every descriptor.
+                               LogConnectionsFull();
+                               beast::error_code ignored;
+                               socket.close(ignored);
+                             } else if (!ec) {
                                beast::error_code ignored;
                                socket.set_option(tcp::no_delay(true), ignored);
                                std::make_shared<Session>(std::move(socket), &shared_)->Run();
                              }
                              if (acceptor->is_open()) Accept(acceptor);
                            });
+  }
+
+  // At most one line a minute: a flood of connections must not flood the log.
+  void LogConnectionsFull() {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    int64_t last = last_full_log_.load();
+    if (now - last >= 60 && last_full_log_.compare_exchange_strong(last, now)) {
+      HERALD_LOG(kWarning, kComponent, shared_.max_connections,
+                 " connections open (http.max_connections): refusing new ones");
+    }
   }
 
   // Every 50 ms: requests past the deadline get 504 (at most 50 ms late).
@@ -643,6 +666,7 @@ class HttpServer::Impl {
   DispatchClient client_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;
+  std::atomic<int64_t> last_full_log_{0};
 };
 
 HttpServer::HttpServer(const Config& config,

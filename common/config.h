@@ -68,6 +68,8 @@ struct HttpConfig {
   // its body within body_timeout; else the connection is closed.
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration body_timeout = absl::Seconds(10);
+  // Open connections the bridge keeps; beyond it new ones are refused.
+  int64_t max_connections = 10000;
 };
 
 struct DispatcherConfig {

@@ -467,5 +467,47 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
   EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos) << got;
 }
 
+TEST(HostileClientTest, ConnectionsBeyondTheLimitAreRefused) {
+  FakeProvider fake;
+  Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
+                "", "  max_connections: 3\n");
+  const std::string url = herald.url("");
+  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+  auto open_idle = [port] {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return fd;
+  };
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(open_idle());
+  // The bridge has taken the three (a request on one is answered) ...
+  const std::string ping = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(send(idle[0], ping.data(), ping.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ping.size()));
+  char buf[512];
+  ASSERT_GT(read(idle[0], buf, sizeof(buf)), 0);
+  // ... so a fourth is closed without an answer.
+  const int extra = open_idle();
+  timeval two_seconds{2, 0};
+  setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
+  EXPECT_EQ(read(extra, buf, sizeof(buf)), 0);  // closed by the bridge, not timed out
+  close(extra);
+  EXPECT_NE(herald.bridge().Log().find("(http.max_connections): refusing new ones"),
+            std::string::npos);
+  // A slot that frees up serves the next client.
+  close(idle.back());
+  idle.pop_back();
+  long status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    status = HttpCall("GET", herald.url("/health")).status;
+    if (status != 200) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(status, 200);
+  for (int fd : idle) close(fd);
+}
+
 }  // namespace
 }  // namespace herald::testing
