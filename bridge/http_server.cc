@@ -284,26 +284,49 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(shared_->max_body_bytes);
     parser_->header_limit(16 * 1024);
-    if (buffer_.size() > 0) return ReadHeader();  // the next pipelined request
+    parser_->eager(true);
+    if (buffer_.size() > 0) return ParseBuffered();  // the next pipelined request
     stream_.expires_after(kIdleTimeout);
     stream_.async_read_some(
         buffer_.prepare(kFirstRead),
         [self = shared_from_this()](beast::error_code ec, size_t bytes) {
           if (ec) return self->OnRead(ec, 0);
           self->buffer_.commit(bytes);
-          self->ReadHeader();
+          self->ParseBuffered();
         });
   }
 
-  void ReadHeader() {
-    stream_.expires_after(shared_->header_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-          if (ec || self->parser_->is_done()) return self->OnRead(ec, 0);
-          self->stream_.expires_after(self->shared_->body_timeout);
-          http::async_read(self->stream_, self->buffer_, *self->parser_,
-                           beast::bind_front_handler(&Session::OnRead, self));
-        });
+  // Most requests arrive whole in the first read: parse what is buffered
+  // here, and only wait (with the header or body timeout) for what is
+  // missing, so the usual request costs one read and one timer setting.
+  void ParseBuffered() {
+    beast::error_code ec;
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec) return OnRead(ec, 0);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return OnRead({}, 0);
+    if (!parser_->is_header_done()) {
+      stream_.expires_after(shared_->header_timeout);
+      return http::async_read_header(
+          stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec || self->parser_->is_done()) return self->OnRead(ec, 0);
+            self->ReadBody();
+          });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(shared_->body_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -553,19 +576,21 @@ class HttpServer::Impl {
   }
 
   absl::Status Start() {
+    std::vector<asio::ip::address> ips;
     bool listens_on_any_v4 = false;
     for (const std::string& address : config_.http.bind_addresses) {
       beast::error_code ec;
-      auto ip = asio::ip::make_address(address, ec);
-      listens_on_any_v4 = listens_on_any_v4 || (!ec && ip.is_v4() && ip.is_unspecified());
-    }
-    for (const std::string& address : config_.http.bind_addresses) {
-      beast::error_code ec;
-      auto ip = asio::ip::make_address(address, ec);
+      ips.push_back(asio::ip::make_address(address, ec));
       if (ec) {
         return absl::InvalidArgumentError(
             absl::StrCat("http.bind_addresses: '", address, "' is not an IP address"));
       }
+      listens_on_any_v4 = listens_on_any_v4 || (ips.back().is_v4() && ips.back().is_unspecified());
+    }
+    for (size_t i = 0; i < ips.size(); ++i) {
+      const asio::ip::address& ip = ips[i];
+      const std::string& address = config_.http.bind_addresses[i];
+      beast::error_code ec;
       tcp::endpoint endpoint(ip, static_cast<unsigned short>(config_.http.port));
       auto acceptor = std::make_unique<tcp::acceptor>(ioc_);
       acceptor->open(endpoint.protocol(), ec);

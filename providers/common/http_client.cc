@@ -25,6 +25,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
+#include "providers/common/endpoint.h"
 #include "providers/common/upstream_metrics.h"
 
 namespace herald::providers {
@@ -690,20 +691,12 @@ class HttpClient::Resolver {
     if (absl::Now() - job.queued >= job.request.timeout) {
       return Answer(job, TransportError::kTimeout, "timed out waiting for a DNS lookup");
     }
-    std::string host;
-    std::string port;
-    CURLU* u = curl_url();
-    char* h = nullptr;
-    char* p = nullptr;
-    if (curl_url_set(u, CURLUPART_URL, job.request.url.c_str(), 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-      host = absl::AsciiStrToLower(h);
-      port = p;
-    }
-    curl_free(h);
-    curl_free(p);
-    curl_url_cleanup(u);
+    std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(job.request.url);
+    std::string host = endpoint ? endpoint->host : "";
+    std::string port = !endpoint                 ? ""
+                       : !endpoint->port.empty() ? endpoint->port
+                       : absl::StartsWith(endpoint->origin, "https:") ? "443"
+                                                                      : "80";
     const std::string name =
         host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
     const Verdict verdict = Lookup(name);

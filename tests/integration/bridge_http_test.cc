@@ -18,9 +18,8 @@
 namespace herald::testing {
 namespace {
 
-// Writes `bytes` on a new connection to `port`, half-closes it, and returns
-// all the bridge wrote back before it closed.
-std::string RawExchange(int port, const std::string& bytes) {
+// A TCP connection to the bridge on loopback `port`; -1 when refused.
+int ConnectTo(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -28,8 +27,16 @@ std::string RawExchange(int port, const std::string& bytes) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return "<cannot connect>";
+    return -1;
   }
+  return fd;
+}
+
+// Writes `bytes` on a new connection to `port`, half-closes it, and returns
+// all the bridge wrote back before it closed.
+std::string RawExchange(int port, const std::string& bytes) {
+  const int fd = ConnectTo(port);
+  if (fd < 0) return "<cannot connect>";
   // MSG_NOSIGNAL: the bridge may close (431, 413) before all is written.
   for (size_t sent = 0; sent < bytes.size();) {
     const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -395,13 +402,9 @@ TEST_F(BridgeHttpTest, GarbageOnTheSocketDoesNotHurt) {
 // Sends `head` at once, then `trickle` one byte every 100 ms, until the
 // bridge closes the connection or 5 s pass. Returns how long it stayed open.
 absl::Duration TrickleUntilClosed(int port, const std::string& head, const std::string& trickle) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
   const absl::Time start = absl::Now();
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return absl::ZeroDuration();
+  const int fd = ConnectTo(port);
+  if (fd < 0) return absl::ZeroDuration();
   ssize_t ignored = send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   size_t next = 0;
   while (absl::Now() - start < absl::Seconds(5)) {
@@ -450,12 +453,8 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
   EXPECT_GT(served.load(), 0);
   EXPECT_EQ(failed.load(), 0);
   // An idle keep-alive connection is not a slow request: it waits longer.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const int fd = ConnectTo(port);
+  ASSERT_GE(fd, 0);
   absl::SleepFor(absl::Milliseconds(1500));  // longer than both timeouts
   const std::string req = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
@@ -474,12 +473,8 @@ TEST(HostileClientTest, ConnectionsBeyondTheLimitAreRefused) {
   const std::string url = herald.url("");
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
   auto open_idle = [port] {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const int fd = ConnectTo(port);
+    EXPECT_GE(fd, 0);
     return fd;
   };
   std::vector<int> idle;
