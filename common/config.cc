@@ -314,6 +314,8 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->dispatcher.metrics_listen = disp.String("metrics_listen", "");
   config->dispatcher.http_threads = static_cast<int>(
       disp.Int("http_threads", config->dispatcher.http_threads, 1, 64));
+  config->dispatcher.worker_threads = static_cast<int>(
+      disp.Int("worker_threads", config->dispatcher.worker_threads, 0, 256));
   config->dispatcher.dedup_max_entries =
       disp.Int("dedup_max_entries", config->dispatcher.dedup_max_entries, 0, 100000000);
 

@@ -85,6 +85,7 @@ struct DispatcherConfig {
   // Event-loop threads of the HTTP client shared by UnifiedPush and Web Push
   // apps (APNs and FCM apps have one each, on their own connections).
   int http_threads = 2;
+  int worker_threads = 0;  // provider work; 0: one per core
   // How long the outcome of each (event_id, app_id, pushkey) push is
   // remembered so that a homeserver's retry does not push twice, and how many
   // are kept at most (about 90 bytes each; 0 turns it off).

@@ -14,6 +14,7 @@ TEST(Config, DefaultsFromEmptyFile) {
   EXPECT_EQ((*config)->http.max_body_bytes, 512 * 1024);
   EXPECT_EQ((*config)->dispatcher.deadline, absl::Seconds(10));
   EXPECT_EQ((*config)->dispatcher.http_threads, 2);
+  EXPECT_EQ((*config)->dispatcher.worker_threads, 0);
   EXPECT_TRUE((*config)->apps.empty());
 }
 
@@ -104,6 +105,7 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
       {"http: [1, 2]", "h.yaml: http: must be a mapping"},
       {"dispatcher: {deadline: -1}", "h.yaml: dispatcher.deadline: must be a positive number of seconds"},
       {"dispatcher: {http_threads: 0}", "h.yaml: dispatcher.http_threads: must be between 1 and 64"},
+      {"dispatcher: {worker_threads: -1}", "h.yaml: dispatcher.worker_threads: must be between 0 and 256"},
       {"apps: {a: {endpoint: x}}", "h.yaml: apps.a.type: missing"},
       {"apps: {a: 3}", "h.yaml: apps.a: must be a mapping"},
       {"apps: [a]", "h.yaml: apps: must be a mapping"},

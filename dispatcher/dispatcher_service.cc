@@ -81,12 +81,14 @@ double Jitter() {
 // retry timers that refer to it.
 class FanOut : public std::enable_shared_from_this<FanOut> {
  public:
-  FanOut(std::shared_ptr<const AppRegistry> apps, const RetryPolicy& policy, TimerQueue* timers, RecentPushes* recent,
-         const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
-         std::function<void()> on_done, absl::Time deadline)
+  FanOut(std::shared_ptr<const AppRegistry> apps, const RetryPolicy& policy, TimerQueue* timers,
+         WorkPool* pool, RecentPushes* recent, const herald::v1::DispatchRequest* request,
+         herald::v1::DispatchResponse* response, std::function<void()> on_done,
+         absl::Time deadline)
       : apps_(std::move(apps)),
         policy_(policy),
         timers_(timers),
+        pool_(pool),
         recent_(recent),
         request_(request),
         response_(response),
@@ -95,14 +97,19 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         started_(absl::Now()),
         devices_(request->notification().devices_size()) {}
 
+  // Routes each device and answers repeats from memory here, on the caller's
+  // thread; the pushes themselves run on the work pool. Once the last push is
+  // posted the request may be answered (and freed) at any moment, so the loop
+  // reads nothing of it after that.
   void Start() {
     const auto& devices = request_->notification().devices();
-    pending_.store(devices.size());
-    if (devices.empty()) {
+    const int n = devices.size();
+    pending_.store(n);
+    if (n == 0) {
       Finish();
       return;
     }
-    for (int i = 0; i < devices.size(); ++i) {
+    for (int i = 0; i < n; ++i) {
       AppMatch match = apps_->Match(devices[i].app_id());
       if (match.app == nullptr) {
         HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app_id '",
@@ -112,7 +119,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         continue;
       }
       devices_[i].app = match.app;
-      if (!AlreadyPushed(i)) Attempt(i);
+      if (!AlreadyPushed(i)) PostAttempt(i);
     }
   }
 
@@ -160,6 +167,11 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     return true;
   }
 
+  void PostAttempt(int i) {
+    auto self = shared_from_this();
+    pool_->Post([self, i] { self->Attempt(i); });
+  }
+
   void Attempt(int i) {
     DeviceState& d = devices_[i];
     if (!d.app->limiter->TryAcquire()) {
@@ -197,7 +209,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                    ": attempt ", d.attempts, " ", outcome.detail, "; retrying in ",
                    absl::FormatDuration(wait));
         auto self = shared_from_this();
-        timers_->RunAfter(wait, [self, i] { self->Attempt(i); });
+        timers_->RunAfter(wait, [self, i] { self->PostAttempt(i); });
         return;
       }
     }
@@ -285,6 +297,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   std::shared_ptr<const AppRegistry> apps_;  // kept alive across a reload
   RetryPolicy policy_;
   TimerQueue* timers_;
+  WorkPool* pool_;
   RecentPushes* recent_;
   const herald::v1::DispatchRequest* request_;
   herald::v1::DispatchResponse* response_;
@@ -367,9 +380,9 @@ std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
 }
 
 DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps,
-                                     RetryPolicy policy, TimerQueue* timers,
+                                     RetryPolicy policy, TimerQueue* timers, WorkPool* pool,
                                      RecentPushes* recent)
-    : apps_(std::move(apps)), policy_(policy), timers_(timers), recent_(recent) {}
+    : apps_(std::move(apps)), policy_(policy), timers_(timers), pool_(pool), recent_(recent) {}
 
 absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& request,
                                           absl::Time caller_deadline) const {
@@ -392,7 +405,7 @@ void DispatcherService::Start(const herald::v1::DispatchRequest* request,
                               herald::v1::DispatchResponse* response, absl::Time deadline,
                               std::function<void()> on_done) {
   std::shared_ptr<const AppRegistry> apps = Apps();
-  auto fan_out = std::make_shared<FanOut>(std::move(apps), policy_, timers_, recent_,
+  auto fan_out = std::make_shared<FanOut>(std::move(apps), policy_, timers_, pool_, recent_,
                                           request, response, std::move(on_done), deadline);
   fan_out->Start();
 }

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/timer_queue.h"
+#include "common/work_pool.h"
 #include "dispatcher/app_registry.h"
 #include "dispatcher/recent_pushes.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
@@ -37,8 +38,9 @@ class DrainableStream {
 
 class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
  public:
+  // Pushes run on `pool`; retries wait on `timers`. Both outlive the service.
   DispatcherService(std::shared_ptr<const AppRegistry> apps, RetryPolicy policy,
-                    TimerQueue* timers, RecentPushes* recent);
+                    TimerQueue* timers, WorkPool* pool, RecentPushes* recent);
 
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const herald::v1::DispatchRequest* request,
@@ -76,6 +78,7 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   std::shared_ptr<const AppRegistry> apps_ ABSL_GUARDED_BY(apps_mu_);
   RetryPolicy policy_;
   TimerQueue* timers_;
+  WorkPool* pool_;
   RecentPushes* recent_;
   std::atomic<bool> draining_{false};
   absl::Mutex streams_mu_;

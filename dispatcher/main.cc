@@ -18,6 +18,7 @@
 #include "common/metrics_http.h"
 #include "common/service.h"
 #include "common/timer_queue.h"
+#include "common/work_pool.h"
 #include "dispatcher/app_registry.h"
 #include "dispatcher/dispatcher_service.h"
 #include "grpcpp/grpcpp.h"
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
   }
 
   auto timers = std::make_unique<herald::TimerQueue>();
+  auto pool = std::make_unique<herald::WorkPool>((*config)->dispatcher.worker_threads);
   herald::dispatcher::RetryPolicy policy;
   policy.deadline = (*config)->dispatcher.deadline;
   policy.initial_backoff = (*config)->dispatcher.retry_initial_backoff;
@@ -118,7 +120,8 @@ int main(int argc, char** argv) {
   std::shared_ptr<const herald::dispatcher::AppRegistry> registry(std::move(*apps));
   herald::dispatcher::RecentPushes recent(
       static_cast<size_t>((*config)->dispatcher.dedup_max_entries), (*config)->dispatcher.dedup_ttl);
-  herald::dispatcher::DispatcherService service(registry, policy, timers.get(), &recent);
+  herald::dispatcher::DispatcherService service(registry, policy, timers.get(), pool.get(),
+                                                &recent);
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -152,8 +155,8 @@ int main(int argc, char** argv) {
   herald::WriteReadyFile(ready_file, bound_port,
                          (*config)->dispatcher.metrics_listen.empty() ? 0 : metrics.port());
   HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " (port ",
-             bound_port, ") with ",
-             registry->apps().size(), " app(s)");
+             bound_port, ") with ", registry->apps().size(), " app(s), ", pool->threads(),
+             " worker thread(s)");
   registry.reset();  // the service holds it; a reload must be able to retire it
 
   // Registries replaced by reloads, kept until in-flight work lets go of them
@@ -204,8 +207,10 @@ int main(int argc, char** argv) {
   };
   while (busy() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   retired.clear();
-  // Retry timers first: one firing now would send on a destroyed client.
+  // Retry timers first: one firing now would send on a destroyed client;
+  // then the pool runs what is left of the pushes it was given.
   timers.reset();
+  pool.reset();
   http.reset();
   HERALD_LOG(kInfo, kComponent, "stopped");
   return 0;
