@@ -5,6 +5,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -92,6 +93,26 @@ Gauge* NotifyInFlight() {
   static Gauge* g = Metrics::Global().GetGauge(
       "herald_notify_in_flight", "Notify requests waiting for the dispatcher.");
   return g;
+}
+
+Gauge* OpenConnections() {
+  static Gauge* g = Metrics::Global().GetGauge("herald_http_connections",
+                                               "Open HTTP connections to the bridge.");
+  return g;
+}
+
+// At http.max_connections: a newcomer took the place of the longest-idle
+// connection (evicted_idle), or was closed because none was idle (refused).
+Counter* ConnectionsAtLimit(bool evicted) {
+  static Counter* const counters[] = {
+      Metrics::Global().GetCounter(
+          "herald_http_connections_at_limit_total",
+          "Connections over http.max_connections: refused, or the longest-idle closed for them.",
+          Labels({{"action", "refused"}})),
+      Metrics::Global().GetCounter("herald_http_connections_at_limit_total", "",
+                                   Labels({{"action", "evicted_idle"}})),
+  };
+  return counters[evicted];
 }
 
 std::string RejectedBody(const herald::v1::DispatchResponse& response) {
@@ -244,9 +265,43 @@ struct Pending {
   bool listed = false;
 };
 
+// Connections waiting for their next request, oldest first. When every
+// connection allowed is open, the oldest of these is closed to make room for
+// a newcomer: a client holding thousands of idle connections loses its own
+// oldest, not everyone else their service.
+class IdleSessions {
+ public:
+  using List = std::list<std::weak_ptr<Session>>;
+  // A session's place on the list (guarded by the list's lock).
+  struct Mark {
+    List::iterator at;
+    bool listed = false;
+  };
+
+  void Add(std::weak_ptr<Session> session, Mark* mark) {
+    absl::MutexLock lock(&mu_);
+    mark->at = list_.insert(list_.end(), std::move(session));
+    mark->listed = true;
+  }
+  void Remove(Mark* mark) {
+    absl::MutexLock lock(&mu_);
+    if (!mark->listed) return;
+    mark->listed = false;
+    list_.erase(mark->at);
+  }
+  // Takes the oldest still alive off the list; null when there is none.
+  // The caller is handed the session's Mark too, to clear it.
+  std::shared_ptr<Session> TakeOldest();
+
+ private:
+  absl::Mutex mu_;
+  List list_ ABSL_GUARDED_BY(mu_);
+};
+
 struct ServerShared {
   DispatchClient* client;
   Deadlines* deadlines;
+  IdleSessions* idle;
   // Set by Stop(): answers say "Connection: close" and sessions stop reading.
   std::atomic<bool> stopping{false};
   absl::Duration deadline;
@@ -267,13 +322,27 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, const ServerShared* shared)
       : stream_(std::move(socket)), shared_(shared) {
     shared_->connections.fetch_add(1);
+    OpenConnections()->Add(1);
   }
-  ~Session() { shared_->connections.fetch_sub(1); }
+  ~Session() {
+    shared_->connections.fetch_sub(1);
+    OpenConnections()->Add(-1);
+  }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
                    beast::bind_front_handler(&Session::Read, shared_from_this()));
   }
+
+  // Closes the connection if it is still waiting for its next request (one
+  // may have begun since it was picked; that one is served).
+  void EvictIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waiting_idle_) self->Close();
+    });
+  }
+
+  IdleSessions::Mark* idle_mark() { return &idle_mark_; }
 
  private:
   // A keep-alive connection may wait idle for kIdleTimeout; once a request
@@ -282,14 +351,19 @@ class Session : public std::enable_shared_from_this<Session> {
   // then cannot hold a connection (and its memory) for ever.
   void Read() {
     parser_.emplace();
+    continued_ = false;
     parser_->body_limit(shared_->max_body_bytes);
     parser_->header_limit(16 * 1024);
     parser_->eager(true);
     if (buffer_.size() > 0) return ParseBuffered();  // the next pipelined request
     stream_.expires_after(kIdleTimeout);
+    waiting_idle_ = true;
+    shared_->idle->Add(weak_from_this(), &idle_mark_);
     stream_.async_read_some(
         buffer_.prepare(kFirstRead),
         [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+          self->waiting_idle_ = false;
+          self->shared_->idle->Remove(&self->idle_mark_);
           if (ec) return self->OnRead(ec, 0);
           self->buffer_.commit(bytes);
           self->ParseBuffered();
@@ -323,7 +397,28 @@ class Session : public std::enable_shared_from_this<Session> {
     ReadBody();
   }
 
+  // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" may wait for
+  // a 100 before it sends the body. Said once the headers are accepted (a
+  // body too large was answered 413 before this).
+  bool WantsContinue() {
+    const auto& header = parser_->get();
+    auto expect = header.find(http::field::expect);
+    return header.version() >= 11 && expect != header.end() &&
+           absl::EqualsIgnoreCase(absl::string_view(expect->value().data(), expect->value().size()),
+                                  "100-continue");
+  }
+
   void ReadBody() {
+    if (WantsContinue() && !continued_) {
+      continued_ = true;
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(shared_->body_timeout);
+      return asio::async_write(stream_, asio::buffer(kContinue),
+                               [self = shared_from_this()](beast::error_code ec, size_t) {
+                                 if (ec) return self->OnRead(ec, 0);
+                                 self->ReadBody();
+                               });
+    }
     stream_.expires_after(shared_->body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
@@ -527,7 +622,21 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const ServerShared* shared_;
+  bool waiting_idle_ = false;  // on the strand
+  bool continued_ = false;     // "100 Continue" sent for the request being read
+  IdleSessions::Mark idle_mark_;
 };
+
+std::shared_ptr<Session> IdleSessions::TakeOldest() {
+  absl::MutexLock lock(&mu_);
+  while (!list_.empty()) {
+    std::shared_ptr<Session> oldest = list_.front().lock();
+    if (oldest != nullptr) oldest->idle_mark()->listed = false;
+    list_.pop_front();
+    if (oldest != nullptr) return oldest;
+  }
+  return nullptr;
+}
 
 void Deadlines::Add(std::shared_ptr<Session> session, std::shared_ptr<Pending> pending,
                     absl::Duration deadline) {
@@ -567,6 +676,7 @@ class HttpServer::Impl {
         client_(std::move(stub), config.dispatcher.streams) {
     shared_.client = &client_;
     shared_.deadlines = &deadlines_;
+    shared_.idle = &idle_;
     shared_.deadline = config.dispatcher.deadline;
     shared_.max_body_bytes = static_cast<uint64_t>(config.http.max_body_bytes);
     shared_.metrics_on_notify_port = MetricsOnNotifyPort(config);
@@ -645,13 +755,19 @@ class HttpServer::Impl {
     acceptor->async_accept(asio::make_strand(ioc_),
                            [this, acceptor](beast::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted) return;
-                             if (!ec && shared_.connections.load() >= shared_.max_connections) {
-                               // Full: refuse the newcomer rather than let idle
-                               // connections take every descriptor.
-                               LogConnectionsFull();
+                             std::shared_ptr<Session> evicted;
+                             if (!ec && shared_.connections.load() >= shared_.max_connections &&
+                                 (evicted = idle_.TakeOldest()) == nullptr) {
+                               // Full of busy connections: refuse the newcomer
+                               // rather than take every descriptor.
+                               LogConnectionsFull(false);
                                beast::error_code ignored;
                                socket.close(ignored);
                              } else if (!ec) {
+                               if (evicted != nullptr) {
+                                 LogConnectionsFull(true);
+                                 evicted->EvictIfIdle();
+                               }
                                beast::error_code ignored;
                                socket.set_option(tcp::no_delay(true), ignored);
                                std::make_shared<Session>(std::move(socket), &shared_)->Run();
@@ -660,13 +776,17 @@ class HttpServer::Impl {
                            });
   }
 
-  // At most one line a minute: a flood of connections must not flood the log.
-  void LogConnectionsFull() {
+  // At most one line a minute of each kind: a flood of connections must not flood the log.
+  void LogConnectionsFull(bool evicting) {
+    ConnectionsAtLimit(evicting)->Add();
     const int64_t now = absl::ToUnixSeconds(absl::Now());
-    int64_t last = last_full_log_.load();
-    if (now - last >= 60 && last_full_log_.compare_exchange_strong(last, now)) {
+    std::atomic<int64_t>& last_log = last_full_log_[evicting];
+    int64_t last = last_log.load();
+    if (now - last >= 60 && last_log.compare_exchange_strong(last, now)) {
       HERALD_LOG(kWarning, kComponent, shared_.max_connections,
-                 " connections open (http.max_connections): refusing new ones");
+                 " connections open (http.max_connections): ",
+                 evicting ? "closing the longest idle to take new ones"
+                          : "none idle, refusing new ones");
     }
   }
 
@@ -687,11 +807,12 @@ class HttpServer::Impl {
   // Both outlive client_: its destructor ends the streams, and their
   // callbacks still read shared_ (a draining answer is sent again).
   Deadlines deadlines_;
+  IdleSessions idle_;
   ServerShared shared_;
   DispatchClient client_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;
-  std::atomic<int64_t> last_full_log_{0};
+  std::atomic<int64_t> last_full_log_[2] = {0, 0};  // refusing, evicting
 };
 
 HttpServer::HttpServer(const Config& config,

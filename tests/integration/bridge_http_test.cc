@@ -5,7 +5,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <iostream>
+#include <set>
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -57,6 +60,69 @@ size_t Occurrences(const std::string& text, const std::string& what) {
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
 }
+
+// A well-behaved homeserver: notify requests one after another, each on a
+// new connection, while a hostile client does its worst. What it saw is
+// printed and checked: every request answered 200, none held up.
+class SteadyClient {
+ public:
+  SteadyClient(Herald* herald, FakeProvider* fake, std::string name)
+      : herald_(herald), fake_(fake), name_(std::move(name)), thread_([this] { Loop(); }) {}
+  ~SteadyClient() {
+    if (thread_.joinable()) Finish();
+  }
+
+  // Stops once at least `min_requests` have been answered, prints the
+  // figures, and checks them: a slow hostile client would show as seconds.
+  void Finish(int min_requests = 10) {
+    while (answered_.load() < min_requests && absl::Now() - start_ < absl::Seconds(30)) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    stop_ = true;
+    thread_.join();
+    std::sort(latencies_.begin(), latencies_.end());
+    ASSERT_FALSE(latencies_.empty());
+    const absl::Duration p50 = latencies_[latencies_.size() / 2];
+    const absl::Duration max = latencies_.back();
+    std::cout << "well-behaved client during " << name_ << ": " << latencies_.size()
+              << " requests, " << failed_ << " not 200, p50 " << absl::FormatDuration(p50)
+              << ", max " << absl::FormatDuration(max) << "\n";
+    EXPECT_EQ(failed_, 0) << name_ << "; the first: " << first_failure_;
+    EXPECT_LT(max, absl::Seconds(1)) << name_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_.load()) {
+      const absl::Time sent = absl::Now();
+      HttpResult r = herald_->Notify(SpecNotifyBody({DeviceJson(
+          "org.unifiedpush.app", fake_->base_url() + absl::StrCat("/up/steady-", Serial()))}));
+      latencies_.push_back(absl::Now() - sent);
+      if (r.status != 200 || r.body != R"({"rejected":[]})") {
+        if (failed_++ == 0) first_failure_ = absl::StrCat(r.status, " ", r.body);
+      }
+      ++answered_;
+    }
+  }
+
+  // Unique across the clients of one test binary: the push memory would
+  // answer a repeated pushkey without a push.
+  static int Serial() {
+    static std::atomic<int> next{0};
+    return next++;
+  }
+
+  Herald* herald_;
+  FakeProvider* fake_;
+  std::string name_;
+  absl::Time start_ = absl::Now();
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  int failed_ = 0;                           // the loop's, read after join
+  std::string first_failure_;                // likewise
+  std::vector<absl::Duration> latencies_;   // likewise
+  std::thread thread_;
+};
 
 class BridgeHttpTest : public ::testing::Test {
  protected:
@@ -281,6 +347,7 @@ TEST_F(BridgeHttpTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 }
 
 TEST_F(BridgeHttpTest, FiftyPipelinedRequestsAreAllAnsweredInOrder) {
+  SteadyClient steady(herald_, fake_, "50 pipelined requests");
   std::string requests;
   for (int i = 0; i < 49; ++i) {
     requests += i % 2 == 0 ? "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -293,9 +360,11 @@ TEST_F(BridgeHttpTest, FiftyPipelinedRequestsAreAllAnsweredInOrder) {
   EXPECT_EQ(Occurrences(got, R"({"unifiedpush":{"gateway":"matrix"}})"), 24u);
   // In order: the last answer is the 404, after every 200.
   EXPECT_GT(got.find("HTTP/1.1 404 Not Found"), got.rfind("HTTP/1.1 200 OK"));
+  steady.Finish();
 }
 
 TEST_F(BridgeHttpTest, OversizeHeadersAre431) {
+  SteadyClient steady(herald_, fake_, "oversize headers");
   const std::string got = RawExchange(
       Port(), absl::StrCat("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ", std::string(64 * 1024, 'a'),
                            "\r\n\r\n"));
@@ -309,6 +378,88 @@ TEST_F(BridgeHttpTest, OversizeHeadersAre431) {
   const std::string got_many = RawExchange(Port(), many + "\r\n");
   EXPECT_TRUE(is_431_or_closed(got_many)) << got_many.substr(0, 200);
   EXPECT_EQ(HttpCall("GET", herald_->url("/health")).status, 200);  // still serving
+  steady.Finish();
+}
+
+// Reads from `fd` until `needle` has arrived, the peer closes, or 3 s pass.
+std::string ReadUntil(int fd, const std::string& needle) {
+  timeval wait{0, 100000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  std::string got;
+  char buf[4096];
+  const absl::Time until = absl::Now() + absl::Seconds(3);
+  while (got.find(needle) == std::string::npos && absl::Now() < until) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n > 0) got.append(buf, n);
+  }
+  return got;
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  return send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+TEST_F(BridgeHttpTest, ExpectContinueChunkedAndHttp10BodiesArePushed) {
+  SteadyClient steady(herald_, fake_, "100-continue, chunked and HTTP/1.0 bodies");
+  auto body = [this](const std::string& path) {
+    return SpecNotifyBody({DeviceJson("org.unifiedpush.app", fake_->base_url() + path)});
+  };
+  // Expect: 100-continue: the body is sent only after the interim answer.
+  const std::string waiting = body("/up/continue");
+  const int fd = ConnectTo(Port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n"
+                                       "Expect: 100-continue\r\nContent-Length: ",
+                                       waiting.size(), "\r\n\r\n")));
+  const std::string interim = ReadUntil(fd, "\r\n\r\n");
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(SendAll(fd, waiting));
+  const std::string final_answer = ReadUntil(fd, R"({"rejected":[]})");
+  close(fd);
+  EXPECT_EQ(final_answer.find("HTTP/1.1 200 OK\r\n"), 0u) << final_answer;
+  EXPECT_NE(final_answer.find(R"({"rejected":[]})"), std::string::npos) << final_answer;
+  // A body larger than http.max_body_bytes is refused before any 100.
+  const std::string refused = RawExchange(
+      Port(), "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+              "Content-Length: 5000\r\n\r\n");
+  EXPECT_EQ(refused.find("HTTP/1.1 413 Payload Too Large\r\n"), 0u) << refused;
+  // Chunked, in three chunks of which one arrives late.
+  const std::string chunked_body = body("/up/chunked");
+  const size_t third = chunked_body.size() / 3;
+  auto chunk = [](absl::string_view part) {
+    return absl::StrCat(absl::Hex(part.size()), "\r\n", part, "\r\n");
+  };
+  const int cfd = ConnectTo(Port());
+  ASSERT_GE(cfd, 0);
+  ASSERT_TRUE(SendAll(cfd, absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n"
+                                        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+                                        chunk(absl::string_view(chunked_body).substr(0, third)),
+                                        chunk(absl::string_view(chunked_body).substr(third, third)))));
+  absl::SleepFor(absl::Milliseconds(100));  // the rest comes in a later read
+  ASSERT_TRUE(SendAll(cfd, absl::StrCat(chunk(absl::string_view(chunked_body).substr(2 * third)),
+                                        "0\r\n\r\n")));
+  const std::string chunked = ReadUntil(cfd, R"({"rejected":[]})");
+  close(cfd);
+  EXPECT_EQ(chunked.find("HTTP/1.1 200 OK\r\n"), 0u) << chunked;
+  EXPECT_NE(chunked.find(R"({"rejected":[]})"), std::string::npos) << chunked;
+  // HTTP/1.0 with a Content-Length: answered in 1.0, then closed.
+  const std::string old_body = body("/up/http10");
+  const std::string old = RawExchange(
+      Port(), absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.0\r\nContent-Length: ",
+                           old_body.size(), "\r\n\r\n", old_body));
+  EXPECT_EQ(old.find("HTTP/1.0 200 OK\r\n"), 0u) << old;
+  EXPECT_NE(old.find(R"({"rejected":[]})"), std::string::npos) << old;
+  // The three were pushed, each once.
+  rapidjson::Document reqs = fake_->Requests(3);
+  ASSERT_TRUE(reqs.IsArray());
+  std::set<std::string> paths;
+  for (const auto& r : reqs.GetArray()) {
+    const std::string path = r["path"].GetString();
+    if (path.find("/up/steady-") != 0) paths.insert(path);
+  }
+  EXPECT_EQ(paths, (std::set<std::string>{"/up/chunked", "/up/continue", "/up/http10"}));
+  steady.Finish();
 }
 
 TEST_F(BridgeHttpTest, HeadAnswersCarryNoBody) {
@@ -427,15 +578,7 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
                 "", "  header_timeout: 1\n  body_timeout: 1\n");
   const std::string url = herald.url("");
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
-  std::atomic<bool> stop{false};
-  std::atomic<int> served{0}, failed{0};
-  std::thread steady([&] {
-    for (int i = 0; !stop.load(); ++i) {
-      HttpResult r = herald.Notify(SpecNotifyBody(
-          {DeviceJson("org.unifiedpush.app", fake.base_url() + absl::StrCat("/up/s", i))}));
-      (r.status == 200 ? served : failed)++;
-    }
-  });
+  SteadyClient steady(&herald, &fake, "slow headers and a slow body");
   // Headers a byte at a time: closed after the header timeout (1 s here),
   // not after the 5 s this client would go on for.
   const absl::Duration slow_headers = TrickleUntilClosed(
@@ -448,10 +591,7 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
       "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
       "{");
   EXPECT_LT(slow_body, absl::Seconds(4));
-  stop = true;
-  steady.join();
-  EXPECT_GT(served.load(), 0);
-  EXPECT_EQ(failed.load(), 0);
+  steady.Finish();
   // An idle keep-alive connection is not a slow request: it waits longer.
   const int fd = ConnectTo(port);
   ASSERT_GE(fd, 0);
@@ -466,42 +606,87 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
   EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos) << got;
 }
 
-TEST(HostileClientTest, ConnectionsBeyondTheLimitAreRefused) {
+TEST(HostileClientTest, AtTheConnectionLimitTheLongestIdleMakesRoom) {
   FakeProvider fake;
   Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
-                "", "  max_connections: 3\n");
+                "",
+                "  max_connections: 3\n"
+                "metrics:\n  prometheus: {enabled: true, address: 127.0.0.1, port: 0}\n");
   const std::string url = herald.url("");
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
-  auto open_idle = [port] {
+  const std::string metrics_url =
+      absl::StrCat("http://127.0.0.1:", herald.bridge_metrics_port(), "/metrics");
+  auto metric = [&](const std::string& series) {
+    return MetricValue(HttpCall("GET", metrics_url).body, series);
+  };
+  // Waits until the bridge holds `n` connections.
+  auto await_open = [&](double n) {
+    for (int i = 0; i < 500 && metric("herald_http_connections") != n; ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return metric("herald_http_connections");
+  };
+  const std::string ping = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  auto open_served = [&] {
     const int fd = ConnectTo(port);
     EXPECT_GE(fd, 0);
+    // Answered: the bridge has taken it, and it waits idle for the next.
+    EXPECT_TRUE(SendAll(fd, ping));
+    EXPECT_NE(ReadUntil(fd, R"({"status":"ok"})").find(R"({"status":"ok"})"), std::string::npos);
     return fd;
   };
   std::vector<int> idle;
-  for (int i = 0; i < 3; ++i) idle.push_back(open_idle());
-  // The bridge has taken the three (a request on one is answered) ...
-  const std::string ping = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(send(idle[0], ping.data(), ping.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ping.size()));
+  for (int i = 0; i < 3; ++i) idle.push_back(open_served());
+  // A client holding every connection idle does not keep others out: each
+  // newcomer costs it its longest-idle connection, oldest first.
+  SteadyClient steady(&herald, &fake, "3 idle connections at max_connections 3");
+  steady.Finish();
   char buf[512];
-  ASSERT_GT(read(idle[0], buf, sizeof(buf)), 0);
-  // ... so a fourth is closed without an answer.
-  const int extra = open_idle();
   timeval two_seconds{2, 0};
-  setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
-  EXPECT_EQ(read(extra, buf, sizeof(buf)), 0);  // closed by the bridge, not timed out
-  close(extra);
-  EXPECT_NE(herald.bridge().Log().find("(http.max_connections): refusing new ones"),
+  setsockopt(idle[0], SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
+  EXPECT_EQ(read(idle[0], buf, sizeof(buf)), 0);  // closed by the bridge, not timed out
+  EXPECT_NE(herald.bridge().Log().find("closing the longest idle to take new ones"),
             std::string::npos);
-  // A slot that frees up serves the next client.
-  close(idle.back());
-  idle.pop_back();
+  EXPECT_GE(metric(R"(herald_http_connections_at_limit_total{action="evicted_idle"})"), 1);
+  for (int fd : idle) close(fd);
+  ASSERT_EQ(await_open(0), 0);
+  // Connections in the middle of a request are not idle: with three of
+  // those, a newcomer is refused (closed unanswered) and they are kept.
+  std::vector<int> busy;
+  for (int i = 0; i < 3; ++i) {
+    busy.push_back(ConnectTo(port));
+    ASSERT_TRUE(SendAll(busy.back(), "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n"));
+  }
+  ASSERT_EQ(await_open(3), 3);
+  // Each has been read (so is not idle) once its first bytes came in; a
+  // newcomer that still found one idle took its place and is tried again.
+  bool refused = false;
+  for (int i = 0; i < 20 && !refused; ++i) {
+    const int extra = ConnectTo(port);
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
+    SendAll(extra, ping);
+    const ssize_t n = read(extra, buf, sizeof(buf));
+    // Closed unanswered: an end, or a reset for the ping it never read.
+    refused = n == 0 || (n < 0 && errno == ECONNRESET);
+    close(extra);
+    await_open(3);
+  }
+  EXPECT_TRUE(refused) << "a newcomer was never refused";
+  EXPECT_GE(metric(R"(herald_http_connections_at_limit_total{action="refused"})"), 1);
+  EXPECT_NE(herald.bridge().Log().find("none idle, refusing new ones"), std::string::npos)
+      << herald.bridge().Log();
+  for (int fd : busy) {
+    // Still open: the header timeout (10 s) has not passed.
+    EXPECT_EQ(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    close(fd);
+  }
+  // Freed slots serve the next client.
   long status = 0;
   for (int i = 0; i < 100 && status != 200; ++i) {
     status = HttpCall("GET", herald.url("/health")).status;
     if (status != 200) absl::SleepFor(absl::Milliseconds(20));
   }
   EXPECT_EQ(status, 200);
-  for (int fd : idle) close(fd);
 }
 
 }  // namespace
