@@ -19,12 +19,11 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "bridge/dispatch_client.h"
+#include "bridge/notify_answer.h"
 #include "bridge/notify_json.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "proto/herald/v1/protocol.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 namespace herald::bridge {
 
@@ -115,109 +114,15 @@ Counter* ConnectionsAtLimit(bool evicted) {
   return counters[evicted];
 }
 
-std::string RejectedBody(const herald::v1::DispatchResponse& response) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("rejected");
-  w.StartArray();
-  for (const std::string& key : response.rejected()) w.String(key.data(), key.size());
-  w.EndArray();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
-// The dispatcher's answer → the homeserver's answer. 200 only when every
-// device was delivered, deliberately skipped, dropped, or rejected.
-Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse* response_or_null) {
-  if (!status.ok()) {
-    switch (status.error_code()) {
-      case grpc::StatusCode::UNAVAILABLE:
-        return Error(http::status::service_unavailable, "M_UNKNOWN",
-                     "the push dispatcher is unavailable; try again later");
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
-        return Error(http::status::gateway_timeout, "M_UNKNOWN",
-                     "delivery did not finish before the deadline; try again later");
-      case grpc::StatusCode::INVALID_ARGUMENT:
-        return Error(http::status::bad_request, "M_BAD_JSON", status.error_message());
-      default:
-        return Error(http::status::bad_gateway, "M_UNKNOWN",
-                     absl::StrCat("the push dispatcher failed: ", status.error_message()));
-    }
-  }
-  const herald::v1::DispatchResponse& response = *response_or_null;
-  int unfinished = 0, limited = 0;
-  int64_t retry_after_ms = 0;    // the longest wait a shed device was told
-  int64_t provider_wait_ms = 0;  // the longest Retry-After a provider gave
-  std::string first_detail;
-  for (const herald::v1::DeviceOutcome& o : response.outcomes()) {
-    switch (o.outcome()) {
-      case herald::v1::OUTCOME_DELIVERED:
-      case herald::v1::OUTCOME_REJECTED:
-      case herald::v1::OUTCOME_SKIPPED:
-      case herald::v1::OUTCOME_DROPPED:
-        break;
-      case herald::v1::OUTCOME_LIMITED:
-        ++limited;
-        retry_after_ms = std::max(retry_after_ms, o.retry_after_ms());
-        break;
-      default:
-        if (unfinished++ == 0) first_detail = o.detail();
-        if (o.outcome() == herald::v1::OUTCOME_RETRY) {
-          provider_wait_ms = std::max(provider_wait_ms, o.retry_after_ms());
-        }
-    }
-  }
-  if (unfinished > 0) {
-    Reply r = Error(http::status::bad_gateway, "M_UNKNOWN",
-                    absl::StrCat(unfinished, " of ", response.outcomes_size(),
-                                 " device(s) could not be pushed (", first_detail,
-                                 "); try again later"));
-    // A provider that asked for a pause (a Retry-After the retries inside
-    // the deadline could not wait out) has it passed on, for homeservers
-    // that honour it.
-    if (provider_wait_ms > 0) {
-      r.headers.emplace_back(
-          "Retry-After",
-          absl::StrCat(provider_wait_ms / 1000 + (provider_wait_ms % 1000 != 0 ? 1 : 0)));
-    }
-    return r;
-  }
-  if (limited > 0) {
-    // Load shed: nothing went wrong, there was no room. Say when to come back.
-    const int64_t seconds = std::max<int64_t>(1, (retry_after_ms + 999) / 1000);
-    std::string message = absl::StrCat(limited, " of ", response.outcomes_size(),
-                                       " device(s) were not pushed: too many pushes in flight");
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("errcode");
-    w.String("M_LIMIT_EXCEEDED");
-    w.Key("error");
-    w.String(message.data(), message.size());
-    w.Key("retry_after_ms");
-    w.Int64(seconds * 1000);
-    w.EndObject();
-    Reply r = Json(http::status::too_many_requests, std::string(buf.GetString(), buf.GetSize()));
-    r.headers.emplace_back("Retry-After", absl::StrCat(seconds));
-    return r;
-  }
-  return Json(http::status::ok, RejectedBody(response));
+// The dispatcher's answer → the homeserver's answer (notify_answer.h).
+Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse* response) {
+  NotifyAnswer a = AnswerFor(status, response);
+  Reply r = Json(static_cast<http::status>(a.status), std::move(a.body));
+  r.headers = std::move(a.headers);
+  return r;
 }
 
 }  // namespace
-
-std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("errcode");
-  w.String(errcode.data(), errcode.size());
-  w.Key("error");
-  w.String(message.data(), message.size());
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
-}
 
 namespace {
 

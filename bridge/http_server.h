@@ -31,7 +31,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The Matrix standard error body {"errcode":..., "error":...}.
-std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message);
-
 }  // namespace herald::bridge

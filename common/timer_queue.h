@@ -8,21 +8,19 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/executor.h"
 
 namespace herald {
 
-class TimerQueue {
+class TimerQueue final : public Timer {
  public:
   TimerQueue();
   // Drops callbacks not yet due (runs none of them) and joins the thread.
-  ~TimerQueue();
+  ~TimerQueue() override;
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
 
-  void RunAt(absl::Time when, std::function<void()> fn);
-  void RunAfter(absl::Duration delay, std::function<void()> fn) {
-    RunAt(absl::Now() + delay, std::move(fn));
-  }
+  void RunAt(absl::Time when, std::function<void()> fn) override;
 
  private:
   void Loop();

@@ -7,23 +7,25 @@
 #include <functional>
 #include <memory>
 
+#include "common/executor.h"
+
 namespace boost::asio {
 class thread_pool;
 }
 
 namespace herald {
 
-class WorkPool {
+class WorkPool final : public Executor {
  public:
   // `threads` <= 0 means one per core the machine has.
   explicit WorkPool(int threads);
   // Runs the work posted (and what that work posts) to the end, then joins
   // the threads; work posted once they have left is dropped.
-  ~WorkPool();
+  ~WorkPool() override;
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;
 
-  void Post(std::function<void()> fn);
+  void Post(std::function<void()> fn) override;
   int threads() const { return threads_; }
 
   // What `threads` <= 0 resolves to.

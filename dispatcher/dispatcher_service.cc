@@ -1,15 +1,9 @@
 #include "dispatcher/dispatcher_service.h"
 
-#include <atomic>
 #include <chrono>
-#include <random>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/log.h"
-#include "common/metrics.h"
 #include "rapidjson/encodedstream.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
@@ -17,307 +11,11 @@
 namespace herald::dispatcher {
 namespace {
 
-constexpr char kComponent[] = "dispatcher";
-// An attempt started with less time than this left is not worth making.
-constexpr absl::Duration kMinAttemptTime = absl::Milliseconds(50);
 // Homeservers send one device per notification (Synapse) or a handful; the
 // cap keeps one request from holding a thread with thousands.
 constexpr int kMaxDevices = 1000;
-// What a shed push tells the homeserver to wait.
-constexpr absl::Duration kShedRetryAfter = absl::Seconds(2);
 // Time kept back from the caller's deadline to send the answer.
 constexpr absl::Duration kAnswerMargin = absl::Milliseconds(200);
-
-using providers::Outcome;
-
-herald::v1::Outcome ToProto(Outcome::Kind kind) {
-  switch (kind) {
-    case Outcome::Kind::kDelivered:
-      return herald::v1::OUTCOME_DELIVERED;
-    case Outcome::Kind::kRejected:
-      return herald::v1::OUTCOME_REJECTED;
-    case Outcome::Kind::kRetry:
-      return herald::v1::OUTCOME_RETRY;
-    case Outcome::Kind::kFailed:
-      return herald::v1::OUTCOME_FAILED;
-    case Outcome::Kind::kSkipped:
-      return herald::v1::OUTCOME_SKIPPED;
-    case Outcome::Kind::kLimited:
-      return herald::v1::OUTCOME_LIMITED;
-    case Outcome::Kind::kDropped:
-      return herald::v1::OUTCOME_DROPPED;
-  }
-  return herald::v1::OUTCOME_UNSPECIFIED;
-}
-
-// Devices with no app share the "(unroutable)" label.
-const AppCounters& Unroutable() {
-  static const AppCounters* counters = new AppCounters("(unroutable)");
-  return *counters;
-}
-
-Counter* DedupHits(RecentPushes::State state) {
-  static Counter* const counters[] = {
-      Metrics::Global().GetCounter(
-          "herald_dedup_hits_total",
-          "Pushes answered from memory instead of pushed again, by what was known.",
-          Labels({{"state", "in_flight"}})),
-      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
-                                   Labels({{"state", "delivered"}})),
-      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
-                                   Labels({{"state", "rejected"}})),
-      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
-                                   Labels({{"state", "dropped"}})),
-  };
-  return counters[static_cast<int>(state)];
-}
-
-double Jitter() {
-  thread_local std::mt19937 rng(std::random_device{}());
-  return std::uniform_real_distribution<double>(0.5, 1.5)(rng);
-}
-
-// One notify request in flight: owns the per-device state until every device
-// has an outcome, then finishes the RPC. Shared by the provider callbacks and
-// retry timers that refer to it.
-class FanOut : public std::enable_shared_from_this<FanOut> {
- public:
-  FanOut(std::shared_ptr<const AppRegistry> apps, const RetryPolicy& policy, TimerQueue* timers,
-         WorkPool* pool, RecentPushes* recent, const herald::v1::DispatchRequest* request,
-         herald::v1::DispatchResponse* response, std::function<void()> on_done,
-         absl::Time deadline)
-      : apps_(std::move(apps)),
-        policy_(policy),
-        timers_(timers),
-        pool_(pool),
-        recent_(recent),
-        request_(request),
-        response_(response),
-        on_done_(std::move(on_done)),
-        deadline_(deadline),
-        started_(absl::Now()),
-        devices_(request->notification().devices_size()) {}
-
-  // Routes each device and answers repeats from memory here, on the caller's
-  // thread; the pushes themselves run on the work pool, one task for the
-  // notification's first attempts (a task per device cost 12 % more CPU in
-  // bench scenario 3 on two cores). Once the task is posted the request may
-  // be answered (and freed) at any moment: nothing here reads it after that.
-  void Start() {
-    const auto& devices = request_->notification().devices();
-    const int n = devices.size();
-    pending_.store(n);
-    if (n == 0) {
-      Finish();
-      return;
-    }
-    absl::InlinedVector<int, 4> to_push;
-    for (int i = 0; i < n; ++i) {
-      AppMatch match = apps_->Match(devices[i].app_id());
-      if (match.app == nullptr) {
-        HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app_id '",
-                   devices[i].app_id(), "': ", match.reason, "; pushkey ",
-                   RedactPushkey(devices[i].pushkey()), " rejected");
-        Record(i, Outcome::Rejected(match.reason));
-        continue;
-      }
-      devices_[i].app = match.app;
-      if (!AlreadyPushed(i)) to_push.push_back(i);
-    }
-    if (to_push.empty()) return;
-    // Each Attempt may end the notification only once every device has an
-    // outcome, so only the last one's can: the loop is done with it by then.
-    pool_->Post([self = shared_from_this(), to_push = std::move(to_push)] {
-      for (int i : to_push) self->Attempt(i);
-    });
-  }
-
- private:
-  struct DeviceState {
-    const App* app = nullptr;
-    int attempts = 0;
-    Outcome outcome;
-    bool claimed = false;  // this request owns the RecentPushes entry
-    RecentPushes::Key key{};
-  };
-
-  // A homeserver retry of a push that already happened (or is happening)
-  // answers from memory instead of pushing again. Only events count: a
-  // badge update without event_id must always go out.
-  bool AlreadyPushed(int i) {
-    const herald::v1::Notification& n = request_->notification();
-    if (recent_ == nullptr || !n.has_event_id() || n.event_id().empty()) return false;
-    DeviceState& d = devices_[i];
-    d.key = RecentPushes::MakeKey(n.event_id(), n.devices(i).app_id(), n.devices(i).pushkey());
-    // The same device twice in one request is the homeserver's own doing:
-    // push it as asked rather than answer "in flight" to ourselves.
-    if (!claimed_here_.insert(d.key).second) return false;
-    std::optional<RecentPushes::State> known = recent_->Begin(d.key, absl::Now());
-    if (!known) {
-      d.claimed = true;
-      return false;
-    }
-    DedupHits(*known)->Add();
-    switch (*known) {
-      case RecentPushes::State::kDelivered:
-        Record(i, Outcome::Delivered("already pushed for this event; not pushed again"));
-        break;
-      case RecentPushes::State::kRejected:
-        Record(i, Outcome::Rejected("already rejected for this event"));
-        break;
-      case RecentPushes::State::kDropped:
-        Record(i, Outcome::Dropped("already dropped for this event; not pushed again"));
-        break;
-      case RecentPushes::State::kInFlight:
-        // Do not push twice; the homeserver will ask again when it is done.
-        Record(i, Outcome::Retry("the same push is in flight"));
-        break;
-    }
-    return true;
-  }
-
-  void PostAttempt(int i) {
-    auto self = shared_from_this();
-    pool_->Post([self, i] { self->Attempt(i); });
-  }
-
-  void Attempt(int i) {
-    DeviceState& d = devices_[i];
-    if (!d.app->limiter->TryAcquire()) {
-      if (!shed_logged_.exchange(true)) {  // once per notification, not per device
-        HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
-                   ": ", d.app->limiter->limit(), " pushes in flight already; shedding load");
-      }
-      Record(i, Outcome::Limited("the app's in-flight limit is full", kShedRetryAfter));
-      return;
-    }
-    ++d.attempts;
-    d.app->counters->attempts->Add();
-    providers::PushRequest push;
-    push.notification = &request_->notification();
-    push.device = &request_->notification().devices(i);
-    push.request_id = request_->request_id();
-    push.deadline = deadline_;
-    push.attempt = d.attempts;
-    auto self = shared_from_this();
-    d.app->provider->Push(push, [self, i](Outcome outcome) {
-      self->devices_[i].app->limiter->Release();
-      self->OnOutcome(i, std::move(outcome));
-    });
-  }
-
-  void OnOutcome(int i, Outcome outcome) {
-    DeviceState& d = devices_[i];
-    if (outcome.kind == Outcome::Kind::kRetry && d.attempts < policy_.max_attempts) {
-      absl::Duration backoff =
-          policy_.initial_backoff * static_cast<double>(1 << (d.attempts - 1)) * Jitter();
-      absl::Duration wait = std::max(backoff, outcome.retry_after);
-      if (absl::Now() + wait + kMinAttemptTime < deadline_) {
-        HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
-                   " pushkey ", RedactPushkey(request_->notification().devices(i).pushkey()),
-                   ": attempt ", d.attempts, " ", outcome.detail, "; retrying in ",
-                   absl::FormatDuration(wait));
-        auto self = shared_from_this();
-        timers_->RunAfter(wait, [self, i] { self->PostAttempt(i); });
-        return;
-      }
-    }
-    Record(i, std::move(outcome));
-  }
-
-  void Record(int i, Outcome outcome) {
-    if (devices_[i].claimed) {
-      std::optional<RecentPushes::State> final_state;
-      if (outcome.kind == Outcome::Kind::kDelivered || outcome.kind == Outcome::Kind::kSkipped) {
-        final_state = RecentPushes::State::kDelivered;
-      } else if (outcome.kind == Outcome::Kind::kRejected) {
-        final_state = RecentPushes::State::kRejected;
-      } else if (outcome.kind == Outcome::Kind::kDropped) {
-        final_state = RecentPushes::State::kDropped;  // the same payload would be refused again
-      }
-      recent_->End(devices_[i].key, final_state, absl::Now());
-    }
-    devices_[i].outcome = std::move(outcome);
-    if (pending_.fetch_sub(1) == 1) Finish();
-  }
-
-  void Finish() {
-    const auto& devices = request_->notification().devices();
-    int delivered = 0, rejected = 0, dropped = 0, other = 0, unroutable = 0;
-    absl::flat_hash_set<absl::string_view> rejected_seen;
-    for (int i = 0; i < devices.size(); ++i) {
-      const DeviceState& d = devices_[i];
-      unroutable += d.app == nullptr;
-      herald::v1::DeviceOutcome* o = response_->add_outcomes();
-      o->set_app_id(devices[i].app_id());
-      o->set_pushkey(devices[i].pushkey());
-      o->set_outcome(ToProto(d.outcome.kind));
-      o->set_detail(d.outcome.detail);
-      o->set_retry_after_ms(absl::ToInt64Milliseconds(d.outcome.retry_after));
-      o->set_attempts(d.attempts);
-      const AppCounters& counters = d.app != nullptr ? *d.app->counters : Unroutable();
-      counters.outcomes[static_cast<int>(d.outcome.kind)]->Add();
-      switch (d.outcome.kind) {
-        case Outcome::Kind::kRejected:
-          ++rejected;
-          if (rejected_seen.insert(devices[i].pushkey()).second) {
-            response_->add_rejected(devices[i].pushkey());
-          }
-          break;
-        case Outcome::Kind::kDelivered:
-        case Outcome::Kind::kSkipped:
-          ++delivered;
-          break;
-        case Outcome::Kind::kDropped:
-          // Answered 200: a 5xx would hold every later push to this device
-          // behind a message no retry can deliver.
-          ++dropped;
-          HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
-                     devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
-                     ": notification dropped, the pushkey is kept: ", d.outcome.detail);
-          break;
-        case Outcome::Kind::kLimited:
-          ++other;  // logged when it was shed
-          break;
-        default:
-          ++other;
-          HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
-                     devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
-                     ": ", OutcomeKindName(d.outcome.kind), " after ", d.attempts,
-                     " attempt(s): ", d.outcome.detail);
-      }
-    }
-    if (unroutable > 0) {
-      HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] ", unroutable, " of ",
-                 devices.size(), " device(s) had an unknown or ambiguous app_id; rejected");
-    }
-    HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
-               " device(s): ", delivered, " delivered, ", rejected, " rejected, ", dropped,
-               " dropped, ", other, " failed");
-    static Counter* notifications = Metrics::Global().GetCounter(
-        "herald_dispatch_notifications_total", "Notifications dispatched.");
-    static Histogram* duration = Metrics::Global().GetHistogram(
-        "herald_dispatch_duration_seconds", "Time from receipt to every device's outcome.");
-    notifications->Add();
-    duration->Observe(absl::ToDoubleSeconds(absl::Now() - started_));
-    on_done_();
-  }
-
-  std::shared_ptr<const AppRegistry> apps_;  // kept alive across a reload
-  RetryPolicy policy_;
-  TimerQueue* timers_;
-  WorkPool* pool_;
-  RecentPushes* recent_;
-  const herald::v1::DispatchRequest* request_;
-  herald::v1::DispatchResponse* response_;
-  std::function<void()> on_done_;
-  absl::Time deadline_;
-  absl::Time started_;
-  std::vector<DeviceState> devices_;
-  std::atomic<bool> shed_logged_{false};
-  absl::flat_hash_set<RecentPushes::Key, absl::Hash<RecentPushes::Key>> claimed_here_;
-  std::atomic<int> pending_{0};
-};
 
 // Accepts the SAX events of a JSON text whose top level is an object; stops
 // at the first event otherwise. Checks without building a tree.
@@ -388,10 +86,8 @@ std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
   return "";
 }
 
-DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps,
-                                     RetryPolicy policy, TimerQueue* timers, WorkPool* pool,
-                                     RecentPushes* recent)
-    : apps_(std::move(apps)), policy_(policy), timers_(timers), pool_(pool), recent_(recent) {}
+DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps, FanOutEnv env)
+    : apps_(std::move(apps)), env_(env) {}
 
 absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& request,
                                           absl::Time caller_deadline) const {
@@ -400,7 +96,7 @@ absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& req
   if (request.timeout_ms() > 0) {
     theirs = std::min(theirs, now + absl::Milliseconds(request.timeout_ms()));
   }
-  absl::Time deadline = now + policy_.deadline;
+  absl::Time deadline = now + env_.policy.deadline;
   if (theirs != absl::InfiniteFuture()) {
     // Finish a little before the caller gives up, so that it gets our
     // per-device answer rather than a bare DEADLINE_EXCEEDED.
@@ -414,9 +110,7 @@ void DispatcherService::Start(const herald::v1::DispatchRequest* request,
                               herald::v1::DispatchResponse* response, absl::Time deadline,
                               std::function<void()> on_done) {
   std::shared_ptr<const AppRegistry> apps = Apps();
-  auto fan_out = std::make_shared<FanOut>(std::move(apps), policy_, timers_, pool_, recent_,
-                                          request, response, std::move(on_done), deadline);
-  fan_out->Start();
+  StartFanOut(std::move(apps), env_, request, response, deadline, std::move(on_done));
 }
 
 grpc::ServerUnaryReactor* DispatcherService::Dispatch(

@@ -10,20 +10,14 @@
 #include "absl/synchronization/mutex.h"
 
 #include "common/config.h"
-#include "common/timer_queue.h"
-#include "common/work_pool.h"
 #include "dispatcher/app_registry.h"
+#include "dispatcher/fan_out.h"
 #include "dispatcher/recent_pushes.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
 #include "proto/herald/v1/protocol.h"
 
 namespace herald::dispatcher {
 
-struct RetryPolicy {
-  absl::Duration deadline = absl::Seconds(10);  // cap when the caller sets none
-  absl::Duration initial_backoff = absl::Milliseconds(250);
-  int max_attempts = 4;
-};
 
 // Empty when the request is usable; otherwise what is wrong with it.
 std::string ValidateRequest(const herald::v1::DispatchRequest& request);
@@ -38,9 +32,8 @@ class DrainableStream {
 
 class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
  public:
-  // Pushes run on `pool`; retries wait on `timers`. Both outlive the service.
-  DispatcherService(std::shared_ptr<const AppRegistry> apps, RetryPolicy policy,
-                    TimerQueue* timers, WorkPool* pool, RecentPushes* recent);
+  // Every notification fans out on `env` (fan_out.h), which outlives the service.
+  DispatcherService(std::shared_ptr<const AppRegistry> apps, FanOutEnv env);
 
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const herald::v1::DispatchRequest* request,
@@ -76,10 +69,7 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
 
   mutable absl::Mutex apps_mu_;
   std::shared_ptr<const AppRegistry> apps_ ABSL_GUARDED_BY(apps_mu_);
-  RetryPolicy policy_;
-  TimerQueue* timers_;
-  WorkPool* pool_;
-  RecentPushes* recent_;
+  const FanOutEnv env_;
   std::atomic<bool> draining_{false};
   absl::Mutex streams_mu_;
   std::set<DrainableStream*> streams_ ABSL_GUARDED_BY(streams_mu_);

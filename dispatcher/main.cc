@@ -113,15 +113,18 @@ int main(int argc, char** argv) {
 
   auto timers = std::make_unique<herald::TimerQueue>();
   auto pool = std::make_unique<herald::WorkPool>((*config)->dispatcher.worker_threads);
-  herald::dispatcher::RetryPolicy policy;
-  policy.deadline = (*config)->dispatcher.deadline;
-  policy.initial_backoff = (*config)->dispatcher.retry_initial_backoff;
-  policy.max_attempts = (*config)->dispatcher.max_attempts;
   std::shared_ptr<const herald::dispatcher::AppRegistry> registry(std::move(*apps));
   herald::dispatcher::RecentPushes recent(
       static_cast<size_t>((*config)->dispatcher.dedup_max_entries), (*config)->dispatcher.dedup_ttl);
-  herald::dispatcher::DispatcherService service(registry, policy, timers.get(), pool.get(),
-                                                &recent);
+  herald::dispatcher::FanOutEnv fan_out;
+  fan_out.executor = pool.get();
+  fan_out.timer = timers.get();
+  fan_out.recent = &recent;
+  fan_out.policy.deadline = (*config)->dispatcher.deadline;
+  fan_out.policy.initial_backoff = (*config)->dispatcher.retry_initial_backoff;
+  fan_out.policy.max_attempts = (*config)->dispatcher.max_attempts;
+  const herald::dispatcher::RetryPolicy& policy = fan_out.policy;
+  herald::dispatcher::DispatcherService service(registry, fan_out);
 
   grpc::ServerBuilder builder;
   int bound_port = 0;
