@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/glob.h"
+#include "http/curl_http_client.h"
 
 namespace herald::dispatcher {
 
@@ -19,7 +20,7 @@ AppCounters::AppCounters(const std::string& app_label)
 }
 
 AppRegistry::AppRegistry(std::vector<App> apps,
-                         std::vector<std::unique_ptr<providers::HttpClient>> clients)
+                         std::vector<std::unique_ptr<http::HttpClient>> clients)
     : clients_(std::move(clients)), apps_(std::move(apps)) {
   for (App& app : apps_) {
     if (app.counters == nullptr) app.counters = std::make_unique<AppCounters>(app.pattern);
@@ -30,12 +31,12 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
     const Config& config, const providers::ProviderEnv& env,
     std::vector<std::string>* warnings) {
   std::vector<App> apps;
-  std::vector<std::unique_ptr<providers::HttpClient>> clients;
+  std::vector<std::unique_ptr<http::HttpClient>> clients;
   providers::ProviderEnv app_env = env;
-  app_env.new_http_client = [&clients, &env](const providers::HttpClientOptions& asked) {
-    providers::HttpClientOptions options = asked;
+  app_env.new_http_client = [&clients, &env](const http::HttpClientOptions& asked) {
+    http::HttpClientOptions options = asked;
     options.proxy = env.proxy;  // every provider's traffic, as Sygnal's `proxy`
-    clients.push_back(std::make_unique<providers::HttpClient>(options));
+    clients.push_back(std::make_unique<http::CurlHttpClient>(options));
     return clients.back().get();
   };
   for (const AppConfig& app : config.apps) {

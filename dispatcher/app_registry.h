@@ -70,14 +70,14 @@ class AppRegistry {
 
   // For tests: apps given directly.
   explicit AppRegistry(std::vector<App> apps,
-                       std::vector<std::unique_ptr<providers::HttpClient>> clients = {});
+                       std::vector<std::unique_ptr<http::HttpClient>> clients = {});
 
   AppMatch Match(const std::string& app_id) const;
   const std::vector<App>& apps() const { return apps_; }
 
  private:
   // Declared first, destroyed last: the apps' providers use them.
-  std::vector<std::unique_ptr<providers::HttpClient>> clients_;
+  std::vector<std::unique_ptr<http::HttpClient>> clients_;
   std::vector<App> apps_;
 };
 

@@ -1,6 +1,7 @@
 #include "dispatcher/app_registry.h"
 
 #include "gtest/gtest.h"
+#include "http/curl_http_client.h"
 
 namespace herald::dispatcher {
 namespace {
@@ -58,7 +59,7 @@ apps:
 )",
                             "h.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
-  providers::HttpClient http;
+  http::CurlHttpClient http;
   providers::ProviderEnv env{&http};
   std::vector<std::string> warnings;
   auto registry = AppRegistry::Build(**config, env, &warnings);
@@ -69,7 +70,7 @@ apps:
 TEST(AppRegistry, BuildWarnsUnknownKeysAndRejectsUnknownTypes) {
   auto config = ParseConfig("apps: {up.good: {type: unifiedpush, junk: 1}}", "h.yaml");
   ASSERT_TRUE(config.ok());
-  providers::HttpClient http;
+  http::CurlHttpClient http;
   providers::ProviderEnv env{&http};
   std::vector<std::string> warnings;
   auto registry = AppRegistry::Build(**config, env, &warnings);

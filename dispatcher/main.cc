@@ -22,7 +22,7 @@
 #include "dispatcher/app_registry.h"
 #include "dispatcher/dispatcher_service.h"
 #include "grpcpp/grpcpp.h"
-#include "providers/common/http_client.h"
+#include "http/curl_http_client.h"
 #include "providers/webpush/webpush_provider.h"
 
 namespace {
@@ -85,14 +85,14 @@ int main(int argc, char** argv) {
   }
   herald::ApplyLogConfig(**config, kComponent);
 
-  herald::providers::HttpClientOptions http_options;
+  herald::http::HttpClientOptions http_options;
   http_options.threads = (*config)->dispatcher.http_threads;
   http_options.proxy = (*config)->proxy;
   if (!http_options.proxy.empty()) {
     HERALD_LOG(kInfo, kComponent, "provider traffic goes through the proxy ",
                herald::RedactProxy(http_options.proxy));
   }
-  auto http = std::make_unique<herald::providers::HttpClient>(http_options);
+  auto http = std::make_unique<herald::http::CurlHttpClient>(http_options);
   herald::providers::ProviderEnv env;
   env.http = http.get();
   env.proxy = http_options.proxy;

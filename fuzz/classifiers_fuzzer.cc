@@ -13,7 +13,7 @@
 #include "providers/unifiedpush/unifiedpush_provider.h"
 #include "providers/webpush/webpush_provider.h"
 
-using herald::providers::HttpResponse;
+using herald::http::HttpResponse;
 using herald::providers::Outcome;
 
 namespace {
@@ -40,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // First byte: a transport error or not; then the status; the rest is
   // "retry-after value \n body".
   if (data[0] & 1) {
-    r.error = static_cast<herald::providers::TransportError>(1 + data[0] % 7);
+    r.error = static_cast<herald::http::TransportError>(1 + data[0] % 7);
   }
   r.status = (data[1] << 8 | data[2]) % 1000;
   std::string rest(reinterpret_cast<const char*>(data + 3), size - 3);

@@ -25,7 +25,7 @@ constexpr absl::Duration kTokenLifetime = absl::Minutes(50);
 // Apple: a key's token may change at most once every 20 minutes.
 constexpr absl::Duration kMinRenewInterval = absl::Minutes(20);
 
-std::string Reason(const HttpResponse& r) {
+std::string Reason(const http::HttpResponse& r) {
   rapidjson::Document doc;
   doc.Parse(r.body.data(), r.body.size());
   if (doc.HasParseError() || !doc.IsObject()) return "";
@@ -122,7 +122,7 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
   return o;
 }
 
-ApnsClassification ClassifyApnsResponse(const HttpResponse& r, absl::Time now) {
+ApnsClassification ClassifyApnsResponse(const http::HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
     return {TransportRetry(r)};
   }
@@ -206,19 +206,19 @@ std::shared_ptr<ApnsTokenCache> ApnsTokenCache::Shared(SigningKey key,
 struct ApnsProvider::Send {
   std::string request_id;
   std::string shown_key;
-  HttpRequest http;  // without authorization
+  http::HttpRequest http;  // without authorization
   absl::Time deadline;
   std::function<void(Outcome)> done;
   bool token_renewed = false;
 };
 
 ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
-                           std::shared_ptr<ApnsTokenCache> tokens, HttpClient* http)
+                           std::shared_ptr<ApnsTokenCache> tokens, http::HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       tokens_(std::move(tokens)),
       http_(http),
-      metrics_(UpstreamMetrics::For(app_id_)) {
+      metrics_(http::UpstreamMetrics::For(app_id_)) {
   // Alerts can fire before Apple starts refusing the certificate.
   if (!options_.certfile.empty() && options_.certificate_not_after > 0) {
     Metrics::Global()
@@ -262,7 +262,7 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
   send->shown_key = RedactPushkey(device.pushkey());
   send->deadline = request.deadline;
   send->done = std::move(done);
-  HttpRequest& http = send->http;
+  http::HttpRequest& http = send->http;
   http.url = absl::StrCat(options_.base_url, "/3/device/", token);
   http.body = *std::move(payload);
   http.headers = {{"content-type", "application/json"},
@@ -284,7 +284,7 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
     send->done(DeadlinePassed());
     return;
   }
-  HttpRequest http = send->http;
+  http::HttpRequest http = send->http;
   http.timeout = *timeout;
   std::string jwt;
   if (tokens_ != nullptr) {
@@ -297,7 +297,7 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
     }
     http.headers.emplace_back("authorization", absl::StrCat("bearer ", jwt));
   }
-  http_->Send(std::move(http), [this, send, jwt](HttpResponse response) {
+  http_->Send(std::move(http), [this, send, jwt](http::HttpResponse response) {
     const absl::Time now = absl::Now();
     ApnsClassification c = ClassifyApnsResponse(response, now);
     if (c.provider_token_expired && tokens_ != nullptr) {
@@ -343,7 +343,7 @@ ProviderRegistration registration(
         }
         tokens = ApnsTokenCache::Shared(*std::move(key), options.key_id, options.team_id);
       }
-      HttpClient* http = AppHttpClient(env, options.max_connections);
+      http::HttpClient* http = AppHttpClient(env, options.max_connections);
       return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens),
                                             http);
     });

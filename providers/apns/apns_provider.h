@@ -6,10 +6,10 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
-#include "providers/common/http_client.h"
+#include "http/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
-#include "providers/common/upstream_metrics.h"
+#include "http/upstream_metrics.h"
 
 namespace herald::providers::apns {
 
@@ -40,7 +40,7 @@ struct ApnsClassification {
   Outcome outcome;
   bool provider_token_expired = false;  // 403 ExpiredProviderToken
 };
-ApnsClassification ClassifyApnsResponse(const HttpResponse& response, absl::Time now);
+ApnsClassification ClassifyApnsResponse(const http::HttpResponse& response, absl::Time now);
 
 // The provider token (JWT) shared by all requests of one key: made on first
 // use and renewed after 50 minutes. Apple answers 429
@@ -80,7 +80,7 @@ class ApnsTokenCache {
 class ApnsProvider : public Provider {
  public:
   ApnsProvider(std::string app_id, ApnsOptions options, std::shared_ptr<ApnsTokenCache> tokens,
-               HttpClient* http);
+               http::HttpClient* http);
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
  private:
@@ -90,8 +90,8 @@ class ApnsProvider : public Provider {
   std::string app_id_;
   ApnsOptions options_;
   std::shared_ptr<ApnsTokenCache> tokens_;  // null with certificate auth
-  HttpClient* http_;
-  const UpstreamMetrics* metrics_;
+  http::HttpClient* http_;
+  const http::UpstreamMetrics* metrics_;
 };
 
 // A random (v4) UUID in lower case, for apns-id.

@@ -10,8 +10,8 @@
 namespace herald::providers::apns {
 namespace {
 
-HttpResponse Answer(int status, const std::string& reason = "") {
-  HttpResponse r;
+http::HttpResponse Answer(int status, const std::string& reason = "") {
+  http::HttpResponse r;
   r.status = status;
   if (!reason.empty()) r.body = "{\"reason\":\"" + reason + "\"}";
   return r;
@@ -19,16 +19,16 @@ HttpResponse Answer(int status, const std::string& reason = "") {
 
 TEST(ClassifyApnsResponse, Table) {
   struct Case {
-    HttpResponse response;
+    http::HttpResponse response;
     Outcome::Kind kind;
     bool token_expired;
   };
-  HttpResponse reset;
-  reset.error = TransportError::kOther;
-  HttpResponse timeout;
-  timeout.error = TransportError::kTimeout;
-  HttpResponse tls;
-  tls.error = TransportError::kTls;
+  http::HttpResponse reset;
+  reset.error = http::TransportError::kOther;
+  http::HttpResponse timeout;
+  timeout.error = http::TransportError::kTimeout;
+  http::HttpResponse tls;
+  tls.error = http::TransportError::kTls;
   const Case cases[] = {
       {Answer(200), Outcome::Kind::kDelivered, false},
       {Answer(400, "BadDeviceToken"), Outcome::Kind::kRejected, false},

@@ -40,12 +40,12 @@ const char* OutcomeKindName(Outcome::Kind kind) {
   return "?";
 }
 
-Outcome TransportRetry(const HttpResponse& r) {
+Outcome TransportRetry(const http::HttpResponse& r) {
   return Outcome::Retry(
-      absl::StrCat("transport error (", TransportErrorName(r.error), "): ", r.error_detail));
+      absl::StrCat("transport error (", http::TransportErrorName(r.error), "): ", r.error_detail));
 }
 
-Outcome RetryAfterAnswer(std::string detail, const HttpResponse& r, absl::Time now) {
+Outcome RetryAfterAnswer(std::string detail, const http::HttpResponse& r, absl::Time now) {
   return Outcome::Retry(std::move(detail), ParseRetryAfter(r.Header("retry-after"), now)
                                                .value_or(absl::ZeroDuration()));
 }
@@ -62,9 +62,9 @@ void LogOutcome(const char* component, const std::string& request_id,
   }
 }
 
-HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections) {
+http::HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections) {
   if (!env.new_http_client) return env.http;
-  HttpClientOptions options;
+  http::HttpClientOptions options;
   options.max_host_connections = max_connections;
   return env.new_http_client(options);
 }
@@ -77,7 +77,7 @@ CommonAppOptions ReadCommonAppOptions(ConfigMap& map) {
   return o;
 }
 
-Outcome ClassifyEndpointAnswer(const HttpResponse& response, absl::string_view who,
+Outcome ClassifyEndpointAnswer(const http::HttpResponse& response, absl::string_view who,
                                absl::Time now) {
   const int s = response.status;
   if (s >= 200 && s < 300) return Outcome::Delivered();

@@ -13,7 +13,7 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "proto/herald/v1/herald.pb.h"
-#include "providers/common/http_client.h"
+#include "http/http_client.h"
 
 namespace herald::providers {
 
@@ -52,16 +52,16 @@ const char* OutcomeKindName(Outcome::Kind kind);
 
 // Shared pieces of every provider's answer classification:
 // a transport failure (timeout, reset, TLS, ...) is worth another attempt;
-Outcome TransportRetry(const HttpResponse& response);
+Outcome TransportRetry(const http::HttpResponse& response);
 // a 429/5xx is retried after the upstream's Retry-After, if it gave one.
-Outcome RetryAfterAnswer(std::string detail, const HttpResponse& response, absl::Time now);
+Outcome RetryAfterAnswer(std::string detail, const http::HttpResponse& response, absl::Time now);
 
 // The HTTP status of a push endpoint the device gave (a UnifiedPush
 // distributor, a Web Push service): 2xx delivered; 404/410 gone, rejected;
 // 413 and 400 (this message is refused, the subscription is fine) dropped;
 // 429 and 5xx retried (honouring Retry-After); anything else failed. The
 // detail reads "<who> answered <status>". `response` must be ok().
-Outcome ClassifyEndpointAnswer(const HttpResponse& response, absl::string_view who,
+Outcome ClassifyEndpointAnswer(const http::HttpResponse& response, absl::string_view who,
                                absl::Time now);
 
 // One push: a notification to one of its devices.
@@ -84,11 +84,11 @@ class Provider {
 // What a provider may use, owned by the dispatcher.
 struct ProviderEnv {
   // The shared client (one event loop, one connection pool).
-  HttpClient* http = nullptr;
+  http::HttpClient* http = nullptr;
   // A client of the app's own (own loop thread and connection pool, e.g. a
   // bounded pool of HTTP/2 connections to APNs), owned by the dispatcher.
   // Null in unit tests that do not need it.
-  std::function<HttpClient*(const HttpClientOptions&)> new_http_client;
+  std::function<http::HttpClient*(const http::HttpClientOptions&)> new_http_client;
   // The CONNECT proxy every client uses (Config::proxy at start-up; a reload
   // keeps it, so that the shared client and the apps' own never differ).
   std::string proxy;
@@ -137,7 +137,7 @@ class WithoutCounts {
 
 // An HTTP client of the app's own with at most `max_connections` per host
 // (env.new_http_client), or the shared one where there is no factory.
-HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections);
+http::HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections);
 
 // Builds a provider for one configured app. `map` is the app's mapping
 // (`type` already read); read every key you know through it, so that the

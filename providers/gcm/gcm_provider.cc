@@ -93,7 +93,7 @@ GcmOptions ReadGcmOptions(ConfigMap& map) {
   return o;
 }
 
-FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
+FcmClassification ClassifyFcmResponse(const http::HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
     return {TransportRetry(r)};
   }
@@ -136,9 +136,9 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& r, absl::Time now) {
 
 // ---- AccessTokenSource ----
 
-AccessTokenSource::AccessTokenSource(ServiceAccount account, HttpClient* http,
+AccessTokenSource::AccessTokenSource(ServiceAccount account, http::HttpClient* http,
                                      std::string ca_file, absl::Duration timeout,
-                                     const UpstreamMetrics* metrics)
+                                     const http::UpstreamMetrics* metrics)
     : account_(std::move(account)),
       http_(http),
       ca_file_(std::move(ca_file)),
@@ -178,7 +178,7 @@ void AccessTokenSource::Fetch() {
   absl::StatusOr<std::string> assertion =
       MakeGoogleOAuthJwt(*account_.key, account_.client_email, kFcmScope, account_.token_uri,
                          iat, iat + absl::ToInt64Seconds(kAssertionLifetime));
-  HttpRequest request;
+  http::HttpRequest request;
   request.url = account_.token_uri;
   request.ca_file = ca_file_;
   request.timeout = timeout_;
@@ -192,15 +192,15 @@ void AccessTokenSource::Fetch() {
   } else {
     request.url.clear();  // fails below without a network call
   }
-  http_->Send(std::move(request), [this](HttpResponse response) { OnFetched(std::move(response)); });
+  http_->Send(std::move(request), [this](http::HttpResponse response) { OnFetched(std::move(response)); });
 }
 
-void AccessTokenSource::OnFetched(HttpResponse response) {
+void AccessTokenSource::OnFetched(http::HttpResponse response) {
   absl::StatusOr<std::string> result;
   absl::Duration lifetime = absl::ZeroDuration();
   if (!response.ok()) {
     result = absl::UnavailableError(absl::StrCat("token endpoint unreachable (",
-                                                 TransportErrorName(response.error), ")"));
+                                                 http::TransportErrorName(response.error), ")"));
   } else if (response.status != 200) {
     result = response.status >= 500 || response.status == 429
                  ? absl::UnavailableError(
@@ -252,7 +252,7 @@ struct GcmProvider::Send {
 };
 
 GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
-                         std::unique_ptr<AccessTokenSource> tokens, HttpClient* http)
+                         std::unique_ptr<AccessTokenSource> tokens, http::HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       fcm_options_(PrepareFcmOptions(options_.fcm_options_json)),
@@ -260,7 +260,7 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
                         "/messages:send")),
       tokens_(std::move(tokens)),
       http_(http),
-      metrics_(UpstreamMetrics::For(app_id_)) {}
+      metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   auto message = BuildFcmMessage(WithoutCounts(*request.notification, options_.send_badge_counts),
@@ -294,7 +294,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
       send->done(DeadlinePassed());
       return;
     }
-    HttpRequest http;
+    http::HttpRequest http;
     http.url = url_;
     http.body = send->body;
     http.headers = {{"Content-Type", "application/json"},
@@ -303,7 +303,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
     http.timeout = *timeout;
     http.metrics = metrics_;
     std::string used = *token;
-    http_->Send(std::move(http), [this, send, used](HttpResponse response) {
+    http_->Send(std::move(http), [this, send, used](http::HttpResponse response) {
       FcmClassification c = ClassifyFcmResponse(response, absl::Now());
       if (c.unauthorized && !send->token_renewed) {
         HERALD_LOG(kWarning, kComponent, "app ", app_id_,
@@ -332,11 +332,11 @@ ProviderRegistration registration(
         map.Fail("service_account_file", std::string(account.status().message()));
         return map.status();
       }
-      HttpClient* http = AppHttpClient(env, options.max_connections);
+      http::HttpClient* http = AppHttpClient(env, options.max_connections);
       // Token fetches apart from the sends: they are few and tell another story.
       auto tokens = std::make_unique<AccessTokenSource>(
           *std::move(account), http, options.common.ca_file, options.common.timeout,
-          UpstreamMetrics::For(app_id + " (oauth)"));
+          http::UpstreamMetrics::For(app_id + " (oauth)"));
       return std::make_unique<GcmProvider>(app_id, std::move(options), std::move(tokens), http);
     });
 

@@ -9,10 +9,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "providers/common/http_client.h"
+#include "http/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
-#include "providers/common/upstream_metrics.h"
+#include "http/upstream_metrics.h"
 #include "providers/gcm/fcm_message.h"
 
 namespace herald::providers::gcm {
@@ -46,7 +46,7 @@ struct FcmClassification {
   Outcome outcome;
   bool unauthorized = false;  // 401: the access token was refused
 };
-FcmClassification ClassifyFcmResponse(const HttpResponse& response, absl::Time now);
+FcmClassification ClassifyFcmResponse(const http::HttpResponse& response, absl::Time now);
 
 // One OAuth2 access token shared by all pushes of an app: fetched when first
 // needed and again shortly before it expires. Pushes arriving during a fetch
@@ -54,8 +54,8 @@ FcmClassification ClassifyFcmResponse(const HttpResponse& response, absl::Time n
 class AccessTokenSource {
  public:
   using Callback = std::function<void(absl::StatusOr<std::string> token)>;
-  AccessTokenSource(ServiceAccount account, HttpClient* http, std::string ca_file,
-                    absl::Duration timeout, const UpstreamMetrics* metrics = nullptr);
+  AccessTokenSource(ServiceAccount account, http::HttpClient* http, std::string ca_file,
+                    absl::Duration timeout, const http::UpstreamMetrics* metrics = nullptr);
   // `done` runs on this thread (token cached) or on the HTTP client's thread.
   void Get(Callback done);
   // The token was refused by FCM: the next Get() fetches a new one (once per token).
@@ -63,13 +63,13 @@ class AccessTokenSource {
 
  private:
   void Fetch();  // without mu_ held
-  void OnFetched(HttpResponse response);
+  void OnFetched(http::HttpResponse response);
 
   ServiceAccount account_;
-  HttpClient* http_;
+  http::HttpClient* http_;
   std::string ca_file_;
   absl::Duration timeout_;
-  const UpstreamMetrics* metrics_;  // of the token endpoint's answers
+  const http::UpstreamMetrics* metrics_;  // of the token endpoint's answers
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
   absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -80,7 +80,7 @@ class AccessTokenSource {
 class GcmProvider : public Provider {
  public:
   GcmProvider(std::string app_id, GcmOptions options, std::unique_ptr<AccessTokenSource> tokens,
-              HttpClient* http);
+              http::HttpClient* http);
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
  private:
@@ -92,8 +92,8 @@ class GcmProvider : public Provider {
   const FcmOptions fcm_options_;  // options_.fcm_options_json, prepared
   std::string url_;
   std::unique_ptr<AccessTokenSource> tokens_;
-  HttpClient* http_;
-  const UpstreamMetrics* metrics_;
+  http::HttpClient* http_;
+  const http::UpstreamMetrics* metrics_;
 };
 
 }  // namespace herald::providers::gcm

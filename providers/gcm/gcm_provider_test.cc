@@ -6,9 +6,9 @@
 namespace herald::providers::gcm {
 namespace {
 
-HttpResponse Answer(int status, const std::string& status_text = "",
+http::HttpResponse Answer(int status, const std::string& status_text = "",
                     const std::string& error_code = "", const std::string& message = "") {
-  HttpResponse r;
+  http::HttpResponse r;
   r.status = status;
   if (!status_text.empty()) {
     r.body = absl::StrCat(R"({"error":{"code":)", status, R"(,"message":")", message,
@@ -21,12 +21,12 @@ HttpResponse Answer(int status, const std::string& status_text = "",
 
 TEST(ClassifyFcmResponse, Table) {
   struct Case {
-    HttpResponse response;
+    http::HttpResponse response;
     Outcome::Kind kind;
     bool unauthorized;
   };
-  HttpResponse broken;
-  broken.error = TransportError::kConnect;
+  http::HttpResponse broken;
+  broken.error = http::TransportError::kConnect;
   const Case cases[] = {
       {Answer(200), Outcome::Kind::kDelivered, false},
       {Answer(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found."),
@@ -61,7 +61,7 @@ TEST(ClassifyFcmResponse, Table) {
 }
 
 TEST(ClassifyFcmResponse, RetryAfter) {
-  HttpResponse r = Answer(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "x");
+  http::HttpResponse r = Answer(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "x");
   r.headers = {{"retry-after", "30"}};
   EXPECT_EQ(ClassifyFcmResponse(r, absl::Now()).outcome.retry_after, absl::Seconds(30));
 }

@@ -4,7 +4,7 @@
 #include "common/log.h"
 #include "rapidjson/document.h"
 #include "providers/common/device_data.h"
-#include "providers/common/endpoint.h"
+#include "http/endpoint.h"
 #include "providers/common/fit_json.h"
 #include "providers/common/notification_json.h"
 
@@ -29,12 +29,12 @@ std::string FitUnifiedPushBody(std::string body) {
   return fitted ? *std::move(fitted) : body;
 }
 
-Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
+Outcome ClassifyUnifiedPushResponse(const http::HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
     switch (r.error) {
-      case TransportError::kRefusedAddress:
+      case http::TransportError::kRefusedAddress:
         return Outcome::Rejected(r.error_detail);
-      case TransportError::kBadUrl:
+      case http::TransportError::kBadUrl:
         return Outcome::Rejected("endpoint is not a usable URL");
       default:
         return TransportRetry(r);
@@ -44,17 +44,17 @@ Outcome ClassifyUnifiedPushResponse(const HttpResponse& r, absl::Time now) {
 }
 
 UnifiedPushProvider::UnifiedPushProvider(std::string app_id, UnifiedPushOptions options,
-                                         HttpClient* http)
+                                         http::HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       allowed_(options_.allowed_endpoints),
       http_(http),
-      metrics_(UpstreamMetrics::For(app_id_)) {}
+      metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
 void UnifiedPushProvider::Push(const PushRequest& request,
                                std::function<void(Outcome)> done) {
   const std::string& endpoint = request.device->pushkey();
-  std::optional<HttpEndpoint> parsed = ParseHttpEndpoint(endpoint);
+  std::optional<http::HttpEndpoint> parsed = http::ParseHttpEndpoint(endpoint);
   if (!parsed) {
     HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
                ": pushkey ", RedactPushkey(endpoint),
@@ -80,7 +80,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
   NotificationJsonOptions json_options;
   json_options.event_id_only = data.event_id_only;
 
-  HttpRequest http;
+  http::HttpRequest http;
   http.url = endpoint;
   http.origin = parsed->origin;
   http.headers = {{"Content-Type", "application/json"},
@@ -95,9 +95,9 @@ void UnifiedPushProvider::Push(const PushRequest& request,
   std::string request_id = request.request_id;
   std::string shown = RedactPushkey(endpoint);
   http_->Send(std::move(http), [done = std::move(done), app_id, request_id,
-                                shown](HttpResponse response) {
+                                shown](http::HttpResponse response) {
     Outcome outcome = ClassifyUnifiedPushResponse(response, absl::Now());
-    if (response.error == TransportError::kRefusedAddress) {
+    if (response.error == http::TransportError::kRefusedAddress) {
       HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint ", shown,
                  " resolves to a private address (", response.error_detail,
                  "); rejected (set allow_private_addresses: true to allow)");

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "providers/common/endpoint.h"
-#include "providers/common/http_client.h"
+#include "http/endpoint.h"
+#include "http/http_client.h"
 #include "providers/common/provider.h"
-#include "providers/common/upstream_metrics.h"
+#include "http/upstream_metrics.h"
 
 namespace herald::providers {
 
@@ -28,19 +28,19 @@ inline constexpr size_t kMaxUnifiedPushBody = 4096;
 std::string FitUnifiedPushBody(std::string body);
 
 // Upstream answer → outcome (design.md, "Outcome rules": UnifiedPush row).
-Outcome ClassifyUnifiedPushResponse(const HttpResponse& response, absl::Time now);
+Outcome ClassifyUnifiedPushResponse(const http::HttpResponse& response, absl::Time now);
 
 class UnifiedPushProvider : public Provider {
  public:
-  UnifiedPushProvider(std::string app_id, UnifiedPushOptions options, HttpClient* http);
+  UnifiedPushProvider(std::string app_id, UnifiedPushOptions options, http::HttpClient* http);
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
  private:
   std::string app_id_;
   UnifiedPushOptions options_;
-  HostAllowList allowed_;
-  HttpClient* http_;
-  const UpstreamMetrics* metrics_;
+  http::HostAllowList allowed_;
+  http::HttpClient* http_;
+  const http::UpstreamMetrics* metrics_;
 };
 
 }  // namespace herald::providers

@@ -5,15 +5,15 @@
 namespace herald::providers {
 namespace {
 
-HttpResponse Answer(int status, HttpHeaders headers = {}) {
-  HttpResponse r;
+http::HttpResponse Answer(int status, http::HttpHeaders headers = {}) {
+  http::HttpResponse r;
   r.status = status;
   r.headers = std::move(headers);
   return r;
 }
 
-HttpResponse Broken(TransportError error) {
-  HttpResponse r;
+http::HttpResponse Broken(http::TransportError error) {
+  http::HttpResponse r;
   r.error = error;
   r.error_detail = "x";
   return r;
@@ -22,7 +22,7 @@ HttpResponse Broken(TransportError error) {
 TEST(ClassifyUnifiedPushResponse, Table) {
   const absl::Time now = absl::FromUnixSeconds(1700000000);
   struct Case {
-    HttpResponse response;
+    http::HttpResponse response;
     Outcome::Kind kind;
   };
   const Case cases[] = {
@@ -40,17 +40,17 @@ TEST(ClassifyUnifiedPushResponse, Table) {
       {Answer(403), Outcome::Kind::kFailed},
       {Answer(413), Outcome::Kind::kDropped},
       {Answer(301), Outcome::Kind::kFailed},  // redirects are never followed
-      {Broken(TransportError::kTimeout), Outcome::Kind::kRetry},
-      {Broken(TransportError::kConnect), Outcome::Kind::kRetry},
-      {Broken(TransportError::kTls), Outcome::Kind::kRetry},
-      {Broken(TransportError::kOther), Outcome::Kind::kRetry},
-      {Broken(TransportError::kRefusedAddress), Outcome::Kind::kRejected},
-      {Broken(TransportError::kBadUrl), Outcome::Kind::kRejected},
+      {Broken(http::TransportError::kTimeout), Outcome::Kind::kRetry},
+      {Broken(http::TransportError::kConnect), Outcome::Kind::kRetry},
+      {Broken(http::TransportError::kTls), Outcome::Kind::kRetry},
+      {Broken(http::TransportError::kOther), Outcome::Kind::kRetry},
+      {Broken(http::TransportError::kRefusedAddress), Outcome::Kind::kRejected},
+      {Broken(http::TransportError::kBadUrl), Outcome::Kind::kRejected},
   };
   for (const Case& c : cases) {
     Outcome o = ClassifyUnifiedPushResponse(c.response, now);
     EXPECT_EQ(o.kind, c.kind) << "status " << c.response.status << " error "
-                              << TransportErrorName(c.response.error);
+                              << http::TransportErrorName(c.response.error);
   }
 }
 
@@ -68,31 +68,6 @@ TEST(ClassifyUnifiedPushResponse, RetryAfterIsHonoured) {
   Outcome far = ClassifyUnifiedPushResponse(
       Answer(503, {{"retry-after", "Mon, 01 Jan 999999999 00:00:00 GMT"}}), now);
   EXPECT_LE(far.retry_after, absl::Seconds(86400));
-}
-
-TEST(IsPrivateAddress, Table) {
-  EXPECT_TRUE(IsPrivateAddress("127.0.0.1"));
-  EXPECT_TRUE(IsPrivateAddress("10.1.2.3"));
-  EXPECT_TRUE(IsPrivateAddress("172.16.0.1"));
-  EXPECT_TRUE(IsPrivateAddress("172.31.255.255"));
-  EXPECT_FALSE(IsPrivateAddress("172.32.0.1"));
-  EXPECT_TRUE(IsPrivateAddress("192.168.1.1"));
-  EXPECT_TRUE(IsPrivateAddress("169.254.169.254"));  // cloud metadata
-  EXPECT_TRUE(IsPrivateAddress("100.64.0.1"));
-  EXPECT_TRUE(IsPrivateAddress("0.0.0.0"));
-  EXPECT_TRUE(IsPrivateAddress("224.0.0.1"));
-  EXPECT_FALSE(IsPrivateAddress("8.8.8.8"));
-  EXPECT_FALSE(IsPrivateAddress("93.184.216.34"));
-  EXPECT_TRUE(IsPrivateAddress("::1"));
-  EXPECT_TRUE(IsPrivateAddress("::"));
-  EXPECT_TRUE(IsPrivateAddress("fe80::1"));
-  EXPECT_TRUE(IsPrivateAddress("fd00::1"));
-  EXPECT_TRUE(IsPrivateAddress("::ffff:127.0.0.1"));
-  EXPECT_TRUE(IsPrivateAddress("::ffff:192.168.0.1"));
-  EXPECT_FALSE(IsPrivateAddress("::ffff:8.8.8.8"));
-  EXPECT_TRUE(IsPrivateAddress("64:ff9b::a00:1"));  // NAT64 of 10.0.0.1
-  EXPECT_FALSE(IsPrivateAddress("2001:4860:4860::8888"));
-  EXPECT_TRUE(IsPrivateAddress("not an address"));
 }
 
 }  // namespace

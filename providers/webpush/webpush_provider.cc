@@ -6,7 +6,7 @@
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "providers/common/device_data.h"
-#include "providers/common/endpoint.h"
+#include "http/endpoint.h"
 #include "providers/webpush/webpush_crypto.h"
 #include "providers/webpush/webpush_payload.h"
 
@@ -48,9 +48,9 @@ WebPushOptions ReadWebPushOptions(ConfigMap& map) {
   return o;
 }
 
-Outcome ClassifyWebPushResponse(const HttpResponse& r, absl::Time now) {
+Outcome ClassifyWebPushResponse(const http::HttpResponse& r, absl::Time now) {
   if (!r.ok()) {
-    if (r.error == TransportError::kRefusedAddress) return Outcome::Skipped(r.error_detail);
+    if (r.error == http::TransportError::kRefusedAddress) return Outcome::Skipped(r.error_detail);
     return TransportRetry(r);
   }
   return ClassifyEndpointAnswer(r, "push service", now);
@@ -80,13 +80,13 @@ std::string VapidTokens::AuthorizationFor(const std::string& origin, absl::Time 
 }
 
 WebPushProvider::WebPushProvider(std::string app_id, WebPushOptions options,
-                                 std::unique_ptr<VapidTokens> vapid, HttpClient* http)
+                                 std::unique_ptr<VapidTokens> vapid, http::HttpClient* http)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       allowed_(options_.allowed_endpoints),
       vapid_(std::move(vapid)),
       http_(http),
-      metrics_(UpstreamMetrics::For(app_id_)) {}
+      metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
 void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   const herald::v1::Notification& n = *request.notification;
@@ -105,7 +105,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   if (!auth || auth->empty()) return reject("data.auth is missing or not base64");
   std::optional<std::string> p256dh = Base64DecodeAnyAlphabet(device.pushkey());
   if (!p256dh) return reject("pushkey is not a base64 p256dh key");
-  std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(endpoint_url);
+  std::optional<http::HttpEndpoint> endpoint = http::ParseHttpEndpoint(endpoint_url);
   if (!endpoint) return reject("data.endpoint is not an http(s) URL");
 
   // Client settings from the pusher's data; the app config gives the default.
@@ -159,7 +159,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     done(Outcome::Failed("cannot sign the VAPID token"));
     return;
   }
-  HttpRequest http;
+  http::HttpRequest http;
   http.url = endpoint_url;
   http.origin = endpoint->origin;
   http.body = *std::move(body);
@@ -180,9 +180,9 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   std::string request_id = request.request_id;
   std::string host = endpoint->host;
   http_->Send(std::move(http), [done = std::move(done), app_id, request_id, shown,
-                                host](HttpResponse response) {
+                                host](http::HttpResponse response) {
     Outcome outcome = ClassifyWebPushResponse(response, absl::Now());
-    if (response.error == TransportError::kRefusedAddress) {
+    if (response.error == http::TransportError::kRefusedAddress) {
       HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint host ",
                  host, " resolves to a private address (", response.error_detail,
                  "); not sent (set allow_private_addresses: true to allow)");
@@ -224,7 +224,7 @@ ProviderRegistration registration(
                                 ? options.vapid_contact_email
                                 : absl::StrCat("mailto:", options.vapid_contact_email);
       auto vapid = std::make_unique<VapidTokens>(*std::move(key), subject);
-      HttpClient* http = options.max_connections > 0
+      http::HttpClient* http = options.max_connections > 0
                              ? AppHttpClient(env, options.max_connections)
                              : env.http;
       return std::make_unique<WebPushProvider>(app_id, std::move(options), std::move(vapid),

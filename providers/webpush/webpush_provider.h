@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "providers/common/endpoint.h"
-#include "providers/common/http_client.h"
+#include "http/endpoint.h"
+#include "http/http_client.h"
 #include "providers/common/jwt.h"
 #include "providers/common/provider.h"
-#include "providers/common/upstream_metrics.h"
+#include "http/upstream_metrics.h"
 
 namespace herald::providers::webpush {
 
@@ -32,7 +32,7 @@ struct WebPushOptions {
 WebPushOptions ReadWebPushOptions(ConfigMap& map);
 
 // Upstream answer → outcome (design.md, "Outcome rules": Web Push row).
-Outcome ClassifyWebPushResponse(const HttpResponse& response, absl::Time now);
+Outcome ClassifyWebPushResponse(const http::HttpResponse& response, absl::Time now);
 
 // VAPID tokens, one per push-service origin, reused until an hour before
 // they expire (they are made valid for 12 hours; RFC 8292 allows 24).
@@ -58,16 +58,16 @@ class VapidTokens {
 class WebPushProvider : public Provider {
  public:
   WebPushProvider(std::string app_id, WebPushOptions options, std::unique_ptr<VapidTokens> vapid,
-                  HttpClient* http);
+                  http::HttpClient* http);
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
  private:
   std::string app_id_;
   WebPushOptions options_;
-  HostAllowList allowed_;
+  http::HostAllowList allowed_;
   std::unique_ptr<VapidTokens> vapid_;
-  HttpClient* http_;
-  const UpstreamMetrics* metrics_;
+  http::HttpClient* http_;
+  const http::UpstreamMetrics* metrics_;
 };
 
 // The base64url public key clients must subscribe with, for the app `app_id`

@@ -7,19 +7,19 @@
 namespace herald::providers::webpush {
 namespace {
 
-HttpResponse Answer(int status) {
-  HttpResponse r;
+http::HttpResponse Answer(int status) {
+  http::HttpResponse r;
   r.status = status;
   return r;
 }
 
 TEST(ClassifyWebPushResponse, Table) {
-  HttpResponse refused;
-  refused.error = TransportError::kRefusedAddress;
-  HttpResponse timeout;
-  timeout.error = TransportError::kTimeout;
+  http::HttpResponse refused;
+  refused.error = http::TransportError::kRefusedAddress;
+  http::HttpResponse timeout;
+  timeout.error = http::TransportError::kTimeout;
   struct Case {
-    HttpResponse response;
+    http::HttpResponse response;
     Outcome::Kind kind;
   };
   const Case cases[] = {
@@ -33,7 +33,7 @@ TEST(ClassifyWebPushResponse, Table) {
   };
   for (const Case& c : cases) {
     EXPECT_EQ(ClassifyWebPushResponse(c.response, absl::Now()).kind, c.kind)
-        << c.response.status << " " << TransportErrorName(c.response.error);
+        << c.response.status << " " << http::TransportErrorName(c.response.error);
   }
 }
 

@@ -2,7 +2,7 @@
 // provider on loopback: connection reuse across bursts, timeouts that fire
 // while other transfers keep the loop busy, many transfers at once, spread
 // over several event loops.
-#include "providers/common/http_client.h"
+#include "http/curl_http_client.h"
 
 #include <atomic>
 #include <vector>
@@ -16,13 +16,8 @@
 namespace herald::testing {
 namespace {
 
-using providers::HttpClient;
-using providers::HttpRequest;
-using providers::HttpResponse;
-using providers::TransportError;
-
-HttpRequest Post(const std::string& url, absl::Duration timeout = absl::Seconds(5)) {
-  HttpRequest r;
+http::HttpRequest Post(const std::string& url, absl::Duration timeout = absl::Seconds(5)) {
+  http::HttpRequest r;
   r.url = url;
   r.body = "{}";
   r.headers = {{"Content-Type", "application/json"}};
@@ -31,11 +26,11 @@ HttpRequest Post(const std::string& url, absl::Duration timeout = absl::Seconds(
 }
 
 // Sends `n` requests at once and waits for all; returns their statuses.
-std::vector<int> Burst(HttpClient& client, const std::string& url, int n) {
+std::vector<int> Burst(http::HttpClient& client, const std::string& url, int n) {
   std::vector<int> statuses(n, -1);
   absl::BlockingCounter done(n);
   for (int i = 0; i < n; ++i) {
-    client.Send(Post(url), [&statuses, &done, i](HttpResponse r) {
+    client.Send(Post(url), [&statuses, &done, i](http::HttpResponse r) {
       statuses[i] = r.ok() ? r.status : -static_cast<int>(r.error);
       done.DecrementCount();
     });
@@ -47,8 +42,8 @@ std::vector<int> Burst(HttpClient& client, const std::string& url, int n) {
 // Each test runs with one event loop and with several.
 class HttpClientTest : public ::testing::TestWithParam<int> {
  protected:
-  providers::HttpClientOptions Options() const {
-    providers::HttpClientOptions o;
+  http::HttpClientOptions Options() const {
+    http::HttpClientOptions o;
     o.threads = GetParam();
     return o;
   }
@@ -59,7 +54,7 @@ INSTANTIATE_TEST_SUITE_P(Loops, HttpClientTest, ::testing::Values(1, 3));
 TEST_P(HttpClientTest, KeepsConnectionsAcrossBursts) {
   FakeProvider fake;
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":300}])");
-  HttpClient client(Options());
+  http::CurlHttpClient client(Options());
   for (int burst = 0; burst < 4; ++burst) {
     std::vector<int> statuses = Burst(client, fake.base_url() + "/up/x", 40);
     EXPECT_EQ(statuses, std::vector<int>(40, 200)) << "burst " << burst;
@@ -74,13 +69,13 @@ TEST_P(HttpClientTest, KeepsConnectionsAcrossBursts) {
 TEST_P(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
   FakeProvider fake;
   fake.SetRules(R"([{"path":"/up/hang","action":"hang"}])");
-  HttpClient client(Options());
+  http::CurlHttpClient client(Options());
   absl::Notification timed_out;
-  HttpResponse hung;
+  http::HttpResponse hung;
   absl::Time start = absl::Now();
   absl::Time end;
   client.Send(Post(fake.base_url() + "/up/hang", absl::Milliseconds(400)),
-              [&](HttpResponse r) {
+              [&](http::HttpResponse r) {
                 hung = std::move(r);
                 end = absl::Now();
                 timed_out.Notify();
@@ -92,7 +87,7 @@ TEST_P(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
     quick += 4;
   }
   ASSERT_TRUE(timed_out.WaitForNotificationWithTimeout(absl::Seconds(1)));
-  EXPECT_EQ(hung.error, TransportError::kTimeout) << hung.error_detail;
+  EXPECT_EQ(hung.error, http::TransportError::kTimeout) << hung.error_detail;
   EXPECT_GE(end - start, absl::Milliseconds(390));
   EXPECT_LT(end - start, absl::Milliseconds(1500));
   EXPECT_GT(quick, 8);
@@ -101,7 +96,7 @@ TEST_P(HttpClientTest, TimeoutFiresWhileOtherTransfersKeepTheLoopBusy) {
 TEST_P(HttpClientTest, ManyTransfersAtOnceAllComplete) {
   FakeProvider fake;
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":1000}])");
-  HttpClient client(Options());
+  http::CurlHttpClient client(Options());
   std::vector<int> statuses = Burst(client, fake.base_url() + "/up/many", 300);
   EXPECT_EQ(statuses, std::vector<int>(300, 200));
   EXPECT_GE(fake.Stats()["max_in_flight"].GetInt(), 100);
@@ -112,9 +107,9 @@ TEST_P(HttpClientTest, ManyTransfersAtOnceAllComplete) {
 TEST_P(HttpClientTest, ConnectionCapHoldsForHttp11Transfers) {
   FakeProvider fake;
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":100}])");
-  providers::HttpClientOptions options = Options();
+  http::HttpClientOptions options = Options();
   options.max_host_connections = 4;
-  HttpClient client(options);
+  http::CurlHttpClient client(options);
   std::vector<int> statuses = Burst(client, fake.base_url() + "/up/capped", 24);
   EXPECT_EQ(statuses, std::vector<int>(24, 200));
   rapidjson::Document stats = fake.Stats();
@@ -126,15 +121,15 @@ TEST_P(HttpClientTest, OneOriginOverHttp2SharesOneLoopAndItsConnection) {
   TestPki pki = MakeTestPki(TempDir());
   FakeProvider fake(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
-  HttpClient client(Options());
+  http::CurlHttpClient client(Options());
   const int n = 30;
   absl::BlockingCounter done(n);
   std::atomic<int> ok{0};
   for (int i = 0; i < n; ++i) {
-    HttpRequest r = Post(fake.base_url() + "/up/" + std::to_string(i));
+    http::HttpRequest r = Post(fake.base_url() + "/up/" + std::to_string(i));
     r.ca_file = pki.ca_cert;
     r.origin = fake.base_url();
-    client.Send(std::move(r), [&](HttpResponse resp) {
+    client.Send(std::move(r), [&](http::HttpResponse resp) {
       if (resp.ok() && resp.status == 200) ++ok;
       done.DecrementCount();
     });
@@ -151,17 +146,17 @@ TEST_P(HttpClientTest, OneOriginOverHttp2SharesOneLoopAndItsConnection) {
 
 TEST_P(HttpClientTest, RefusedPrivateAddressIsNotContacted) {
   FakeProvider fake;
-  HttpClient client(Options());
-  HttpRequest r = Post(fake.base_url() + "/up/private");
+  http::CurlHttpClient client(Options());
+  http::HttpRequest r = Post(fake.base_url() + "/up/private");
   r.allow_private_addresses = false;
   absl::Notification done;
-  HttpResponse got;
-  client.Send(std::move(r), [&](HttpResponse resp) {
+  http::HttpResponse got;
+  client.Send(std::move(r), [&](http::HttpResponse resp) {
     got = std::move(resp);
     done.Notify();
   });
   ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  EXPECT_EQ(got.error, TransportError::kRefusedAddress);
+  EXPECT_EQ(got.error, http::TransportError::kRefusedAddress);
   EXPECT_EQ(fake.Requests().Size(), 0u);
 }
 

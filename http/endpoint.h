@@ -8,7 +8,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace herald::providers {
+namespace herald::http {
 
 struct HttpEndpoint {
   std::string host;    // lower case
@@ -32,4 +32,4 @@ class HostAllowList {
   std::vector<std::string> globs_;  // lower case
 };
 
-}  // namespace herald::providers
+}  // namespace herald::http

@@ -11,7 +11,7 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 
-namespace herald::providers {
+namespace herald::http {
 
 class UpstreamMetrics {
  public:
@@ -40,4 +40,4 @@ class UpstreamMetrics {
   const ByStatusCode<Counter> responses_;
 };
 
-}  // namespace herald::providers
+}  // namespace herald::http

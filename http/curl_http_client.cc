@@ -1,4 +1,4 @@
-#include "providers/common/http_client.h"
+#include "http/curl_http_client.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -25,39 +25,10 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
-#include "providers/common/endpoint.h"
-#include "providers/common/upstream_metrics.h"
+#include "http/endpoint.h"
+#include "http/upstream_metrics.h"
 
-namespace herald::providers {
-
-const char* TransportErrorName(TransportError e) {
-  switch (e) {
-    case TransportError::kNone:
-      return "none";
-    case TransportError::kTimeout:
-      return "timeout";
-    case TransportError::kConnect:
-      return "connect";
-    case TransportError::kTls:
-      return "tls";
-    case TransportError::kRefusedAddress:
-      return "refused_address";
-    case TransportError::kBadUrl:
-      return "bad_url";
-    case TransportError::kShutdown:
-      return "shutdown";
-    case TransportError::kOther:
-      return "other";
-  }
-  return "?";
-}
-
-absl::string_view HttpResponse::Header(absl::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (k == name) return v;
-  }
-  return {};
-}
+namespace herald::http {
 
 bool IsPrivateAddress(absl::string_view ip_text) {
   std::string ip(ip_text);
@@ -142,7 +113,7 @@ struct Transfer {
   curl_slist* header_list = nullptr;
   curl_slist* connect_to = nullptr;
   HttpRequest request;
-  Clock::time_point sent;  // when HttpClient::Send() took it
+  Clock::time_point sent;  // when CurlHttpClient::Send() took it
   HttpResponse response;
   HttpClient::Callback done;
   size_t max_body = 0;
@@ -207,7 +178,7 @@ int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/,
     return CURL_PREREQFUNC_ABORT;
   }
   // Through a proxy this is the proxy's address: the destination was
-  // checked before (HttpClient::Resolver).
+  // checked before (CurlHttpClient::Resolver).
   if (!t->request.allow_private_addresses && !t->proxied && IsPrivateAddress(conn_primary_ip)) {
     t->refused_address = true;
     t->refused_ip = conn_primary_ip;
@@ -248,7 +219,7 @@ TransportError Classify(CURLcode code) {
 }  // namespace
 
 // An event-loop thread, its epoll set and the libcurl multi handles it drives.
-class HttpClient::Loop {
+class CurlHttpClient::Loop {
  public:
   explicit Loop(HttpClientOptions options) : options_(options) {
     std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -611,9 +582,9 @@ class HttpClient::Loop {
 // not hold up the others; verdicts are kept for a short while (endpoints are
 // few hosts, pushes are many). Started on first use: apps that never refuse
 // private addresses (APNs, FCM) never start them.
-class HttpClient::Resolver {
+class CurlHttpClient::Resolver {
  public:
-  explicit Resolver(HttpClient* client) : client_(client) {}
+  explicit Resolver(CurlHttpClient* client) : client_(client) {}
   ~Resolver() { Stop(); }
 
   // Ends the threads; what is queued, and whatever comes later, is answered
@@ -756,7 +727,7 @@ class HttpClient::Resolver {
     return v;
   }
 
-  HttpClient* client_;
+  CurlHttpClient* client_;
   absl::Mutex mu_;
   std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -765,7 +736,7 @@ class HttpClient::Resolver {
   std::unordered_map<std::string, Verdict> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
-HttpClient::HttpClient(HttpClientOptions options) : proxied_(!options.proxy.empty()) {
+CurlHttpClient::CurlHttpClient(HttpClientOptions options) : proxied_(!options.proxy.empty()) {
   for (int i = 0; i < std::max(1, options.threads); ++i) {
     loops_.push_back(std::make_unique<Loop>(options));
   }
@@ -774,13 +745,13 @@ HttpClient::HttpClient(HttpClientOptions options) : proxied_(!options.proxy.empt
 
 // The resolver's threads stop first (they hand requests to the loops); the
 // object itself stays until the loops are gone, answering kShutdown.
-HttpClient::~HttpClient() {
+CurlHttpClient::~CurlHttpClient() {
   if (resolver_ != nullptr) resolver_->Stop();
   loops_.clear();
   resolver_.reset();
 }
 
-void HttpClient::Send(HttpRequest request, Callback done) {
+void CurlHttpClient::Send(HttpRequest request, Callback done) {
   // Only measured requests pay for the clock.
   SentAt sent;
   if (request.metrics != nullptr) {
@@ -794,7 +765,7 @@ void HttpClient::Send(HttpRequest request, Callback done) {
   SendToLoop(std::move(request), std::move(done), sent);
 }
 
-void HttpClient::SendToLoop(HttpRequest request, Callback done, SentAt sent) {
+void CurlHttpClient::SendToLoop(HttpRequest request, Callback done, SentAt sent) {
   Loop* loop = loops_.front().get();
   if (loops_.size() > 1) {
     if (MayMultiplex(request)) {
@@ -813,4 +784,4 @@ void HttpClient::SendToLoop(HttpRequest request, Callback done, SentAt sent) {
   loop->Send(std::move(request), std::move(done), sent);
 }
 
-}  // namespace herald::providers
+}  // namespace herald::http

@@ -1,4 +1,4 @@
-#include "providers/common/upstream_metrics.h"
+#include "http/upstream_metrics.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,9 +11,9 @@
 #include "absl/synchronization/notification.h"
 #include "common/metrics.h"
 #include "gtest/gtest.h"
-#include "providers/common/http_client.h"
+#include "http/curl_http_client.h"
 
-namespace herald::providers {
+namespace herald::http {
 namespace {
 
 bool Has(const std::string& line) {
@@ -52,7 +52,7 @@ TEST(UpstreamMetrics, HttpClientRecordsTransportFailures) {
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   close(fd);  // nobody listens there now
 
-  HttpClient client;
+  CurlHttpClient client;
   HttpRequest request;
   request.url = absl::StrCat("http://127.0.0.1:", ntohs(addr.sin_port), "/");
   request.metrics = UpstreamMetrics::For("im.example.client");
@@ -71,4 +71,4 @@ TEST(UpstreamMetrics, HttpClientRecordsTransportFailures) {
 }
 
 }  // namespace
-}  // namespace herald::providers
+}  // namespace herald::http

@@ -1,4 +1,4 @@
-#include "providers/common/endpoint.h"
+#include "http/endpoint.h"
 
 #include <curl/curl.h>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/glob.h"
 
-namespace herald::providers {
+namespace herald::http {
 
 std::optional<HttpEndpoint> ParseHttpEndpoint(const std::string& url) {
   // Control characters (a NUL above all, where libcurl would cut the URL
@@ -55,4 +55,4 @@ bool HostAllowList::Allows(absl::string_view host, absl::string_view port) const
   return false;
 }
 
-}  // namespace herald::providers
+}  // namespace herald::http

@@ -1,9 +1,5 @@
-// Asynchronous HTTP client shared by all providers: libcurl's multi interface
-// driven by event-loop threads (epoll + curl_multi_socket_action), each with
-// its own connections. HTTP/2 multiplexing where the server offers
-// it, connection reuse, TLS with an optional CA file, a timeout on every
-// request. Send() never blocks on the network; completions run on the loop
-// thread and must be quick (classify, then hand off).
+// The HTTP client interface providers push through, with its request,
+// answer and options types.
 #pragma once
 
 #include <chrono>
@@ -16,7 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace herald::providers {
+namespace herald::http {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
@@ -101,34 +97,18 @@ struct HttpClientOptions {
   std::string proxy;
 };
 
+// What providers send HTTP requests through. CurlHttpClient
+// (curl_http_client.h) is the implementation; FakeHttpClient
+// (fake_http_client.h) answers from a script in tests.
 class HttpClient {
  public:
-  explicit HttpClient(HttpClientOptions options = {});
-  ~HttpClient();  // Fails pending requests with kShutdown, joins the loops.
-  HttpClient(const HttpClient&) = delete;
-  HttpClient& operator=(const HttpClient&) = delete;
+  virtual ~HttpClient() = default;
 
   using Callback = std::function<void(HttpResponse)>;
-  // Queues the request; `done` runs exactly once, on a loop thread (or on
-  // the calling thread if the client is already shutting down, or on the
-  // resolver thread when a proxied destination is refused).
-  void Send(HttpRequest request, Callback done);
-
- private:
-  class Loop;
-  class Resolver;
-  using SentAt = std::chrono::steady_clock::time_point;  // when Send() took it
-  void SendToLoop(HttpRequest request, Callback done, SentAt sent);
-
-  const bool proxied_;
-  std::vector<std::unique_ptr<Loop>> loops_;
-  std::unique_ptr<Resolver> resolver_;  // only with a proxy; outlives loops_
+  // Queues the request; `done` runs exactly once, on a thread of the
+  // client's (or on the calling thread), and must be quick: classify, then
+  // hand off. Never blocks on the network.
+  virtual void Send(HttpRequest request, Callback done) = 0;
 };
 
-// True for addresses a public push endpoint must never resolve to: loopback,
-// RFC 1918, CGNAT, link-local, unique-local, multicast, unspecified, ...
-// `ip` is a textual IPv4 or IPv6 address; anything unparsable counts as
-// private (refuse when unsure).
-bool IsPrivateAddress(absl::string_view ip);
-
-}  // namespace herald::providers
+}  // namespace herald::http

@@ -1,4 +1,4 @@
-#include "providers/common/upstream_metrics.h"
+#include "http/upstream_metrics.h"
 
 #include <algorithm>
 #include <map>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
-namespace herald::providers {
+namespace herald::http {
 namespace {
 
 constexpr char kResponses[] = "herald_upstream_responses_total";
@@ -51,4 +51,4 @@ void UpstreamMetrics::Finished(int status, absl::Duration elapsed) const {
   responses_.Get(std::max(status, 0))->Add();
 }
 
-}  // namespace herald::providers
+}  // namespace herald::http
