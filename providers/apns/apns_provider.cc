@@ -209,15 +209,47 @@ struct ApnsProvider::Send {
   http::HttpRequest http;  // without authorization
   absl::Time deadline;
   std::function<void(Outcome)> done;
-  bool token_renewed = false;
+};
+
+// The token cache as the credential pushes are sent with.
+class ApnsProvider::TokenCredential final : public Credential {
+ public:
+  TokenCredential(std::shared_ptr<ApnsTokenCache> tokens, const std::string& app_id,
+                  const Clock* clock)
+      : tokens_(std::move(tokens)), app_id_(app_id), clock_(clock) {}
+
+  void Get(Callback done) override {
+    std::string error;
+    std::string jwt = tokens_->Get(clock_->Now(), &error);
+    if (jwt.empty()) {
+      HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a provider token: ", error);
+      return done(absl::InternalError("cannot sign the APNs provider token"));
+    }
+    done(std::move(jwt));
+  }
+  bool Refused(const std::string& used) override {
+    if (!tokens_->Expired(used, clock_->Now())) return false;
+    HERALD_LOG(kWarning, kComponent, "app ", app_id_,
+               ": APNs says the provider token expired; renewing it");
+    return true;
+  }
+
+ private:
+  std::shared_ptr<ApnsTokenCache> tokens_;
+  const std::string& app_id_;  // the provider's
+  const Clock* clock_;
 };
 
 ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
-                           std::shared_ptr<ApnsTokenCache> tokens, http::HttpClient* http)
+                           std::shared_ptr<ApnsTokenCache> tokens, http::HttpClient* http,
+                           const Clock* clock)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
-      tokens_(std::move(tokens)),
+      credential_(tokens == nullptr
+                      ? nullptr
+                      : std::make_unique<TokenCredential>(std::move(tokens), app_id_, clock)),
       http_(http),
+      clock_(clock),
       metrics_(http::UpstreamMetrics::For(app_id_)) {
   // Alerts can fire before Apple starts refusing the certificate.
   if (!options_.certfile.empty() && options_.certificate_not_after > 0) {
@@ -228,6 +260,8 @@ ApnsProvider::ApnsProvider(std::string app_id, ApnsOptions options,
         ->Set(options_.certificate_not_after);
   }
 }
+
+ApnsProvider::~ApnsProvider() = default;
 
 void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   const herald::v1::Device& device = *request.device;
@@ -278,48 +312,33 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
 }
 
 void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
-  absl::Time now = absl::Now();
-  std::optional<absl::Duration> timeout = AttemptTimeout(options_.common, send->deadline, now);
-  if (!timeout) {
-    send->done(DeadlinePassed());
-    return;
-  }
-  http::HttpRequest http = send->http;
-  http.timeout = *timeout;
-  std::string jwt;
-  if (tokens_ != nullptr) {
-    std::string error;
-    jwt = tokens_->Get(now, &error);
-    if (jwt.empty()) {
-      HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a provider token: ", error);
-      send->done(Outcome::Failed("cannot sign the APNs provider token"));
-      return;
-    }
-    http.headers.emplace_back("authorization", absl::StrCat("bearer ", jwt));
-  }
-  http_->Send(std::move(http), [this, send, jwt](http::HttpResponse response) {
-    const absl::Time now = absl::Now();
-    ApnsClassification c = ClassifyApnsResponse(response, now);
-    if (c.provider_token_expired && tokens_ != nullptr) {
-      if (!send->token_renewed && tokens_->Expired(jwt, now)) {
-        // Apple no longer accepts our token: try again with a new one, once.
-        HERALD_LOG(kWarning, kComponent, "app ", app_id_,
-                   ": APNs says the provider token expired; renewing it");
-        send->token_renewed = true;
-        Attempt(send);
-        return;
-      }
-      // A 5xx: the homeserver keeps the notification while the operator
-      // looks at the key or the clock.
-      c.outcome = Outcome::Failed(absl::StrCat(
-          c.outcome.detail, send->token_renewed
-                                ? " for a fresh provider token too"
-                                : " for a provider token less than 20 minutes old (Apple "
-                                  "allows a new one every 20 minutes; check the clock)"));
-    }
-    LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, c.outcome);
-    send->done(std::move(c.outcome));
-  });
+  SendWithCredential(
+      credential_.get(),
+      [this, send](const std::string& jwt, std::function<void(CredentialAnswer)> answer) {
+        std::optional<absl::Duration> timeout =
+            AttemptTimeout(options_.common, send->deadline, clock_->Now());
+        if (!timeout) return answer({DeadlinePassed()});
+        http::HttpRequest http = send->http;
+        http.timeout = *timeout;
+        if (!jwt.empty()) http.headers.emplace_back("authorization", absl::StrCat("bearer ", jwt));
+        http_->Send(std::move(http), [this, answer](http::HttpResponse response) {
+          ApnsClassification c = ClassifyApnsResponse(response, clock_->Now());
+          answer({std::move(c.outcome), c.provider_token_expired});
+        });
+      },
+      [this, send](CredentialAnswer last, bool renewed) {
+        if (last.refused && credential_ != nullptr) {
+          // A 5xx: the homeserver keeps the notification while the operator
+          // looks at the key or the clock.
+          last.outcome = Outcome::Failed(absl::StrCat(
+              last.outcome.detail, renewed
+                                       ? " for a fresh provider token too"
+                                       : " for a provider token less than 20 minutes old (Apple "
+                                         "allows a new one every 20 minutes; check the clock)"));
+        }
+        LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, last.outcome);
+        send->done(std::move(last.outcome));
+      });
 }
 
 namespace {
@@ -345,7 +364,7 @@ ProviderRegistration registration(
       }
       http::HttpClient* http = AppHttpClient(env, options.max_connections);
       return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens),
-                                            http);
+                                            http, env.clock);
     });
 
 }  // namespace

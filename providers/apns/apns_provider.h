@@ -8,6 +8,8 @@
 #include "absl/synchronization/mutex.h"
 #include "http/http_client.h"
 #include "providers/common/jwt.h"
+#include "common/executor.h"
+#include "providers/common/credential.h"
 #include "providers/common/provider.h"
 #include "http/upstream_metrics.h"
 
@@ -79,18 +81,22 @@ class ApnsTokenCache {
 
 class ApnsProvider : public Provider {
  public:
+  // `tokens` null: certificate auth. `clock` and `http` outlive the provider.
   ApnsProvider(std::string app_id, ApnsOptions options, std::shared_ptr<ApnsTokenCache> tokens,
-               http::HttpClient* http);
+               http::HttpClient* http, const Clock* clock = &Clock::Real());
+  ~ApnsProvider() override;
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
  private:
   struct Send;
+  class TokenCredential;
   void Attempt(std::shared_ptr<Send> send);
 
   std::string app_id_;
   ApnsOptions options_;
-  std::shared_ptr<ApnsTokenCache> tokens_;  // null with certificate auth
+  std::unique_ptr<TokenCredential> credential_;  // null with certificate auth
   http::HttpClient* http_;
+  const Clock* clock_;
   const http::UpstreamMetrics* metrics_;
 };
 

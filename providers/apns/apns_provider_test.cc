@@ -4,7 +4,10 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/manual_clock.h"
 #include "gtest/gtest.h"
+#include "http/fake_http_client.h"
+#include "providers/common/spec_notification.h"
 #include "rapidjson/document.h"
 
 namespace herald::providers::apns {
@@ -111,6 +114,69 @@ TEST(ApnsTokenCache, SharedRenewedAfterFiftyMinutesAndWhenExpired) {
   EXPECT_EQ(verified->claims_json,
             absl::StrCat(R"({"iss":"TEAMID1234","iat":)",
                          absl::ToUnixSeconds(t0 + absl::Minutes(70)), "}"));
+}
+
+// Apple refuses the provider token: renewed and sent once more only when
+// the token is at least 20 minutes old (Apple's rule), never twice.
+TEST(ApnsProviderTest, AnExpiredProviderTokenIsRenewedOnceWithinApplesRule) {
+  absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(TestKeyFile());
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto tokens = std::make_shared<ApnsTokenCache>(*key, "KEYID12345", "TEAMID1234");
+  http::FakeHttpClient http;
+  ManualClock clock;
+  ApnsOptions options;
+  options.base_url = "https://apns.example";
+  options.topic = "com.example.app";
+  ApnsProvider provider("com.example.app", options, tokens, &http, &clock);
+  herald::v1::Notification n = SpecNotification();
+  herald::v1::Device device;
+  device.set_app_id("com.example.app");
+  device.set_pushkey("3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+  auto push = [&] {
+    Outcome got;
+    provider.Push({&n, &device, "test", clock.Now() + absl::Seconds(10), 1},
+                  [&](Outcome o) { got = std::move(o); });
+    return got;  // the fake answers on the calling thread
+  };
+  auto bearer = [&](size_t i) {
+    const http::HttpRequest request = http.requests().at(i);
+    for (const auto& [name, value] : request.headers) {
+      if (name == "authorization") return value;
+    }
+    return std::string();
+  };
+  const std::string expired = R"({"reason":"ExpiredProviderToken"})";
+
+  // A token a minute old: renewing would break the rule. Failed, one request.
+  clock.Advance(absl::Minutes(1));
+  http.QueueStatus(403, expired);
+  Outcome fresh = push();
+  EXPECT_EQ(fresh.kind, Outcome::Kind::kFailed);
+  EXPECT_NE(fresh.detail.find("less than 20 minutes old"), std::string::npos) << fresh.detail;
+  ASSERT_EQ(http.requests().size(), 1u);
+
+  // 21 minutes later: renewed, sent again with the new token, delivered.
+  clock.Advance(absl::Minutes(21));
+  http.QueueStatus(403, expired);
+  Outcome renewed = push();
+  EXPECT_EQ(renewed.kind, Outcome::Kind::kDelivered) << renewed.detail;
+  ASSERT_EQ(http.requests().size(), 3u);
+  EXPECT_EQ(bearer(1), bearer(0));
+  EXPECT_NE(bearer(2), bearer(1));
+  EXPECT_EQ(http.requests()[2].url, http.requests()[1].url);
+  EXPECT_EQ(http.requests()[2].body, http.requests()[1].body);
+  EXPECT_EQ(tokens->renewals(), 2);
+
+  // Refused again and again 21 minutes on: two requests, then failed.
+  clock.Advance(absl::Minutes(21));
+  http.QueueStatus(403, expired);
+  http.QueueStatus(403, expired);
+  http.QueueStatus(403, expired);
+  Outcome twice = push();
+  EXPECT_EQ(twice.kind, Outcome::Kind::kFailed);
+  EXPECT_NE(twice.detail.find("for a fresh provider token too"), std::string::npos)
+      << twice.detail;
+  EXPECT_EQ(http.requests().size(), 5u);
 }
 
 struct OptionsCase {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "common/executor.h"
 #include "proto/herald/v1/herald.pb.h"
 #include "http/http_client.h"
 
@@ -89,6 +90,8 @@ struct ProviderEnv {
   // bounded pool of HTTP/2 connections to APNs), owned by the dispatcher.
   // Null in unit tests that do not need it.
   std::function<http::HttpClient*(const http::HttpClientOptions&)> new_http_client;
+  // The time pushes, tokens and deadlines are judged by.
+  const Clock* clock = &Clock::Real();
   // The CONNECT proxy every client uses (Config::proxy at start-up; a reload
   // keeps it, so that the shared client and the apps' own never differ).
   std::string proxy;

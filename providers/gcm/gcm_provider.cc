@@ -138,19 +138,20 @@ FcmClassification ClassifyFcmResponse(const http::HttpResponse& r, absl::Time no
 
 AccessTokenSource::AccessTokenSource(ServiceAccount account, http::HttpClient* http,
                                      std::string ca_file, absl::Duration timeout,
-                                     const http::UpstreamMetrics* metrics)
+                                     const http::UpstreamMetrics* metrics, const Clock* clock)
     : account_(std::move(account)),
       http_(http),
       ca_file_(std::move(ca_file)),
       timeout_(timeout),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      clock_(clock) {}
 
 void AccessTokenSource::Get(Callback done) {
   std::string token;
   bool start_fetch = false;
   {
     absl::MutexLock lock(&mu_);
-    if (token_.empty() || absl::Now() >= refresh_at_) {
+    if (token_.empty() || clock_->Now() >= refresh_at_) {
       waiters_.push_back(std::move(done));
       if (!fetching_) {
         fetching_ = true;
@@ -167,14 +168,17 @@ void AccessTokenSource::Get(Callback done) {
   }
 }
 
-void AccessTokenSource::Refused(const std::string& token) {
+bool AccessTokenSource::Refused(const std::string& token) {
+  HERALD_LOG(kWarning, kComponent, "FCM refused the access token of ", account_.client_email,
+             "; fetching a new one");
   absl::MutexLock lock(&mu_);
   if (token == token_) refresh_at_ = absl::InfinitePast();
+  return true;
 }
 
 
 void AccessTokenSource::Fetch() {
-  const int64_t iat = absl::ToUnixSeconds(absl::Now());
+  const int64_t iat = absl::ToUnixSeconds(clock_->Now());
   absl::StatusOr<std::string> assertion =
       MakeGoogleOAuthJwt(*account_.key, account_.client_email, kFcmScope, account_.token_uri,
                          iat, iat + absl::ToInt64Seconds(kAssertionLifetime));
@@ -229,7 +233,7 @@ void AccessTokenSource::OnFetched(http::HttpResponse response) {
     fetching_ = false;
     if (result.ok()) {
       token_ = *result;
-      refresh_at_ = absl::Now() + std::max(lifetime - kRefreshMargin, lifetime / 2);
+      refresh_at_ = clock_->Now() + std::max(lifetime - kRefreshMargin, lifetime / 2);
     }
     waiters.swap(waiters_);
   }
@@ -248,11 +252,11 @@ struct GcmProvider::Send {
   std::string body;
   absl::Time deadline;
   std::function<void(Outcome)> done;
-  bool token_renewed = false;
 };
 
 GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
-                         std::unique_ptr<AccessTokenSource> tokens, http::HttpClient* http)
+                         std::unique_ptr<AccessTokenSource> tokens, http::HttpClient* http,
+                         const Clock* clock)
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       fcm_options_(PrepareFcmOptions(options_.fcm_options_json)),
@@ -260,6 +264,7 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
                         "/messages:send")),
       tokens_(std::move(tokens)),
       http_(http),
+      clock_(clock),
       metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
@@ -281,42 +286,29 @@ void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> 
 }
 
 void GcmProvider::Attempt(std::shared_ptr<Send> send) {
-  tokens_->Get([this, send](absl::StatusOr<std::string> token) {
-    if (!token.ok()) {
-      send->done(token.status().code() == absl::StatusCode::kUnavailable
-                     ? Outcome::Retry(std::string(token.status().message()))
-                     : Outcome::Failed(std::string(token.status().message())));
-      return;
-    }
-    std::optional<absl::Duration> timeout =
-        AttemptTimeout(options_.common, send->deadline, absl::Now());
-    if (!timeout) {
-      send->done(DeadlinePassed());
-      return;
-    }
-    http::HttpRequest http;
-    http.url = url_;
-    http.body = send->body;
-    http.headers = {{"Content-Type", "application/json"},
-                    {"Authorization", absl::StrCat("Bearer ", *token)}};
-    http.ca_file = options_.common.ca_file;
-    http.timeout = *timeout;
-    http.metrics = metrics_;
-    std::string used = *token;
-    http_->Send(std::move(http), [this, send, used](http::HttpResponse response) {
-      FcmClassification c = ClassifyFcmResponse(response, absl::Now());
-      if (c.unauthorized && !send->token_renewed) {
-        HERALD_LOG(kWarning, kComponent, "app ", app_id_,
-                   ": FCM refused the access token; fetching a new one");
-        tokens_->Refused(used);
-        send->token_renewed = true;
-        Attempt(send);
-        return;
-      }
-      LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, c.outcome);
-      send->done(std::move(c.outcome));
-    });
-  });
+  SendWithCredential(
+      tokens_.get(),
+      [this, send](const std::string& token, std::function<void(CredentialAnswer)> answer) {
+        std::optional<absl::Duration> timeout =
+            AttemptTimeout(options_.common, send->deadline, clock_->Now());
+        if (!timeout) return answer({DeadlinePassed()});
+        http::HttpRequest http;
+        http.url = url_;
+        http.body = send->body;
+        http.headers = {{"Content-Type", "application/json"},
+                        {"Authorization", absl::StrCat("Bearer ", token)}};
+        http.ca_file = options_.common.ca_file;
+        http.timeout = *timeout;
+        http.metrics = metrics_;
+        http_->Send(std::move(http), [this, answer](http::HttpResponse response) {
+          FcmClassification c = ClassifyFcmResponse(response, clock_->Now());
+          answer({std::move(c.outcome), c.unauthorized});
+        });
+      },
+      [this, send](CredentialAnswer last, bool) {
+        LogOutcome(kComponent, send->request_id, app_id_, send->shown_key, last.outcome);
+        send->done(std::move(last.outcome));
+      });
 }
 
 namespace {
@@ -336,8 +328,9 @@ ProviderRegistration registration(
       // Token fetches apart from the sends: they are few and tell another story.
       auto tokens = std::make_unique<AccessTokenSource>(
           *std::move(account), http, options.common.ca_file, options.common.timeout,
-          http::UpstreamMetrics::For(app_id + " (oauth)"));
-      return std::make_unique<GcmProvider>(app_id, std::move(options), std::move(tokens), http);
+          http::UpstreamMetrics::For(app_id + " (oauth)"), env.clock);
+      return std::make_unique<GcmProvider>(app_id, std::move(options), std::move(tokens), http,
+                                           env.clock);
     });
 
 }  // namespace

@@ -11,6 +11,8 @@
 #include "absl/synchronization/mutex.h"
 #include "http/http_client.h"
 #include "providers/common/jwt.h"
+#include "common/executor.h"
+#include "providers/common/credential.h"
 #include "providers/common/provider.h"
 #include "http/upstream_metrics.h"
 #include "providers/gcm/fcm_message.h"
@@ -51,15 +53,16 @@ FcmClassification ClassifyFcmResponse(const http::HttpResponse& response, absl::
 // One OAuth2 access token shared by all pushes of an app: fetched when first
 // needed and again shortly before it expires. Pushes arriving during a fetch
 // wait for that one fetch; there is never a token request per push.
-class AccessTokenSource {
+class AccessTokenSource final : public Credential {
  public:
-  using Callback = std::function<void(absl::StatusOr<std::string> token)>;
   AccessTokenSource(ServiceAccount account, http::HttpClient* http, std::string ca_file,
-                    absl::Duration timeout, const http::UpstreamMetrics* metrics = nullptr);
+                    absl::Duration timeout, const http::UpstreamMetrics* metrics = nullptr,
+                    const Clock* clock = &Clock::Real());
   // `done` runs on this thread (token cached) or on the HTTP client's thread.
-  void Get(Callback done);
-  // The token was refused by FCM: the next Get() fetches a new one (once per token).
-  void Refused(const std::string& token);
+  void Get(Callback done) override;
+  // The token was refused by FCM: the next Get() fetches a new one (once per
+  // token). Always worth one more try.
+  bool Refused(const std::string& token) override;
 
  private:
   void Fetch();  // without mu_ held
@@ -70,6 +73,7 @@ class AccessTokenSource {
   std::string ca_file_;
   absl::Duration timeout_;
   const http::UpstreamMetrics* metrics_;  // of the token endpoint's answers
+  const Clock* clock_;
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
   absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
@@ -79,8 +83,9 @@ class AccessTokenSource {
 
 class GcmProvider : public Provider {
  public:
+  // `tokens` null only in tests that never push. `http` and `clock` outlive it.
   GcmProvider(std::string app_id, GcmOptions options, std::unique_ptr<AccessTokenSource> tokens,
-              http::HttpClient* http);
+              http::HttpClient* http, const Clock* clock = &Clock::Real());
   void Push(const PushRequest& request, std::function<void(Outcome)> done) override;
 
  private:
@@ -93,6 +98,7 @@ class GcmProvider : public Provider {
   std::string url_;
   std::unique_ptr<AccessTokenSource> tokens_;
   http::HttpClient* http_;
+  const Clock* clock_;
   const http::UpstreamMetrics* metrics_;
 };
 

@@ -1,7 +1,12 @@
 #include "providers/gcm/gcm_provider.h"
 
 #include "absl/strings/str_cat.h"
+#include <cstdlib>
+
+#include "common/manual_clock.h"
 #include "gtest/gtest.h"
+#include "http/fake_http_client.h"
+#include "providers/common/spec_notification.h"
 
 namespace herald::providers::gcm {
 namespace {
@@ -102,6 +107,96 @@ TEST(ReadGcmOptions, ChecksKeys) {
 TEST(LoadServiceAccount, Errors) {
   EXPECT_NE(LoadServiceAccount("/nonexistent.json").status().message().find("cannot read"),
             std::string::npos);
+}
+
+
+// FCM refuses the access token (401): a new one is fetched and the message
+// sent once more; refused again, the push fails without a third send.
+class GcmRenewTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
+    const std::string path = dir + "/fcm-test-rsa.pem";
+    ASSERT_EQ(std::system(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '" +
+                           path + "' 2>/dev/null")
+                              .c_str()),
+              0);
+    absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(path);
+    ASSERT_TRUE(key.ok()) << key.status();
+    ServiceAccount account;
+    account.client_email = "push@example.iam.gserviceaccount.com";
+    account.token_uri = "https://oauth.example/token";
+    account.key = std::make_shared<SigningKey>(*std::move(key));
+    // The token endpoint hands out tok-1, tok-2, ...; the send endpoint
+    // answers from `sends_`, then 200.
+    http_.SetResponder([this](const http::HttpRequest& r) {
+      if (r.url == "https://oauth.example/token") {
+        return http::StatusResponse(
+            200, absl::StrCat(R"({"access_token":"tok-)", ++tokens_issued_,
+                              R"(","expires_in":3600,"token_type":"Bearer"})"));
+      }
+      if (sends_.empty()) return http::StatusResponse(200, R"({"name":"projects/p/messages/1"})");
+      http::HttpResponse next = sends_.front();
+      sends_.erase(sends_.begin());
+      return next;
+    });
+    GcmOptions options;
+    options.endpoint = "https://fcm.example";
+    options.project_id = "p";
+    provider_ = std::make_unique<GcmProvider>(
+        "com.example.android", options,
+        std::make_unique<AccessTokenSource>(std::move(account), &http_, "", absl::Seconds(5),
+                                            nullptr, &clock_),
+        &http_, &clock_);
+  }
+
+  Outcome Push() {
+    herald::v1::Notification n = SpecNotification();
+    herald::v1::Device device;
+    device.set_app_id("com.example.android");
+    device.set_pushkey("fcm-registration-token");
+    Outcome got;
+    provider_->Push({&n, &device, "test", clock_.Now() + absl::Seconds(10), 1},
+                    [&](Outcome o) { got = std::move(o); });
+    return got;
+  }
+
+  // "token" or the bearer token of each request, in order.
+  std::vector<std::string> Sent() {
+    std::vector<std::string> sent;
+    for (const http::HttpRequest& r : http_.requests()) {
+      std::string what = "token";
+      for (const auto& [name, value] : r.headers) {
+        if (name == "Authorization") what = value;
+      }
+      sent.push_back(what);
+    }
+    return sent;
+  }
+
+  http::FakeHttpClient http_;
+  ManualClock clock_;
+  int tokens_issued_ = 0;
+  std::vector<http::HttpResponse> sends_;
+  std::unique_ptr<GcmProvider> provider_;
+};
+
+TEST_F(GcmRenewTest, ARefusedTokenIsReplacedAndTheMessageSentOnceMore) {
+  sends_.push_back(Answer(401, "UNAUTHENTICATED"));
+  Outcome o = Push();
+  EXPECT_EQ(o.kind, Outcome::Kind::kDelivered) << o.detail;
+  EXPECT_EQ(Sent(), (std::vector<std::string>{"token", "Bearer tok-1", "token", "Bearer tok-2"}));
+  // The new token is kept for the next push.
+  EXPECT_EQ(Push().kind, Outcome::Kind::kDelivered);
+  EXPECT_EQ(Sent().back(), "Bearer tok-2");
+}
+
+TEST_F(GcmRenewTest, RefusedTwiceFailsWithoutAThirdSend) {
+  sends_ = {Answer(401, "UNAUTHENTICATED"), Answer(401, "UNAUTHENTICATED"),
+            Answer(401, "UNAUTHENTICATED")};
+  Outcome o = Push();
+  EXPECT_EQ(o.kind, Outcome::Kind::kFailed);
+  EXPECT_EQ(Sent(), (std::vector<std::string>{"token", "Bearer tok-1", "token", "Bearer tok-2"}));
 }
 
 }  // namespace

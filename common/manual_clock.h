@@ -1,0 +1,26 @@
+// A Clock for tests: it stands still until told to move.
+#pragma once
+
+#include "absl/synchronization/mutex.h"
+#include "common/executor.h"
+
+namespace herald {
+
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(absl::Time start = absl::FromUnixSeconds(1700000000)) : now_(start) {}
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace herald
