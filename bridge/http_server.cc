@@ -100,6 +100,12 @@ Gauge* OpenConnections() {
   return g;
 }
 
+Gauge* IdleConnections() {
+  static Gauge* g = Metrics::Global().GetGauge(
+      "herald_http_connections_idle", "Open HTTP connections waiting for their next request.");
+  return g;
+}
+
 // At http.max_connections: a newcomer took the place of the longest-idle
 // connection (evicted_idle), or was closed because none was idle (refused).
 Counter* ConnectionsAtLimit(bool evicted) {
@@ -170,10 +176,11 @@ struct Pending {
   bool listed = false;
 };
 
-// Connections waiting for their next request, oldest first. When every
-// connection allowed is open, the oldest of these is closed to make room for
-// a newcomer: a client holding thousands of idle connections loses its own
-// oldest, not everyone else their service.
+// Connections waiting for their next request (or their first), longest
+// waiting first. When every connection allowed is open, the longest-idle is
+// closed to make room for a newcomer: connections that only hold a slot give
+// way to clients that come to send something, oldest first, whoever opened
+// them.
 class IdleSessions {
  public:
   using List = std::list<std::weak_ptr<Session>>;
@@ -187,15 +194,17 @@ class IdleSessions {
     absl::MutexLock lock(&mu_);
     mark->at = list_.insert(list_.end(), std::move(session));
     mark->listed = true;
+    IdleConnections()->Add(1);
   }
   void Remove(Mark* mark) {
     absl::MutexLock lock(&mu_);
     if (!mark->listed) return;
     mark->listed = false;
     list_.erase(mark->at);
+    IdleConnections()->Add(-1);
   }
-  // Takes the oldest still alive off the list; null when there is none.
-  // The caller is handed the session's Mark too, to clear it.
+  // Takes the oldest still alive off the list (clearing its Mark); null
+  // when there is none.
   std::shared_ptr<Session> TakeOldest();
 
  private:
@@ -239,11 +248,17 @@ class Session : public std::enable_shared_from_this<Session> {
                    beast::bind_front_handler(&Session::Read, shared_from_this()));
   }
 
-  // Closes the connection if it is still waiting for its next request (one
-  // may have begun since it was picked; that one is served).
-  void EvictIfIdle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->waiting_idle_) self->Close();
+  // Closes this connection to make room for `newcomer` if it still waits
+  // for its next request. If one has begun on it since it was picked (that
+  // one is served), the next longest-idle is tried; with none left the
+  // newcomer is closed instead, so that the cap holds.
+  void EvictFor(std::shared_ptr<Session> newcomer) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), newcomer] {
+      if (self->waiting_idle_) return self->Close();
+      if (std::shared_ptr<Session> next = self->shared_->idle->TakeOldest()) {
+        return next->EvictFor(newcomer);
+      }
+      asio::post(newcomer->stream_.get_executor(), [newcomer] { newcomer->Close(); });
     });
   }
 
@@ -320,7 +335,7 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_.expires_after(shared_->body_timeout);
       return asio::async_write(stream_, asio::buffer(kContinue),
                                [self = shared_from_this()](beast::error_code ec, size_t) {
-                                 if (ec) return self->OnRead(ec, 0);
+                                 if (ec) return self->Close();  // the client is gone
                                  self->ReadBody();
                                });
     }
@@ -538,6 +553,7 @@ std::shared_ptr<Session> IdleSessions::TakeOldest() {
     std::shared_ptr<Session> oldest = list_.front().lock();
     if (oldest != nullptr) oldest->idle_mark()->listed = false;
     list_.pop_front();
+    IdleConnections()->Add(-1);
     if (oldest != nullptr) return oldest;
   }
   return nullptr;
@@ -669,13 +685,14 @@ class HttpServer::Impl {
                                beast::error_code ignored;
                                socket.close(ignored);
                              } else if (!ec) {
-                               if (evicted != nullptr) {
-                                 LogConnectionsFull(true);
-                                 evicted->EvictIfIdle();
-                               }
                                beast::error_code ignored;
                                socket.set_option(tcp::no_delay(true), ignored);
-                               std::make_shared<Session>(std::move(socket), &shared_)->Run();
+                               auto session = std::make_shared<Session>(std::move(socket), &shared_);
+                               if (evicted != nullptr) {
+                                 LogConnectionsFull(true);
+                                 evicted->EvictFor(session);
+                               }
+                               session->Run();
                              }
                              if (acceptor->is_open()) Accept(acceptor);
                            });

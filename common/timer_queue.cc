@@ -4,17 +4,22 @@ namespace herald {
 
 TimerQueue::TimerQueue() : thread_([this] { Loop(); }) {}
 
-TimerQueue::~TimerQueue() {
+TimerQueue::~TimerQueue() { Stop(); }
+
+void TimerQueue::Stop() {
+  std::multimap<absl::Time, std::function<void()>> dropped;  // destroyed unlocked
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    dropped.swap(due_);
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void TimerQueue::RunAt(absl::Time when, std::function<void()> fn) {
   absl::MutexLock lock(&mu_);
-  due_.emplace(when, std::move(fn));
+  if (!stopping_) due_.emplace(when, std::move(fn));
+  // else dropped: `fn` is destroyed on return, after the lock is released
 }
 
 void TimerQueue::Loop() {

@@ -15,8 +15,11 @@ namespace herald {
 class TimerQueue final : public Timer {
  public:
   TimerQueue();
-  // Drops callbacks not yet due (runs none of them) and joins the thread.
+  // Stop(), then gone.
   ~TimerQueue() override;
+  // Drops the callbacks not yet due (runs none of them), joins the thread;
+  // from then on RunAt() drops what it is given. Idempotent.
+  void Stop();
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
 
@@ -28,7 +31,7 @@ class TimerQueue final : public Timer {
   absl::Mutex mu_;
   std::multimap<absl::Time, std::function<void()>> due_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::thread thread_;  // joined by Stop()
 };
 
 }  // namespace herald

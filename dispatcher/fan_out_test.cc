@@ -220,6 +220,7 @@ TEST_F(FanOutTest, NoRetryThatCannotFinishBeforeTheDeadline) {
   EXPECT_EQ(Only(r).retry_after_ms(), 5000);  // passed on to the homeserver
   EXPECT_TRUE(time_.waits().empty());
   // Each attempt is told the deadline.
+  ASSERT_EQ(provider_->calls.size(), 1u);
   EXPECT_EQ(provider_->calls[0].deadline, time_.Now() + absl::Seconds(3));
 }
 
@@ -377,6 +378,37 @@ TEST_F(FanOutTest, PushesRunOnTheExecutorNotTheCallersThread) {
   time_.Run();
   EXPECT_EQ(provider_->calls.size(), 1u);
   EXPECT_EQ(r.done, 1);
+}
+
+TEST_F(FanOutTest, NoDevicesIsAnsweredAtOnce) {
+  auto request = Request({});
+  Result r;
+  Start(request, &r);
+  EXPECT_EQ(r.done, 1);
+  EXPECT_EQ(r.response.outcomes_size(), 0);
+}
+
+// The caller may free the request and the answer as soon as on_done runs
+// (the gRPC reactor does): nothing may read them after (ASan checks).
+TEST_F(FanOutTest, NothingIsReadAfterOnDone) {
+  provider_->Hold();
+  auto request = std::make_unique<herald::v1::DispatchRequest>(
+      Request({{"com.example.app", "a"}, {"com.example.app", "b"}, {"org.unknown", "c"}}));
+  auto response = std::make_unique<herald::v1::DispatchResponse>();
+  int done = 0;
+  int outcomes = 0;
+  StartFanOut(apps_, env_, request.get(), response.get(), time_.Now() + absl::Seconds(10),
+              [&] {
+                ++done;
+                outcomes = response->outcomes_size();
+                request.reset();
+                response.reset();
+              });
+  time_.Run();
+  provider_->Release();
+  time_.Run();
+  EXPECT_EQ(done, 1);
+  EXPECT_EQ(outcomes, 3);
 }
 
 }  // namespace

@@ -210,11 +210,15 @@ int main(int argc, char** argv) {
   };
   while (busy() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
   retired.clear();
-  // Retry timers first: one firing now would send on a destroyed client;
-  // then the pool runs what is left of the pushes it was given.
-  timers.reset();
+  // Retry timers stop first (one firing now would send on a destroyed
+  // client; later ones are dropped); the pool runs what is left of the
+  // pushes it was given; the HTTP client fails what is still out; only then
+  // may the timers' object go, since those last answers may still ask it for
+  // a retry.
+  timers->Stop();
   pool.reset();
   http.reset();
+  timers.reset();
   HERALD_LOG(kInfo, kComponent, "stopped");
   return 0;
 }

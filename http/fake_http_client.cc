@@ -12,6 +12,20 @@ HttpResponse StatusResponse(int status, std::string body, HttpHeaders headers) {
   return r;
 }
 
+FakeHttpClient::~FakeHttpClient() {
+  std::vector<std::pair<Callback, HttpResponse>> held;
+  {
+    absl::MutexLock lock(&mu_);
+    held.swap(held_);
+  }
+  for (auto& [done, ignored] : held) {
+    HttpResponse gone;
+    gone.error = TransportError::kShutdown;
+    gone.error_detail = "HTTP client is shutting down";
+    done(std::move(gone));
+  }
+}
+
 void FakeHttpClient::SetResponder(Responder responder) {
   absl::MutexLock lock(&mu_);
   responder_ = std::move(responder);
@@ -39,13 +53,13 @@ void FakeHttpClient::Hold() {
 }
 
 void FakeHttpClient::Release() {
-  std::vector<std::function<void()>> held;
+  std::vector<std::pair<Callback, HttpResponse>> held;
   {
     absl::MutexLock lock(&mu_);
     holding_ = false;
     held.swap(held_);
   }
-  for (auto& answer : held) answer();
+  for (auto& [done, response] : held) done(std::move(response));
 }
 
 size_t FakeHttpClient::held() const {
@@ -77,9 +91,7 @@ void FakeHttpClient::Send(HttpRequest request, Callback done) {
   {
     absl::MutexLock lock(&mu_);
     if (holding_) {
-      held_.push_back([done = std::move(done), response = std::move(response)]() mutable {
-        done(std::move(response));
-      });
+      held_.emplace_back(std::move(done), std::move(response));
       return;
     }
   }

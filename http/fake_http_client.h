@@ -5,6 +5,7 @@
 
 #include <deque>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -14,6 +15,9 @@ namespace herald::http {
 
 class FakeHttpClient final : public HttpClient {
  public:
+  // Answers what is still held with kShutdown, as CurlHttpClient does.
+  ~FakeHttpClient() override;
+
   // What a request not covered by Queue() is answered: 200 with no body
   // unless set.
   using Responder = std::function<HttpResponse(const HttpRequest&)>;
@@ -23,7 +27,8 @@ class FakeHttpClient final : public HttpClient {
   void QueueStatus(int status, std::string body = "", HttpHeaders headers = {});
   void QueueError(TransportError error);
 
-  // While held, answers wait until Release() (which sends them in order).
+  // While held, answers wait until Release() (which sends them in order;
+  // a Send() racing with Release() may be answered before the held ones).
   void Hold();
   void Release();
   size_t held() const;
@@ -38,7 +43,7 @@ class FakeHttpClient final : public HttpClient {
   Responder responder_ ABSL_GUARDED_BY(mu_);
   std::deque<HttpResponse> queued_ ABSL_GUARDED_BY(mu_);
   bool holding_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::function<void()>> held_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<Callback, HttpResponse>> held_ ABSL_GUARDED_BY(mu_);
   std::vector<HttpRequest> requests_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -44,5 +44,15 @@ TEST(FakeHttpClientTest, HeldAnswersWaitForRelease) {
   EXPECT_EQ(answered, 2);  // no longer held
 }
 
+TEST(FakeHttpClientTest, HeldAnswersAreShutdownWhenTheClientGoes) {
+  TransportError got = TransportError::kNone;
+  {
+    FakeHttpClient client;
+    client.Hold();
+    client.Send(Post("/x"), [&](HttpResponse r) { got = r.error; });
+  }
+  EXPECT_EQ(got, TransportError::kShutdown);
+}
+
 }  // namespace
 }  // namespace herald::http

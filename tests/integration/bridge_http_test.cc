@@ -73,7 +73,9 @@ class SteadyClient {
   }
 
   // Stops once at least `min_requests` have been answered, prints the
-  // figures, and checks them: a slow hostile client would show as seconds.
+  // figures, and checks them: a client holding the bridge hostage would
+  // show as seconds on every request (the median), not one stall on a
+  // loaded machine (the worst is bounded loosely).
   void Finish(int min_requests = 10) {
     while (answered_.load() < min_requests && absl::Now() - start_ < absl::Seconds(30)) {
       absl::SleepFor(absl::Milliseconds(5));
@@ -88,7 +90,8 @@ class SteadyClient {
               << " requests, " << failed_ << " not 200, p50 " << absl::FormatDuration(p50)
               << ", max " << absl::FormatDuration(max) << "\n";
     EXPECT_EQ(failed_, 0) << name_ << "; the first: " << first_failure_;
-    EXPECT_LT(max, absl::Seconds(1)) << name_;
+    EXPECT_LT(p50, absl::Milliseconds(250)) << name_;
+    EXPECT_LT(max, absl::Seconds(5)) << name_;
   }
 
  private:
@@ -450,15 +453,15 @@ TEST_F(BridgeHttpTest, ExpectContinueChunkedAndHttp10BodiesArePushed) {
                            old_body.size(), "\r\n\r\n", old_body));
   EXPECT_EQ(old.find("HTTP/1.0 200 OK\r\n"), 0u) << old;
   EXPECT_NE(old.find(R"({"rejected":[]})"), std::string::npos) << old;
-  // The three were pushed, each once.
-  rapidjson::Document reqs = fake_->Requests(3);
+  // The three were pushed, each once (each was answered after its push).
+  rapidjson::Document reqs = fake_->Requests();
   ASSERT_TRUE(reqs.IsArray());
-  std::set<std::string> paths;
+  std::multiset<std::string> paths;
   for (const auto& r : reqs.GetArray()) {
     const std::string path = r["path"].GetString();
     if (path.find("/up/steady-") != 0) paths.insert(path);
   }
-  EXPECT_EQ(paths, (std::set<std::string>{"/up/chunked", "/up/continue", "/up/http10"}));
+  EXPECT_EQ(paths, (std::multiset<std::string>{"/up/chunked", "/up/continue", "/up/http10"}));
   steady.Finish();
 }
 
@@ -658,20 +661,18 @@ TEST(HostileClientTest, AtTheConnectionLimitTheLongestIdleMakesRoom) {
     ASSERT_TRUE(SendAll(busy.back(), "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n"));
   }
   ASSERT_EQ(await_open(3), 3);
-  // Each has been read (so is not idle) once its first bytes came in; a
-  // newcomer that still found one idle took its place and is tried again.
-  bool refused = false;
-  for (int i = 0; i < 20 && !refused; ++i) {
-    const int extra = ConnectTo(port);
-    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
-    SendAll(extra, ping);
-    const ssize_t n = read(extra, buf, sizeof(buf));
-    // Closed unanswered: an end, or a reset for the ping it never read.
-    refused = n == 0 || (n < 0 && errno == ECONNRESET);
-    close(extra);
-    await_open(3);
+  // Each is busy once the bridge has read its first bytes.
+  for (int i = 0; i < 500 && metric("herald_http_connections_idle") != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_TRUE(refused) << "a newcomer was never refused";
+  ASSERT_EQ(metric("herald_http_connections_idle"), 0);
+  const int extra = ConnectTo(port);
+  setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &two_seconds, sizeof(two_seconds));
+  SendAll(extra, ping);
+  const ssize_t n = read(extra, buf, sizeof(buf));
+  close(extra);
+  // Closed unanswered: an end, or a reset for the ping it never read.
+  EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n;
   EXPECT_GE(metric(R"(herald_http_connections_at_limit_total{action="refused"})"), 1);
   EXPECT_NE(herald.bridge().Log().find("none idle, refusing new ones"), std::string::npos)
       << herald.bridge().Log();
