@@ -415,11 +415,8 @@ Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
               absl::StrCat("log:\n  level: debug\n",
                            "http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n", http_yaml,
                            "dispatcher:\n  listen: 127.0.0.1:0\n  target: ", target, "\n",
-                           // Tests resend the same event to the same devices on
-                           // purpose; the dedup tests turn it on themselves.
-                           dispatcher_yaml.find("dedup_max_entries") == std::string::npos
-                               ? "  dedup_max_entries: 0\n"
-                               : "",
+                           // Production defaults (the push memory on); a test
+                           // that needs otherwise says so in dispatcher_yaml.
                            dispatcher_yaml, "apps:\n", apps_yaml));
   };
   write_config("dns:///127.0.0.1:1");  // the dispatcher does not read it
