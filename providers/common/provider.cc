@@ -11,6 +11,7 @@ namespace {
 struct Registry {
   absl::Mutex mu;
   std::map<std::string, ProviderFactory> factories ABSL_GUARDED_BY(mu);
+  std::map<std::string, ProviderCommand> commands ABSL_GUARDED_BY(mu);
 };
 
 Registry& GetRegistry() {
@@ -115,6 +116,27 @@ std::vector<std::string> ProviderRegistry::Types() {
   absl::MutexLock lock(&r.mu);
   std::vector<std::string> out;
   for (const auto& [type, factory] : r.factories) out.push_back(type);
+  return out;
+}
+
+void ProviderRegistry::RegisterCommand(const std::string& name, ProviderCommand command) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  r.commands[name] = std::move(command);
+}
+
+const ProviderCommand* ProviderRegistry::FindCommand(const std::string& name) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.commands.find(name);
+  return it == r.commands.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ProviderRegistry::Commands() {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  std::vector<std::string> out;
+  for (const auto& [name, command] : r.commands) out.push_back(name);
   return out;
 }
 

@@ -148,11 +148,21 @@ http::HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections);
 using ProviderFactory = std::function<absl::StatusOr<std::unique_ptr<Provider>>(
     const std::string& app_id, ConfigMap& map, const ProviderEnv& env)>;
 
+// A provider's own command line action: `herald-dispatcher --NAME APP_ID`
+// runs it on the config file and prints what it returns (Web Push's
+// --print-vapid-public-key), so that the dispatcher knows no provider.
+using ProviderCommand = std::function<absl::StatusOr<std::string>(
+    const std::string& config_file, const std::string& app_id)>;
+
 class ProviderRegistry {
  public:
   static void Register(const std::string& type, ProviderFactory factory);
   static const ProviderFactory* Find(const std::string& type);
   static std::vector<std::string> Types();
+
+  static void RegisterCommand(const std::string& name, ProviderCommand command);
+  static const ProviderCommand* FindCommand(const std::string& name);
+  static std::vector<std::string> Commands();
 };
 
 // Registers a factory at static-initialization time; link the provider's
@@ -160,6 +170,11 @@ class ProviderRegistry {
 struct ProviderRegistration {
   ProviderRegistration(const std::string& type, ProviderFactory factory) {
     ProviderRegistry::Register(type, std::move(factory));
+  }
+};
+struct ProviderCommandRegistration {
+  ProviderCommandRegistration(const std::string& name, ProviderCommand command) {
+    ProviderRegistry::RegisterCommand(name, std::move(command));
   }
 };
 

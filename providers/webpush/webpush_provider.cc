@@ -254,4 +254,12 @@ absl::StatusOr<std::string> VapidPublicKeyForApp(const std::string& config_file,
   return absl::NotFoundError(absl::StrCat(config_file, ": no app '", app_id, "'"));
 }
 
+namespace {
+
+// herald-dispatcher --print-vapid-public-key APP_ID: the key Web Push
+// clients must subscribe with (applicationServerKey).
+ProviderCommandRegistration print_vapid_public_key("print-vapid-public-key",
+                                                   &VapidPublicKeyForApp);
+
+}  // namespace
 }  // namespace herald::providers::webpush
