@@ -5,14 +5,15 @@
 #include <cstdlib>
 #include <string>
 
-#include "providers/common/jwt.h"
+#include "providers/apns/apns_provider.h"
+#include "providers/common/signing_key.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string pem(reinterpret_cast<const char*>(data), size);
   auto key = herald::providers::SigningKey::FromPem(pem);
   if (!key.ok()) return 0;
   if (key->is_ec_p256()) {
-    if (!herald::providers::MakeApnsJwt(*key, "KEYID", "TEAM", 1700000000).ok()) std::abort();
+    if (!herald::providers::apns::MakeApnsJwt(*key, "KEYID", "TEAM", 1700000000).ok()) std::abort();
   }
   return 0;
 }

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "providers/common/jwt.h"
+#include "providers/common/encoding.h"
 #include "providers/webpush/webpush_crypto.h"
 
 namespace {

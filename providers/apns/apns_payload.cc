@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "providers/common/device_data.h"
-#include "providers/common/jwt.h"
+#include "providers/common/encoding.h"
 #include "rapidjson/document.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"

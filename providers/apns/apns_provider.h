@@ -7,7 +7,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "http/http_client.h"
-#include "providers/common/jwt.h"
+#include "providers/common/jws.h"
 #include "common/executor.h"
 #include "providers/common/credential.h"
 #include "providers/common/provider.h"
@@ -102,5 +102,11 @@ class ApnsProvider : public Provider {
 
 // A random (v4) UUID in lower case, for apns-id.
 std::string NewUuid();
+
+// APNs provider token: header {"alg":"ES256","kid":KEY_ID}, claims
+// {"iss":TEAM_ID,"iat":IAT}. Needs an EC P-256 key; key_id and team_id must
+// be non-empty.
+absl::StatusOr<std::string> MakeApnsJwt(const SigningKey& key, absl::string_view key_id,
+                                        absl::string_view team_id, int64_t iat);
 
 }  // namespace herald::providers::apns

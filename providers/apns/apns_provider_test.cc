@@ -1,3 +1,4 @@
+#include "providers/common/encoding.h"
 #include "providers/apns/apns_provider.h"
 
 #include <cstdlib>
@@ -6,6 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/manual_clock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/match.h"
+#include "providers/common/jws_verify.h"
+#include "providers/common/jose_testing.h"
 #include "http/fake_http_client.h"
 #include "providers/common/spec_notification.h"
 #include "rapidjson/document.h"
@@ -239,6 +243,49 @@ TEST(ApnsTokenCache, SharedByKeyAcrossProviders) {
   EXPECT_EQ(one.get(), same.get());
   std::shared_ptr<ApnsTokenCache> other_id = ApnsTokenCache::Shared(*b, "KEYID99999", "TEAMID1234");
   EXPECT_NE(one.get(), other_id.get());
+}
+
+// The provider token builder, signed and checked with jws_verify.
+TEST(MakeApnsJwtTest, SignsWhatTheServiceExpects) {
+  testing::Pkey ec = testing::GenEc("P-256");
+  testing::Pkey rsa = testing::GenRsa(2048);
+  ASSERT_NE(ec, nullptr);
+  ASSERT_NE(rsa, nullptr);
+  auto EcKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(ec.get())); };
+  auto RsaKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(rsa.get())); };
+  EVP_PKEY* ec_ = ec.get();
+  EVP_PKEY* rsa_ = rsa.get();
+  (void)ec_;
+  (void)rsa_;
+  using testing::Parts;
+  using testing::PublicPem;
+  using testing::Split;
+  SigningKey key = EcKey();
+  absl::StatusOr<std::string> jwt = MakeApnsJwt(key, "ABC123DEFG", "DEF123GHIJ", 1700000000);
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  Parts parts = Split(*jwt);
+  EXPECT_EQ(parts.header, R"({"alg":"ES256","kid":"ABC123DEFG"})");
+  EXPECT_EQ(parts.claims, R"({"iss":"DEF123GHIJ","iat":1700000000})");
+  EXPECT_EQ(parts.signature.size(), 64u);
+  absl::StatusOr<VerifiedJwt> v = VerifyJwt(*jwt, PublicPem(ec_));
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(v->header_json, parts.header);
+  EXPECT_EQ(v->claims_json, parts.claims);
+  // The first part is exactly base64url of the header text.
+  EXPECT_TRUE(absl::StartsWith(*jwt, Base64UrlEncode(R"({"alg":"ES256","kid":"ABC123DEFG"})") + "."));
+
+  // Escaping is rapidjson's.
+  jwt = MakeApnsJwt(key, "K\"1", "T\\2\x01", -5);
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  parts = Split(*jwt);
+  EXPECT_EQ(parts.header, R"({"alg":"ES256","kid":"K\"1"})");
+  EXPECT_EQ(parts.claims, R"({"iss":"T\\2\u0001","iat":-5})");
+
+  EXPECT_EQ(MakeApnsJwt(RsaKey(), "A", "B", 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(MakeApnsJwt(key, "", "B", 1).ok());
+  EXPECT_FALSE(MakeApnsJwt(key, "A", "", 1).ok());
+  EXPECT_FALSE(MakeApnsJwt(key, "\xff", "B", 1).ok());  // Not UTF-8.
 }
 
 }  // namespace

@@ -334,4 +334,30 @@ ProviderRegistration registration(
     });
 
 }  // namespace
+absl::StatusOr<std::string> MakeGoogleOAuthJwt(const SigningKey& key,
+                                               absl::string_view client_email,
+                                               absl::string_view scope,
+                                               absl::string_view token_uri, int64_t iat,
+                                               int64_t exp) {
+  if (!key.is_rsa()) return absl::InvalidArgumentError("Google OAuth assertions need an RSA key");
+  if (absl::Status s = RequireNonEmpty(client_email, "client_email"); !s.ok()) return s;
+  if (absl::Status s = RequireNonEmpty(scope, "scope"); !s.ok()) return s;
+  if (absl::Status s = RequireNonEmpty(token_uri, "token_uri"); !s.ok()) return s;
+  if (exp <= iat || exp - iat > 3600) {
+    return absl::InvalidArgumentError("Google OAuth assertion needs iat < exp <= iat + 3600");
+  }
+  std::optional<std::string> header = JoseObject().Str("alg", "RS256").Str("typ", "JWT").Finish();
+  std::optional<std::string> claims = JoseObject()
+                                          .Str("iss", client_email)
+                                          .Str("scope", scope)
+                                          .Str("aud", token_uri)
+                                          .Int("iat", iat)
+                                          .Int("exp", exp)
+                                          .Finish();
+  if (!header.has_value() || !claims.has_value()) {
+    return absl::InvalidArgumentError("client_email / scope / token_uri must be valid UTF-8");
+  }
+  return SignJwt(key, *header, *claims);
+}
+
 }  // namespace herald::providers::gcm

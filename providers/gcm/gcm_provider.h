@@ -10,7 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "http/http_client.h"
-#include "providers/common/jwt.h"
+#include "providers/common/jws.h"
 #include "common/executor.h"
 #include "providers/common/credential.h"
 #include "providers/common/provider.h"
@@ -101,5 +101,16 @@ class GcmProvider : public Provider {
   const Clock* clock_;
   const http::UpstreamMetrics* metrics_;
 };
+
+// Google service-account assertion (OAuth 2.0 JWT bearer grant): header
+// {"alg":"RS256","typ":"JWT"}, claims
+// {"iss":EMAIL,"scope":SCOPE,"aud":TOKEN_URI,"iat":IAT,"exp":EXP}. Needs an
+// RSA key; strings must be non-empty and iat < exp <= iat + 3600 (Google
+// rejects longer-lived assertions).
+absl::StatusOr<std::string> MakeGoogleOAuthJwt(const SigningKey& key,
+                                               absl::string_view client_email,
+                                               absl::string_view scope,
+                                               absl::string_view token_uri, int64_t iat,
+                                               int64_t exp);
 
 }  // namespace herald::providers::gcm

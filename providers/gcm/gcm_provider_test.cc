@@ -5,6 +5,9 @@
 
 #include "common/manual_clock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/match.h"
+#include "providers/common/jws_verify.h"
+#include "providers/common/jose_testing.h"
 #include "http/fake_http_client.h"
 #include "providers/common/spec_notification.h"
 
@@ -197,6 +200,48 @@ TEST_F(GcmRenewTest, RefusedTwiceFailsWithoutAThirdSend) {
   Outcome o = Push();
   EXPECT_EQ(o.kind, Outcome::Kind::kFailed);
   EXPECT_EQ(Sent(), (std::vector<std::string>{"token", "Bearer tok-1", "token", "Bearer tok-2"}));
+}
+
+// The provider token builder, signed and checked with jws_verify.
+TEST(MakeGoogleOAuthJwtTest, SignsWhatTheServiceExpects) {
+  testing::Pkey ec = testing::GenEc("P-256");
+  testing::Pkey rsa = testing::GenRsa(2048);
+  ASSERT_NE(ec, nullptr);
+  ASSERT_NE(rsa, nullptr);
+  auto EcKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(ec.get())); };
+  auto RsaKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(rsa.get())); };
+  EVP_PKEY* ec_ = ec.get();
+  EVP_PKEY* rsa_ = rsa.get();
+  (void)ec_;
+  (void)rsa_;
+  using testing::Parts;
+  using testing::PublicPem;
+  using testing::Split;
+  SigningKey key = RsaKey();
+  absl::StatusOr<std::string> jwt =
+      MakeGoogleOAuthJwt(key, "herald@proj.iam.gserviceaccount.com",
+                         "https://www.googleapis.com/auth/firebase.messaging",
+                         "https://oauth2.googleapis.com/token", 1700000000, 1700003600);
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  Parts parts = Split(*jwt);
+  EXPECT_EQ(parts.header, R"({"alg":"RS256","typ":"JWT"})");
+  EXPECT_EQ(parts.claims,
+            R"({"iss":"herald@proj.iam.gserviceaccount.com",)"
+            R"("scope":"https://www.googleapis.com/auth/firebase.messaging",)"
+            R"("aud":"https://oauth2.googleapis.com/token","iat":1700000000,"exp":1700003600})");
+  EXPECT_EQ(parts.signature.size(), 256u);
+  EXPECT_TRUE(VerifyJwt(*jwt, PublicPem(rsa_)).ok());
+
+  const auto make = [&](const SigningKey& k, int64_t iat, int64_t exp) {
+    return MakeGoogleOAuthJwt(k, "e@x", "s", "https://t", iat, exp).status().code();
+  };
+  EXPECT_EQ(make(key, 100, 3700), absl::StatusCode::kOk);
+  EXPECT_EQ(make(key, 100, 3701), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(make(key, 100, 100), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(make(EcKey(), 100, 200), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(MakeGoogleOAuthJwt(key, "", "s", "t", 1, 2).ok());
+  EXPECT_FALSE(MakeGoogleOAuthJwt(key, "e", "", "t", 1, 2).ok());
+  EXPECT_FALSE(MakeGoogleOAuthJwt(key, "e", "s", "", 1, 2).ok());
 }
 
 }  // namespace

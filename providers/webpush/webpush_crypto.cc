@@ -15,7 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "providers/common/jwt.h"
+#include "providers/common/signing_key.h"
 
 namespace herald::providers::webpush {
 namespace {

@@ -8,7 +8,8 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "providers/common/jwt.h"
+#include "providers/common/encoding.h"
+#include "providers/common/signing_key.h"
 
 namespace herald::providers::webpush {
 namespace {

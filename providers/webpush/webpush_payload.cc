@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "providers/common/device_data.h"
 #include "providers/common/fit_json.h"
-#include "providers/common/jwt.h"
+#include "providers/common/encoding.h"
 #include "rapidjson/document.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"

@@ -1,3 +1,4 @@
+#include "providers/common/encoding.h"
 #include "providers/webpush/webpush_provider.h"
 
 #include "absl/strings/match.h"
@@ -262,4 +263,18 @@ ProviderCommandRegistration print_vapid_public_key("print-vapid-public-key",
                                                    &VapidPublicKeyForApp);
 
 }  // namespace
+absl::StatusOr<std::string> MakeVapidJwt(const SigningKey& key, absl::string_view audience,
+                                         int64_t exp, absl::string_view subject) {
+  if (!key.is_ec_p256()) return absl::InvalidArgumentError("VAPID needs an EC P-256 key");
+  if (absl::Status s = RequireNonEmpty(audience, "VAPID audience"); !s.ok()) return s;
+  if (absl::Status s = RequireNonEmpty(subject, "VAPID subject"); !s.ok()) return s;
+  std::optional<std::string> header = JoseObject().Str("typ", "JWT").Str("alg", "ES256").Finish();
+  std::optional<std::string> claims =
+      JoseObject().Str("aud", audience).Int("exp", exp).Str("sub", subject).Finish();
+  if (!header.has_value() || !claims.has_value()) {
+    return absl::InvalidArgumentError("VAPID audience / subject must be valid UTF-8");
+  }
+  return SignJwt(key, *header, *claims);
+}
+
 }  // namespace herald::providers::webpush

@@ -10,7 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "http/endpoint.h"
 #include "http/http_client.h"
-#include "providers/common/jwt.h"
+#include "providers/common/jws.h"
 #include "providers/common/provider.h"
 #include "http/upstream_metrics.h"
 
@@ -74,5 +74,11 @@ class WebPushProvider : public Provider {
 // in the config file (herald-dispatcher --print-vapid-public-key).
 absl::StatusOr<std::string> VapidPublicKeyForApp(const std::string& config_file,
                                                  const std::string& app_id);
+
+// VAPID (RFC 8292): header {"typ":"JWT","alg":"ES256"}, claims
+// {"aud":AUDIENCE,"exp":EXP,"sub":SUBJECT}. Needs an EC P-256 key; audience
+// and subject must be non-empty. The caller keeps exp within 24 h of now.
+absl::StatusOr<std::string> MakeVapidJwt(const SigningKey& key, absl::string_view audience,
+                                         int64_t exp, absl::string_view subject);
 
 }  // namespace herald::providers::webpush

@@ -3,6 +3,9 @@
 #include <cstdlib>
 
 #include "gtest/gtest.h"
+#include "absl/strings/match.h"
+#include "providers/common/jws_verify.h"
+#include "providers/common/jose_testing.h"
 
 namespace herald::providers::webpush {
 namespace {
@@ -73,6 +76,38 @@ TEST(ReadWebPushOptions, ChecksKeys) {
   EXPECT_EQ(o.ttl_seconds, 900);
   EXPECT_TRUE(o.events_only);
   EXPECT_FALSE(o.allow_private_addresses);
+}
+
+// The provider token builder, signed and checked with jws_verify.
+TEST(MakeVapidJwtTest, SignsWhatTheServiceExpects) {
+  testing::Pkey ec = testing::GenEc("P-256");
+  testing::Pkey rsa = testing::GenRsa(2048);
+  ASSERT_NE(ec, nullptr);
+  ASSERT_NE(rsa, nullptr);
+  auto EcKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(ec.get())); };
+  auto RsaKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(rsa.get())); };
+  EVP_PKEY* ec_ = ec.get();
+  EVP_PKEY* rsa_ = rsa.get();
+  (void)ec_;
+  (void)rsa_;
+  using testing::Parts;
+  using testing::PublicPem;
+  using testing::Split;
+  SigningKey key = EcKey();
+  absl::StatusOr<std::string> jwt =
+      MakeVapidJwt(key, "https://updates.push.services.mozilla.com", 1700086400,
+                   "mailto:admin@example.org");
+  ASSERT_TRUE(jwt.ok()) << jwt.status();
+  Parts parts = Split(*jwt);
+  EXPECT_EQ(parts.header, R"({"typ":"JWT","alg":"ES256"})");
+  EXPECT_EQ(parts.claims,
+            R"({"aud":"https://updates.push.services.mozilla.com","exp":1700086400,)"
+            R"("sub":"mailto:admin@example.org"})");
+  EXPECT_EQ(parts.signature.size(), 64u);
+  EXPECT_TRUE(VerifyJwt(*jwt, PublicPem(ec_)).ok());
+  EXPECT_FALSE(MakeVapidJwt(RsaKey(), "https://a", 1, "mailto:b").ok());
+  EXPECT_FALSE(MakeVapidJwt(key, "", 1, "mailto:b").ok());
+  EXPECT_FALSE(MakeVapidJwt(key, "https://a", 1, "").ok());
 }
 
 }  // namespace
