@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/metrics.h"
-#include "providers/common/provider.h"
+#include "providers/api/provider.h"
 
 namespace herald::dispatcher {
 

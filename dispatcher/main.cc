@@ -11,7 +11,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/allocator.h"
 #include "common/config.h"
@@ -24,7 +23,7 @@
 #include "dispatcher/dispatcher_service.h"
 #include "grpcpp/grpcpp.h"
 #include "http/curl_http_client.h"
-#include "providers/common/provider.h"
+#include "providers/api/provider.h"
 
 namespace {
 

@@ -214,9 +214,8 @@ struct ApnsProvider::Send {
 // The token cache as the credential pushes are sent with.
 class ApnsProvider::TokenCredential final : public Credential {
  public:
-  TokenCredential(std::shared_ptr<ApnsTokenCache> tokens, const std::string& app_id,
-                  const Clock* clock)
-      : tokens_(std::move(tokens)), app_id_(app_id), clock_(clock) {}
+  TokenCredential(std::shared_ptr<ApnsTokenCache> tokens, std::string app_id, const Clock* clock)
+      : tokens_(std::move(tokens)), app_id_(std::move(app_id)), clock_(clock) {}
 
   void Get(Callback done) override {
     std::string error;
@@ -224,6 +223,10 @@ class ApnsProvider::TokenCredential final : public Credential {
     if (jwt.empty()) {
       HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a provider token: ", error);
       return done(absl::InternalError("cannot sign the APNs provider token"));
+    }
+    if (!error.empty()) {  // the previous token is still sent
+      HERALD_LOG(kError, kComponent, "app ", app_id_,
+                 ": cannot sign a new provider token, sending the previous one: ", error);
     }
     done(std::move(jwt));
   }
@@ -236,7 +239,7 @@ class ApnsProvider::TokenCredential final : public Credential {
 
  private:
   std::shared_ptr<ApnsTokenCache> tokens_;
-  const std::string& app_id_;  // the provider's
+  const std::string app_id_;
   const Clock* clock_;
 };
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "providers/common/provider.h"
+#include "providers/common/push_helpers.h"
 
 namespace herald::providers {
 

@@ -29,23 +29,5 @@ bool DataFlag(const DeviceData& data, const char* key, bool fallback) {
   return it->value.GetBool();
 }
 
-std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now) {
-  value = absl::StripAsciiWhitespace(value);
-  if (value.empty()) return std::nullopt;
-  int64_t seconds = 0;
-  if (absl::SimpleAtoi(value, &seconds)) {
-    if (seconds < 0) return std::nullopt;
-    return absl::Seconds(std::min<int64_t>(seconds, 86400));
-  }
-  absl::Time when;
-  std::string err;
-  // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT".
-  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(value), absl::UTCTimeZone(),
-                      &when, &err)) {
-    // Capped like delta-seconds: a date far ahead would overflow later sums.
-    return std::clamp(when - now, absl::ZeroDuration(), absl::Seconds(86400));
-  }
-  return std::nullopt;
-}
 
 }  // namespace herald::providers

@@ -23,8 +23,4 @@ DeviceData ParseDeviceData(const herald::v1::Device& device);
 // or `fallback` (the app config's value) when absent or not a boolean.
 bool DataFlag(const DeviceData& data, const char* key, bool fallback);
 
-// Parses a Retry-After header: delta-seconds or an HTTP-date. nullopt when
-// absent or unparsable; never negative.
-std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now);
-
 }  // namespace herald::providers

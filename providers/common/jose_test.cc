@@ -27,7 +27,7 @@
 namespace herald::providers {
 namespace {
 
-using namespace ::herald::providers::testing;  // NOLINT: test helpers
+using namespace ::herald::providers::jose_testing;  // NOLINT: test helpers
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;

@@ -16,7 +16,7 @@
 #include "providers/common/encoding.h"
 #include "providers/common/signing_key.h"
 
-namespace herald::providers::testing {
+namespace herald::providers::jose_testing {
 
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
@@ -76,4 +76,4 @@ inline Parts Split(const std::string& jwt) {
   return {B64u(parts[0]), B64u(parts[1]), B64u(parts[2])};
 }
 
-}  // namespace herald::providers::testing
+}  // namespace herald::providers::jose_testing

@@ -13,7 +13,7 @@
 #include "providers/common/jws.h"
 #include "common/executor.h"
 #include "providers/common/credential.h"
-#include "providers/common/provider.h"
+#include "providers/common/push_helpers.h"
 #include "http/upstream_metrics.h"
 #include "providers/gcm/fcm_message.h"
 

@@ -204,19 +204,19 @@ TEST_F(GcmRenewTest, RefusedTwiceFailsWithoutAThirdSend) {
 
 // The provider token builder, signed and checked with jws_verify.
 TEST(MakeGoogleOAuthJwtTest, SignsWhatTheServiceExpects) {
-  testing::Pkey ec = testing::GenEc("P-256");
-  testing::Pkey rsa = testing::GenRsa(2048);
+  jose_testing::Pkey ec = jose_testing::GenEc("P-256");
+  jose_testing::Pkey rsa = jose_testing::GenRsa(2048);
   ASSERT_NE(ec, nullptr);
   ASSERT_NE(rsa, nullptr);
-  auto EcKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(ec.get())); };
-  auto RsaKey = [&] { return testing::KeyOrDie(testing::Pkcs8Pem(rsa.get())); };
+  auto EcKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(ec.get())); };
+  auto RsaKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(rsa.get())); };
   EVP_PKEY* ec_ = ec.get();
   EVP_PKEY* rsa_ = rsa.get();
   (void)ec_;
   (void)rsa_;
-  using testing::Parts;
-  using testing::PublicPem;
-  using testing::Split;
+  using jose_testing::Parts;
+  using jose_testing::PublicPem;
+  using jose_testing::Split;
   SigningKey key = RsaKey();
   absl::StatusOr<std::string> jwt =
       MakeGoogleOAuthJwt(key, "herald@proj.iam.gserviceaccount.com",

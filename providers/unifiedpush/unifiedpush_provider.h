@@ -7,7 +7,7 @@
 
 #include "http/endpoint.h"
 #include "http/http_client.h"
-#include "providers/common/provider.h"
+#include "providers/common/push_helpers.h"
 #include "http/upstream_metrics.h"
 
 namespace herald::providers {

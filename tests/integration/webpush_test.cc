@@ -33,11 +33,10 @@ std::string Device(const std::string& app_id, const std::string& endpoint,
   return DeviceJson(app_id, kUaPublic, data);
 }
 
-// Each notification a new event, as a homeserver's are: every device here
-// has the same pushkey (the test key pair), so with the same event the push
-// memory would answer the repeats without pushing.
-// The spec's example event (whose payload tests compare byte for byte) is
-// sent once; every other notification is a new event.
+// The spec's example event, whose payload a test compares byte for byte, is
+// sent once. Every other notification is a new event, as a homeserver's
+// are: every device here has the same pushkey (the test key pair), so with
+// the same event the push memory would answer the repeats without pushing.
 std::string SpecEvent(const std::vector<std::string>& devices, const std::string& prio = "high") {
   return SpecNotifyBody(
       devices, prio, R"(,"format":"org.matrix.custom.html","formatted_body":"<i>floating</i>")");

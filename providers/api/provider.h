@@ -1,11 +1,12 @@
-// The one interface every push provider implements, and the registry that
-// maps a config `type` to a factory. The dispatcher knows nothing else.
+// The provider extension API: what a push provider implements (Provider),
+// what it answers (Outcome), what it is given (PushRequest, ProviderEnv), and
+// the registry that maps a config `type` to a factory. The dispatcher knows
+// nothing else of providers; their shared helpers are in
+// providers/common/push_helpers.h.
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,8 +14,8 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "common/executor.h"
-#include "proto/herald/v1/herald.pb.h"
 #include "http/http_client.h"
+#include "proto/herald/v1/herald.pb.h"
 
 namespace herald::providers {
 
@@ -51,20 +52,6 @@ struct Outcome {
 
 const char* OutcomeKindName(Outcome::Kind kind);
 
-// Shared pieces of every provider's answer classification:
-// a transport failure (timeout, reset, TLS, ...) is worth another attempt;
-Outcome TransportRetry(const http::HttpResponse& response);
-// a 429/5xx is retried after the upstream's Retry-After, if it gave one.
-Outcome RetryAfterAnswer(std::string detail, const http::HttpResponse& response, absl::Time now);
-
-// The HTTP status of a push endpoint the device gave (a UnifiedPush
-// distributor, a Web Push service): 2xx delivered; 404/410 gone, rejected;
-// 413 and 400 (this message is refused, the subscription is fine) dropped;
-// 429 and 5xx retried (honouring Retry-After); anything else failed. The
-// detail reads "<who> answered <status>". `response` must be ok().
-Outcome ClassifyEndpointAnswer(const http::HttpResponse& response, absl::string_view who,
-                               absl::Time now);
-
 // One push: a notification to one of its devices.
 struct PushRequest {
   const herald::v1::Notification* notification;  // outlives the push
@@ -96,51 +83,6 @@ struct ProviderEnv {
   // keeps it, so that the shared client and the apps' own never differ).
   std::string proxy;
 };
-
-// Logs one push's outcome: failures (config, credentials) as errors, the
-// rest at debug. `shown_key` is the redacted pushkey.
-void LogOutcome(const char* component, const std::string& request_id,
-                const std::string& app_id, const std::string& shown_key,
-                const Outcome& outcome);
-
-// The keys every provider takes.
-struct CommonAppOptions {
-  std::string endpoint;  // base URL override
-  std::string ca_file;
-  absl::Duration timeout = absl::Seconds(10);
-};
-// Reads endpoint, ca_file, timeout from `map`. (inflight_request_limit is
-// the dispatcher's: dispatcher/app_registry.cc.)
-CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
-
-// How long the next attempt may take: the app's `timeout`, cut to what is
-// left before `deadline`. Nullopt when nothing is left: answer DeadlinePassed().
-std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
-                                             absl::Time deadline, absl::Time now);
-Outcome DeadlinePassed();
-
-// `n`, or with send_badge_counts false a copy without counts (Sygnal's
-// send_badge_counts: no badge, no unread/missed_calls). The copy lives until
-// the end of the full expression.
-class WithoutCounts {
- public:
-  WithoutCounts(const herald::v1::Notification& n, bool send_badge_counts)
-      : n_(n) {
-    if (!send_badge_counts && n.has_counts()) {
-      copy_ = n;
-      copy_->clear_counts();
-    }
-  }
-  operator const herald::v1::Notification&() const { return copy_ ? *copy_ : n_; }
-
- private:
-  const herald::v1::Notification& n_;
-  std::optional<herald::v1::Notification> copy_;
-};
-
-// An HTTP client of the app's own with at most `max_connections` per host
-// (env.new_http_client), or the shared one where there is no factory.
-http::HttpClient* AppHttpClient(const ProviderEnv& env, int max_connections);
 
 // Builds a provider for one configured app. `map` is the app's mapping
 // (`type` already read); read every key you know through it, so that the

@@ -1,44 +1,32 @@
-#include "providers/common/provider.h"
+#include "providers/common/push_helpers.h"
 
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
-#include "absl/synchronization/mutex.h"
 #include "providers/common/device_data.h"
 
 namespace herald::providers {
-namespace {
 
-struct Registry {
-  absl::Mutex mu;
-  std::map<std::string, ProviderFactory> factories ABSL_GUARDED_BY(mu);
-  std::map<std::string, ProviderCommand> commands ABSL_GUARDED_BY(mu);
-};
-
-Registry& GetRegistry() {
-  static Registry* registry = new Registry();
-  return *registry;
-}
-
-}  // namespace
-
-const char* OutcomeKindName(Outcome::Kind kind) {
-  switch (kind) {
-    case Outcome::Kind::kDelivered:
-      return "delivered";
-    case Outcome::Kind::kRejected:
-      return "rejected";
-    case Outcome::Kind::kRetry:
-      return "retry";
-    case Outcome::Kind::kFailed:
-      return "failed";
-    case Outcome::Kind::kSkipped:
-      return "skipped";
-    case Outcome::Kind::kLimited:
-      return "limited";
-    case Outcome::Kind::kDropped:
-      return "dropped";
+std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Time now) {
+  value = absl::StripAsciiWhitespace(value);
+  if (value.empty()) return std::nullopt;
+  int64_t seconds = 0;
+  if (absl::SimpleAtoi(value, &seconds)) {
+    if (seconds < 0) return std::nullopt;
+    return absl::Seconds(std::min<int64_t>(seconds, 86400));
   }
-  return "?";
+  absl::Time when;
+  std::string err;
+  // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT".
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(value), absl::UTCTimeZone(),
+                      &when, &err)) {
+    // Capped like delta-seconds: a date far ahead would overflow later sums.
+    return std::clamp(when - now, absl::ZeroDuration(), absl::Seconds(86400));
+  }
+  return std::nullopt;
 }
 
 Outcome TransportRetry(const http::HttpResponse& r) {
@@ -97,47 +85,5 @@ std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
 }
 
 Outcome DeadlinePassed() { return Outcome::Retry("deadline passed before sending"); }
-
-void ProviderRegistry::Register(const std::string& type, ProviderFactory factory) {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  r.factories[type] = std::move(factory);
-}
-
-const ProviderFactory* ProviderRegistry::Find(const std::string& type) {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  auto it = r.factories.find(type);
-  return it == r.factories.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> ProviderRegistry::Types() {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  std::vector<std::string> out;
-  for (const auto& [type, factory] : r.factories) out.push_back(type);
-  return out;
-}
-
-void ProviderRegistry::RegisterCommand(const std::string& name, ProviderCommand command) {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  r.commands[name] = std::move(command);
-}
-
-const ProviderCommand* ProviderRegistry::FindCommand(const std::string& name) {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  auto it = r.commands.find(name);
-  return it == r.commands.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> ProviderRegistry::Commands() {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  std::vector<std::string> out;
-  for (const auto& [name, command] : r.commands) out.push_back(name);
-  return out;
-}
 
 }  // namespace herald::providers
