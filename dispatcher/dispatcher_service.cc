@@ -65,14 +65,16 @@ bool IsJsonObjectOrEmpty(const std::string& text) {
 
 // The bridge only sends valid requests; other gRPC callers may not. Providers
 // embed the JSON fields verbatim, so they must be JSON objects.
-std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
+absl::Status ValidateRequest(const herald::v1::DispatchRequest& request) {
   const herald::v1::Notification& n = request.notification();
-  if (n.devices_size() == 0) return "notification.devices must not be empty";
+  if (n.devices_size() == 0) return absl::InvalidArgumentError("notification.devices must not be empty");
   if (n.devices_size() > kMaxDevices) {
-    return absl::StrCat("notification.devices: at most ", kMaxDevices, " devices per notification");
+    return absl::InvalidArgumentError(
+        absl::StrCat("notification.devices: at most ", kMaxDevices, " devices per notification"));
   }
   if (!IsJsonObjectOrEmpty(n.content_json())) {
-    return "notification.content_json must be a JSON object (nested at most 256 deep)";
+    return absl::InvalidArgumentError(
+        "notification.content_json must be a JSON object (nested at most 256 deep)");
   }
   for (int i = 0; i < n.devices_size(); ++i) {
     const herald::v1::Device& d = n.devices(i);
@@ -81,9 +83,11 @@ std::string ValidateRequest(const herald::v1::DispatchRequest& request) {
                         : !IsJsonObjectOrEmpty(d.data_json())   ? ".data_json must be a JSON object (nested at most 256 deep)"
                         : !IsJsonObjectOrEmpty(d.tweaks_json()) ? ".tweaks_json must be a JSON object (nested at most 256 deep)"
                                                                 : nullptr;
-    if (wrong != nullptr) return absl::StrCat("notification.devices[", i, "]", wrong);
+    if (wrong != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("notification.devices[", i, "]", wrong));
+    }
   }
-  return "";
+  return absl::OkStatus();
 }
 
 DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps, FanOutEnv env)
@@ -117,8 +121,9 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(
     grpc::CallbackServerContext* context, const herald::v1::DispatchRequest* request,
     herald::v1::DispatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (std::string problem = ValidateRequest(*request); !problem.empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, problem));
+  if (absl::Status problem = ValidateRequest(*request); !problem.ok()) {
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(problem.message())));
     return reactor;
   }
   Start(request, response, DeadlineFor(*request, CallerDeadline(*context)),
@@ -172,8 +177,8 @@ class StreamReactor
         Complete(item, grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage);
         continue;
       }
-      if (std::string problem = ValidateRequest(item->request); !problem.empty()) {
-        Complete(item, grpc::StatusCode::INVALID_ARGUMENT, problem);
+      if (absl::Status problem = ValidateRequest(item->request); !problem.ok()) {
+        Complete(item, grpc::StatusCode::INVALID_ARGUMENT, std::string(problem.message()));
         continue;
       }
       service_->Start(&item->request, &item->response,

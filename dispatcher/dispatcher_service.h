@@ -19,8 +19,9 @@
 namespace herald::dispatcher {
 
 
-// Empty when the request is usable; otherwise what is wrong with it.
-std::string ValidateRequest(const herald::v1::DispatchRequest& request);
+// OK when the request is usable; otherwise InvalidArgument saying what is
+// wrong with it.
+absl::Status ValidateRequest(const herald::v1::DispatchRequest& request);
 
 // A DispatchStream in progress, as the service sees it for draining.
 class DrainableStream {

@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
-#include <variant>
 
 #include "bridge/notify_json.h"
 #include "providers/apns/apns_payload.h"
@@ -37,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       MustBeJsonObject(*apns);
     }
     auto fcm = herald::providers::gcm::BuildFcmMessage(n, device, R"({"android":{"ttl":"60s"}})");
-    if (auto* message = std::get_if<std::string>(&fcm)) MustBeJsonObject(*message);
+    if (fcm.ok()) MustBeJsonObject(*fcm);
     const std::string web = herald::providers::webpush::BuildWebPushPayload(n, device);
     MustBeJsonObject(web);
     if (auto fitted = herald::providers::webpush::FitWebPushPayload(

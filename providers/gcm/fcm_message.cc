@@ -219,18 +219,16 @@ FcmOptions PrepareFcmOptions(absl::string_view fcm_options_json) {
   return FcmOptions{android.entries(), extra.entries()};
 }
 
-std::variant<std::string, FcmMessageError> BuildFcmMessage(const Notification& n,
-                                                           const Device& device,
-                                                           absl::string_view fcm_options_json) {
+absl::StatusOr<std::string> BuildFcmMessage(const Notification& n, const Device& device,
+                                            absl::string_view fcm_options_json) {
   return BuildFcmMessage(n, device, PrepareFcmOptions(fcm_options_json));
 }
 
-std::variant<std::string, FcmMessageError> BuildFcmMessage(const Notification& n,
-                                                           const Device& device,
-                                                           const FcmOptions& options) {
+absl::StatusOr<std::string> BuildFcmMessage(const Notification& n, const Device& device,
+                                            const FcmOptions& options) {
   OrderedMap data;
   if (!AddDefaultPayload(device, &data)) {
-    return FcmMessageError{"data.default_payload is not a JSON object"};
+    return absl::InvalidArgumentError("data.default_payload is not a JSON object");
   }
   AddField(n.has_event_id(), n.event_id(), "event_id", &data);
   AddField(n.has_type(), n.type(), "type", &data);

@@ -9,9 +9,9 @@
 #include <cstddef>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/herald/v1/herald.pb.h"
 
@@ -26,10 +26,6 @@ inline constexpr size_t kMaxFieldBytes = 1024;
 // `max_bytes` < 3 the ellipsis cannot fit: the result is then the longest
 // prefix of whole characters that fits, without an ellipsis.
 std::string TruncateUtf8(absl::string_view s, size_t max_bytes);
-
-struct FcmMessageError {
-  std::string message;
-};
 
 // Builds the compact FCM v1 request body for one device:
 //   {"message":{"token":pushkey,"data":{...},"android":{"priority":...},
@@ -65,13 +61,13 @@ struct FcmOptions {
 };
 FcmOptions PrepareFcmOptions(absl::string_view fcm_options_json);
 
-std::variant<std::string, FcmMessageError> BuildFcmMessage(const herald::v1::Notification& n,
-                                                           const herald::v1::Device& device,
-                                                           const FcmOptions& options);
+absl::StatusOr<std::string> BuildFcmMessage(const herald::v1::Notification& n,
+                                            const herald::v1::Device& device,
+                                            const FcmOptions& options);
 // The same, preparing `fcm_options_json` first.
-std::variant<std::string, FcmMessageError> BuildFcmMessage(const herald::v1::Notification& n,
-                                                           const herald::v1::Device& device,
-                                                           absl::string_view fcm_options_json);
+absl::StatusOr<std::string> BuildFcmMessage(const herald::v1::Notification& n,
+                                            const herald::v1::Device& device,
+                                            absl::string_view fcm_options_json);
 
 }  // namespace herald::providers::gcm
 

@@ -1,7 +1,6 @@
 #include "providers/gcm/fcm_message.h"
 
 #include <string>
-#include <variant>
 
 #include "gtest/gtest.h"
 #include "proto/herald/v1/herald.pb.h"
@@ -35,12 +34,12 @@ Notification FullNotification() {
 }
 
 std::string Build(const Notification& n, const Device& d, const std::string& fcm_options = "") {
-  auto result = BuildFcmMessage(n, d, fcm_options);
-  if (auto* err = std::get_if<FcmMessageError>(&result)) {
-    ADD_FAILURE() << "unexpected error: " << err->message;
+  absl::StatusOr<std::string> result = BuildFcmMessage(n, d, fcm_options);
+  if (!result.ok()) {
+    ADD_FAILURE() << "unexpected error: " << result.status();
     return "";
   }
-  return std::get<std::string>(result);
+  return *std::move(result);
 }
 
 bool IsValidUtf8(const std::string& s) {
@@ -237,8 +236,9 @@ TEST(FcmMessageTest, DefaultPayloadNotAnObjectIsAnError) {
   for (const char* data : {R"({"default_payload":"nope"})", R"({"default_payload":[1,2]})",
                            R"({"default_payload":5})", R"({"default_payload":null})"}) {
     auto result = BuildFcmMessage(FullNotification(), MakeDevice(data), "");
-    ASSERT_TRUE(std::holds_alternative<FcmMessageError>(result)) << data;
-    EXPECT_FALSE(std::get<FcmMessageError>(result).message.empty());
+    ASSERT_FALSE(result.ok()) << data;
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(result.status().message(), "data.default_payload is not a JSON object");
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <sstream>
-#include <variant>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -188,14 +187,14 @@ void AccessTokenSource::Fetch() {
   request.timeout = timeout_;
   request.metrics = metrics_;
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-  if (assertion.ok()) {
-    // The JWT is base64url: nothing in it needs URL-encoding.
-    request.body = absl::StrCat(
-        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=",
-        *assertion);
-  } else {
-    request.url.clear();  // fails below without a network call
+  if (!assertion.ok()) {  // the key's fault: no request, and no retry helps
+    return Deliver(absl::FailedPreconditionError(absl::StrCat(
+                       "cannot sign the OAuth assertion: ", assertion.status().message())),
+                   absl::ZeroDuration());
   }
+  // The JWT is base64url: nothing in it needs URL-encoding.
+  request.body = absl::StrCat(
+      "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=", *assertion);
   http_->Send(std::move(request), [this](http::HttpResponse response) { OnFetched(std::move(response)); });
 }
 
@@ -227,6 +226,10 @@ void AccessTokenSource::OnFetched(http::HttpResponse response) {
       lifetime = absl::Seconds(expires_in);
     }
   }
+  Deliver(std::move(result), lifetime);
+}
+
+void AccessTokenSource::Deliver(absl::StatusOr<std::string> result, absl::Duration lifetime) {
   std::vector<Callback> waiters;
   {
     absl::MutexLock lock(&mu_);
@@ -268,18 +271,20 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
       metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
-  auto message = BuildFcmMessage(WithoutCounts(*request.notification, options_.send_badge_counts),
-                                 *request.device, fcm_options_);
-  if (auto* error = std::get_if<FcmMessageError>(&message)) {
+  absl::StatusOr<std::string> message = BuildFcmMessage(
+      WithoutCounts(*request.notification, options_.send_badge_counts), *request.device,
+      fcm_options_);
+  if (!message.ok()) {  // the pusher's data is unusable: no retry will change it
+    const std::string why(message.status().message());
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
-               RedactPushkey(request.device->pushkey()), ": ", error->message, "; rejected");
-    done(Outcome::Rejected(error->message));
+               RedactPushkey(request.device->pushkey()), ": ", why, "; rejected");
+    done(Outcome::Rejected(why));
     return;
   }
   auto send = std::make_shared<Send>();
   send->request_id = request.request_id;
   send->shown_key = RedactPushkey(request.device->pushkey());
-  send->body = std::get<std::string>(std::move(message));
+  send->body = *std::move(message);
   send->deadline = request.deadline;
   send->done = std::move(done);
   Attempt(std::move(send));

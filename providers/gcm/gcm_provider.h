@@ -67,6 +67,9 @@ class AccessTokenSource final : public Credential {
  private:
   void Fetch();  // without mu_ held
   void OnFetched(http::HttpResponse response);
+  // Ends a fetch: the token (kept `lifetime`) or why there is none, to
+  // every waiter.
+  void Deliver(absl::StatusOr<std::string> result, absl::Duration lifetime);
 
   ServiceAccount account_;
   http::HttpClient* http_;
