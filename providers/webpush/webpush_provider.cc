@@ -62,17 +62,14 @@ VapidTokens::VapidTokens(SigningKey key, std::string subject)
       subject_(std::move(subject)),
       public_key_(Base64UrlEncode(key_.PublicKeyUncompressed())) {}
 
-std::string VapidTokens::AuthorizationFor(const std::string& origin, absl::Time now,
-                                          std::string* error) {
+absl::StatusOr<std::string> VapidTokens::AuthorizationFor(const std::string& origin,
+                                                          absl::Time now) {
   absl::MutexLock lock(&mu_);
   auto it = by_origin_.find(origin);
   if (it != by_origin_.end() && now < it->second.renew_at) return it->second.header;
   absl::StatusOr<std::string> jwt =
       MakeVapidJwt(key_, origin, absl::ToUnixSeconds(now + kVapidLifetime), subject_);
-  if (!jwt.ok()) {
-    *error = std::string(jwt.status().message());
-    return "";
-  }
+  if (!jwt.ok()) return jwt.status();
   if (by_origin_.size() > 10000) by_origin_.clear();  // bounded: origins are few
   Entry& e = by_origin_[origin];
   e.header = absl::StrCat("vapid t=", *jwt, ", k=", public_key_);
@@ -153,10 +150,10 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     done(DeadlinePassed());
     return;
   }
-  std::string error;
-  std::string authorization = vapid_->AuthorizationFor(endpoint->origin, now, &error);
-  if (authorization.empty()) {
-    HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a VAPID token: ", error);
+  absl::StatusOr<std::string> authorization = vapid_->AuthorizationFor(endpoint->origin, now);
+  if (!authorization.ok()) {
+    HERALD_LOG(kError, kComponent, "app ", app_id_,
+               ": cannot sign a VAPID token: ", authorization.status().message());
     done(Outcome::Failed("cannot sign the VAPID token"));
     return;
   }
@@ -168,7 +165,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
                   {"Content-Encoding", "aes128gcm"},
                   {"TTL", absl::StrCat(options_.ttl_seconds)},
                   {"Urgency", n.prio() == herald::v1::PRIORITY_LOW ? "low" : "normal"},
-                  {"Authorization", authorization}};
+                  {"Authorization", *std::move(authorization)}};
   if (DataFlag(data, "only_last_per_room", options_.only_last_per_room) && n.has_room_id() &&
       !n.room_id().empty()) {
     http.headers.emplace_back("Topic", RoomTopic(n.room_id()));

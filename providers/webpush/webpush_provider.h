@@ -39,8 +39,8 @@ Outcome ClassifyWebPushResponse(const http::HttpResponse& response, absl::Time n
 class VapidTokens {
  public:
   VapidTokens(SigningKey key, std::string subject);
-  // "vapid t=<jwt>, k=<public key>" for `origin`; empty with `error` set on failure.
-  std::string AuthorizationFor(const std::string& origin, absl::Time now, std::string* error);
+  // "vapid t=<jwt>, k=<public key>" for `origin`, or why it cannot be signed.
+  absl::StatusOr<std::string> AuthorizationFor(const std::string& origin, absl::Time now);
   const std::string& public_key_b64url() const { return public_key_; }
 
  private:

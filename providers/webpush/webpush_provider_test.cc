@@ -49,13 +49,14 @@ TEST(VapidTokens, ReusedPerOriginUntilNearExpiry) {
   ASSERT_TRUE(key.ok());
   VapidTokens tokens(*key, "mailto:ops@example.org");
   absl::Time t0 = absl::FromUnixSeconds(1700000000);
-  std::string error;
-  std::string a = tokens.AuthorizationFor("https://push.example.org", t0, &error);
-  ASSERT_EQ(a.rfind("vapid t=", 0), 0u) << error;
+  absl::StatusOr<std::string> first = tokens.AuthorizationFor("https://push.example.org", t0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string a = *first;
+  ASSERT_EQ(a.rfind("vapid t=", 0), 0u) << a;
   EXPECT_NE(a.find(", k=" + tokens.public_key_b64url()), std::string::npos);
-  EXPECT_EQ(tokens.AuthorizationFor("https://push.example.org", t0 + absl::Hours(10), &error), a);
-  EXPECT_NE(tokens.AuthorizationFor("https://push.example.org", t0 + absl::Hours(11), &error), a);
-  EXPECT_NE(tokens.AuthorizationFor("https://other.example.org", t0, &error), a);
+  EXPECT_EQ(*tokens.AuthorizationFor("https://push.example.org", t0 + absl::Hours(10)), a);
+  EXPECT_NE(*tokens.AuthorizationFor("https://push.example.org", t0 + absl::Hours(11)), a);
+  EXPECT_NE(*tokens.AuthorizationFor("https://other.example.org", t0), a);
 
   std::string jwt = a.substr(8, a.find(',') - 8);
   absl::StatusOr<VerifiedJwt> v = VerifyJwt(jwt, key->PublicKeyPem());
