@@ -16,6 +16,7 @@ class DispatchClient::Stream
       : stub_(stub), live_(std::move(live)) {
     absl::MutexLock lock(&live_->mu);
     ++live_->streams;
+    live_->cancellable.insert(this);
   }
 
   // Starts the call; `self` keeps the reactor alive until OnDone.
@@ -115,6 +116,10 @@ class DispatchClient::Stream
       // (Found by AddressSanitizer: a session outlived its io_context.)
     }
     std::shared_ptr<Live> live = live_;
+    {
+      absl::MutexLock lock(&live->mu);
+      live->cancellable.erase(this);  // before it may be deleted
+    }
     self_.reset();  // may delete this
     absl::MutexLock lock(&live->mu);
     --live->streams;
@@ -170,15 +175,16 @@ DispatchClient::~DispatchClient() {
   {
     absl::MutexLock lock(&mu_);
     closing_ = true;  // late resends fail fast instead of opening streams
-    for (auto& s : streams_) {
-      if (s != nullptr) s->Close();
-    }
   }
-  // Cancelled streams end promptly; they must not outlive what their
-  // callbacks post into.
+  // Every stream, retired ones included, is cancelled; each ends promptly
+  // and must not outlive what its callbacks post into: wait for all.
   absl::MutexLock lock(&live_->mu);
+  for (Stream* s : live_->cancellable) s->Close();
   auto all_done = [this]() ABSL_SHARED_LOCKS_REQUIRED(live_->mu) { return live_->streams == 0; };
-  live_->mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(30));
+  while (!live_->mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(10))) {
+    HERALD_LOG(kWarning, "bridge", live_->streams,
+               " stream(s) to the dispatcher not ended 10 s after cancelling; still waiting");
+  }
 }
 
 std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
@@ -24,6 +25,8 @@ class DispatchClient {
                                       herald::v1::DispatchResponse* response)>;
 
   DispatchClient(std::shared_ptr<herald::v1::Dispatcher::Stub> stub, int streams);
+  // Cancels every stream and returns once each has ended and its callbacks
+  // have run (gRPC ends a cancelled call promptly).
   ~DispatchClient();
 
   // `request.request_id` must be unique among requests in flight. `done` runs
@@ -35,11 +38,16 @@ class DispatchClient {
   class Stream;
   std::shared_ptr<Stream> PickStream();
 
-  // Streams not yet done (OnDone), shared with them: the destructor waits
-  // for zero so that no stream outlives the client.
+  // Every stream not yet done (OnDone), the retired ones too, shared with
+  // them: the destructor cancels them all and waits for zero, so that no
+  // stream and no callback outlives the client (and what the callbacks post
+  // into).
   struct Live {
     absl::Mutex mu;
     int streams ABSL_GUARDED_BY(mu) = 0;
+    // Those that may still be cancelled; a stream leaves before it may be
+    // deleted.
+    absl::flat_hash_set<Stream*> cancellable ABSL_GUARDED_BY(mu);
   };
 
   std::shared_ptr<herald::v1::Dispatcher::Stub> stub_;
