@@ -21,7 +21,7 @@ AppCounters::AppCounters(const std::string& app_label)
 
 AppRegistry::AppRegistry(std::vector<App> apps,
                          std::vector<std::unique_ptr<http::HttpClient>> clients)
-    : clients_(std::move(clients)), apps_(std::move(apps)) {
+    : apps_(std::move(apps)), clients_(std::move(clients)) {
   for (App& app : apps_) {
     if (app.counters == nullptr) app.counters = std::make_unique<AppCounters>(app.pattern);
   }

@@ -76,9 +76,12 @@ class AppRegistry {
   const std::vector<App>& apps() const { return apps_; }
 
  private:
-  // Declared first, destroyed last: the apps' providers use them.
-  std::vector<std::unique_ptr<http::HttpClient>> clients_;
   std::vector<App> apps_;
+  // The apps' own HTTP clients, destroyed before the apps: a client fails
+  // what it still holds (kShutdown) on destruction, and those callbacks run
+  // into providers that are still alive. (A registry is only destroyed once
+  // no notification holds it, so normally nothing is pending by then.)
+  std::vector<std::unique_ptr<http::HttpClient>> clients_;
 };
 
 }  // namespace herald::dispatcher
