@@ -19,6 +19,11 @@ constexpr absl::Duration kShedRetryAfter = absl::Seconds(2);
 
 using providers::Outcome;
 
+// Outcome::Reason is herald.v1.Reason, value for value.
+static_assert(static_cast<int>(Outcome::Reason::kPushed) == herald::v1::REASON_PUSHED);
+static_assert(static_cast<int>(Outcome::Reason::kDuplicate) == herald::v1::REASON_DUPLICATE);
+static_assert(static_cast<int>(Outcome::Reason::kInternal) == herald::v1::REASON_INTERNAL);
+
 herald::v1::Outcome ToProto(Outcome::Kind kind) {
   switch (kind) {
     case Outcome::Kind::kDelivered:
@@ -98,7 +103,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app_id '",
                    devices[i].app_id(), "': ", match.reason, "; pushkey ",
                    RedactPushkey(devices[i].pushkey()), " rejected");
-        Record(i, Outcome::Rejected(match.reason));
+        Record(i, Outcome::Rejected(match.reason).Because(Outcome::Reason::kUnroutable));
         continue;
       }
       devices_[i].app = match.app;
@@ -140,17 +145,19 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     DedupHits(*known)->Add();
     switch (*known) {
       case RecentPushes::State::kDelivered:
-        Record(i, Outcome::Delivered("already pushed for this event; not pushed again"));
+        Record(i, Outcome::Delivered("already pushed for this event; not pushed again")
+                      .Because(Outcome::Reason::kDuplicate));
         break;
       case RecentPushes::State::kRejected:
-        Record(i, Outcome::Rejected("already rejected for this event"));
+        Record(i, Outcome::Rejected("already rejected for this event").Because(Outcome::Reason::kDuplicate));
         break;
       case RecentPushes::State::kDropped:
-        Record(i, Outcome::Dropped("already dropped for this event; not pushed again"));
+        Record(i, Outcome::Dropped("already dropped for this event; not pushed again")
+                      .Because(Outcome::Reason::kDuplicate));
         break;
       case RecentPushes::State::kInFlight:
         // Do not push twice; the homeserver will ask again when it is done.
-        Record(i, Outcome::Retry("the same push is in flight"));
+        Record(i, Outcome::Retry("the same push is in flight").Because(Outcome::Reason::kDuplicate));
         break;
     }
     return true;
@@ -237,6 +244,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       o->set_detail(d.outcome.detail);
       o->set_retry_after_ms(absl::ToInt64Milliseconds(d.outcome.retry_after));
       o->set_attempts(d.attempts);
+      o->set_reason(static_cast<herald::v1::Reason>(d.outcome.reason));
       const AppCounters& counters = d.app != nullptr ? *d.app->counters : Unroutable();
       counters.outcomes[static_cast<int>(d.outcome.kind)]->Add();
       switch (d.outcome.kind) {

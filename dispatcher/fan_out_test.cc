@@ -411,5 +411,33 @@ TEST_F(FanOutTest, NothingIsReadAfterOnDone) {
   EXPECT_EQ(outcomes, 3);
 }
 
+TEST_F(FanOutTest, EachOutcomeSaysWhyInAMachineReadableReason) {
+  provider_->Script("dead", {Outcome::Rejected("410")});
+  provider_->Script("late", {Outcome::Retry("429", absl::Seconds(60))});
+  Result r = Dispatch(Request({{"com.example.app", "ok"},
+                               {"com.example.app", "dead"},
+                               {"org.unknown", "x"},
+                               {"com.example.app", "late"}}));
+  ASSERT_EQ(r.response.outcomes_size(), 4);
+  EXPECT_EQ(r.response.outcomes(0).reason(), herald::v1::REASON_PUSHED);
+  EXPECT_EQ(r.response.outcomes(1).reason(), herald::v1::REASON_TOKEN_DEAD);
+  EXPECT_EQ(r.response.outcomes(2).reason(), herald::v1::REASON_UNROUTABLE);
+  EXPECT_EQ(r.response.outcomes(3).reason(), herald::v1::REASON_PROVIDER_UNAVAILABLE);
+  // Asked again: answered from memory.
+  Result again = Dispatch(Request({{"com.example.app", "ok"}, {"com.example.app", "dead"}}));
+  EXPECT_EQ(again.response.outcomes(0).reason(), herald::v1::REASON_DUPLICATE);
+  EXPECT_EQ(again.response.outcomes(1).reason(), herald::v1::REASON_DUPLICATE);
+  // Beyond the in-flight limit (2): shed.
+  provider_->Hold();
+  auto busy = Request({{"com.example.app", "a"}, {"com.example.app", "b"}, {"com.example.app", "c"}},
+                      "$busy");
+  Result shed;
+  Start(busy, &shed);
+  time_.Run();
+  provider_->Release();
+  ASSERT_EQ(shed.done, 1);
+  EXPECT_EQ(shed.response.outcomes(2).reason(), herald::v1::REASON_SHED);
+}
+
 }  // namespace
 }  // namespace herald::dispatcher

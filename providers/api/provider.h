@@ -31,23 +31,53 @@ struct Outcome {
                  // invalid); the pushkey is fine, so neither retried nor rejected
   };
   static constexpr int kKinds = static_cast<int>(Kind::kDropped) + 1;
+  // Why, for gRPC callers (herald.v1.Reason, same order). Each constructor
+  // below sets the usual reason of its kind; Because() names another.
+  enum class Reason {
+    kUnspecified,
+    kPushed,
+    kTokenDead,
+    kUnroutable,
+    kEndpointRefused,
+    kPayloadRefused,
+    kCredentialsRefused,
+    kProviderUnavailable,
+    kDeadline,
+    kShed,
+    kDuplicate,
+    kNotSent,
+    kInternal,
+  };
   Kind kind = Kind::kFailed;
   std::string detail;  // human text for logs and gRPC callers; no secrets
   absl::Duration retry_after = absl::ZeroDuration();
+  Reason reason = Reason::kUnspecified;
 
   static Outcome Delivered(std::string detail = "") {
-    return {Kind::kDelivered, std::move(detail)};
+    return {Kind::kDelivered, std::move(detail), absl::ZeroDuration(), Reason::kPushed};
   }
-  static Outcome Rejected(std::string detail) { return {Kind::kRejected, std::move(detail)}; }
+  static Outcome Rejected(std::string detail) {
+    return {Kind::kRejected, std::move(detail), absl::ZeroDuration(), Reason::kTokenDead};
+  }
   static Outcome Retry(std::string detail, absl::Duration after = absl::ZeroDuration()) {
-    return {Kind::kRetry, std::move(detail), after};
+    return {Kind::kRetry, std::move(detail), after, Reason::kProviderUnavailable};
   }
-  static Outcome Failed(std::string detail) { return {Kind::kFailed, std::move(detail)}; }
-  static Outcome Skipped(std::string detail) { return {Kind::kSkipped, std::move(detail)}; }
+  static Outcome Failed(std::string detail) {
+    return {Kind::kFailed, std::move(detail), absl::ZeroDuration(), Reason::kCredentialsRefused};
+  }
+  static Outcome Skipped(std::string detail) {
+    return {Kind::kSkipped, std::move(detail), absl::ZeroDuration(), Reason::kNotSent};
+  }
   static Outcome Limited(std::string detail, absl::Duration after) {
-    return {Kind::kLimited, std::move(detail), after};
+    return {Kind::kLimited, std::move(detail), after, Reason::kShed};
   }
-  static Outcome Dropped(std::string detail) { return {Kind::kDropped, std::move(detail)}; }
+  static Outcome Dropped(std::string detail) {
+    return {Kind::kDropped, std::move(detail), absl::ZeroDuration(), Reason::kPayloadRefused};
+  }
+  Outcome Because(Reason why) && {
+    reason = why;
+    return std::move(*this);
+  }
 };
 
 const char* OutcomeKindName(Outcome::Kind kind);

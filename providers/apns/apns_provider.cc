@@ -275,7 +275,7 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
   if (device.pushkey().size() > kMaxTokenChars) {
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                RedactPushkey(device.pushkey()), " is too long for a device token; rejected");
-    done(Outcome::Rejected("pushkey is too long for an APNs device token"));
+    done(Outcome::Rejected("pushkey is too long for an APNs device token").Because(Outcome::Reason::kEndpointRefused));
     return;
   }
   if (options_.convert_device_token_to_hex) {
@@ -283,7 +283,7 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
     if (!hex) {
       HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                  RedactPushkey(device.pushkey()), " is not valid base64; rejected");
-      done(Outcome::Rejected("pushkey is not a valid base64 device token"));
+      done(Outcome::Rejected("pushkey is not a valid base64 device token").Because(Outcome::Reason::kEndpointRefused));
       return;
     }
     token = *hex;

@@ -84,6 +84,8 @@ std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
   return std::min(options.timeout, remaining);
 }
 
-Outcome DeadlinePassed() { return Outcome::Retry("deadline passed before sending"); }
+Outcome DeadlinePassed() {
+  return Outcome::Retry("deadline passed before sending").Because(Outcome::Reason::kDeadline);
+}
 
 }  // namespace herald::providers

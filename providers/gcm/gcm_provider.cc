@@ -278,7 +278,7 @@ void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> 
     const std::string why(message.status().message());
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                RedactPushkey(request.device->pushkey()), ": ", why, "; rejected");
-    done(Outcome::Rejected(why));
+    done(Outcome::Rejected(why).Because(Outcome::Reason::kEndpointRefused));
     return;
   }
   auto send = std::make_shared<Send>();

@@ -33,9 +33,9 @@ Outcome ClassifyUnifiedPushResponse(const http::HttpResponse& r, absl::Time now)
   if (!r.ok()) {
     switch (r.error) {
       case http::TransportError::kRefusedAddress:
-        return Outcome::Rejected(r.error_detail);
+        return Outcome::Rejected(r.error_detail).Because(Outcome::Reason::kEndpointRefused);
       case http::TransportError::kBadUrl:
-        return Outcome::Rejected("endpoint is not a usable URL");
+        return Outcome::Rejected("endpoint is not a usable URL").Because(Outcome::Reason::kEndpointRefused);
       default:
         return TransportRetry(r);
     }
@@ -59,7 +59,7 @@ void UnifiedPushProvider::Push(const PushRequest& request,
     HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
                ": pushkey ", RedactPushkey(endpoint),
                " is not an http(s) URL; rejected");
-    done(Outcome::Rejected("pushkey is not an http(s) URL"));
+    done(Outcome::Rejected("pushkey is not an http(s) URL").Because(Outcome::Reason::kEndpointRefused));
     return;
   }
   if (!allowed_.Allows(parsed->host, parsed->port)) {

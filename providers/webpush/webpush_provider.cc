@@ -93,7 +93,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   auto reject = [&](const std::string& why) {
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                shown, ": ", why, "; rejected");
-    done(Outcome::Rejected(why));
+    done(Outcome::Rejected(why).Because(Outcome::Reason::kEndpointRefused));
   };
   DeviceData data = ParseDeviceData(device);
   std::string endpoint_url = StringMember(data.doc, "endpoint");
@@ -140,7 +140,8 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     }
     HERALD_LOG(kError, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                shown, ": cannot encrypt the push: ", body.status().message());
-    done(Outcome::Failed(absl::StrCat("cannot encrypt the push: ", body.status().message())));
+    done(Outcome::Failed(absl::StrCat("cannot encrypt the push: ", body.status().message()))
+             .Because(Outcome::Reason::kInternal));
     return;
   }
 

@@ -57,6 +57,11 @@ TEST(DispatcherGrpcTest, PerDeviceOutcomes) {
   EXPECT_EQ(response.outcomes(2).attempts(), 2);
   EXPECT_EQ(response.outcomes(3).outcome(), herald::v1::OUTCOME_REJECTED);
   EXPECT_EQ(response.outcomes(3).attempts(), 0);
+  // The reasons a caller can act on without parsing `detail`.
+  EXPECT_EQ(response.outcomes(0).reason(), herald::v1::REASON_PUSHED);
+  EXPECT_EQ(response.outcomes(1).reason(), herald::v1::REASON_TOKEN_DEAD);
+  EXPECT_EQ(response.outcomes(2).reason(), herald::v1::REASON_PROVIDER_UNAVAILABLE);
+  EXPECT_EQ(response.outcomes(3).reason(), herald::v1::REASON_UNROUTABLE);
   ASSERT_EQ(response.rejected_size(), 2);
   EXPECT_EQ(response.rejected(0), fake.base_url() + "/up/gone");
   EXPECT_EQ(response.rejected(1), "k");
