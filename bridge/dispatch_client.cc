@@ -60,8 +60,7 @@ class DispatchClient::Stream
     // A draining dispatcher takes nothing more on this stream: retire it
     // before the callbacks run, so that what they send again opens a new one.
     for (const herald::v1::DispatchResult& result : results_.results()) {
-      if (result.code() == grpc::StatusCode::UNAVAILABLE &&
-          result.message() == herald::v1::kDispatcherDrainingMessage) {
+      if (result.not_started()) {
         Retire();
         break;
       }
@@ -75,7 +74,8 @@ class DispatchClient::Stream
         done = std::move(it->second);
         pending_.erase(it);
       }
-      grpc::Status status(static_cast<grpc::StatusCode>(result.code()), result.message());
+      grpc::Status status(static_cast<grpc::StatusCode>(result.code()), result.message(),
+                          result.not_started() ? herald::v1::kNotStartedDetails : "");
       done(status, status.ok() ? result.mutable_response() : nullptr);
     }
     results_.Clear();
@@ -107,9 +107,12 @@ class DispatchClient::Stream
         HERALD_LOG(kWarning, "bridge", "stream to the dispatcher ended (",
                    status.error_message(), ") with ", pending.size(), " request(s) in flight");
       }
-      grpc::Status broken(grpc::StatusCode::UNAVAILABLE, status.ok()
-                                                             ? "the dispatcher closed the stream"
-                                                             : status.error_message());
+      // Ended by a draining dispatcher: what is still pending was not started.
+      grpc::Status broken = herald::v1::IsNotStarted(status)
+                                ? herald::v1::NotStartedStatus()
+                                : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                               status.ok() ? "the dispatcher closed the stream"
+                                                           : status.error_message());
       for (auto& [id, done] : pending) done(broken, nullptr);
       // The callbacks hold sessions of the HTTP server: they go here, before
       // the count below lets ~DispatchClient (and then the server) finish.

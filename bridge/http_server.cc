@@ -479,8 +479,7 @@ class Session : public std::enable_shared_from_this<Session> {
           // On a gRPC thread. A draining dispatcher did not start the
           // notification: send it again (DispatchClient has retired that
           // stream, so this goes on a new one).
-          if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-              status.error_message() == herald::v1::kDispatcherDrainingMessage && pending->sends < 3 &&
+          if (herald::v1::IsNotStarted(status) && pending->sends < 3 &&
               !pending->answered.load()) {
             herald::v1::DispatchRequest again;
             ParseNotifyBody(pending->body, again.mutable_notification());

@@ -174,7 +174,8 @@ class StreamReactor
         ++pending_;
       }
       if (service_->draining()) {
-        Complete(item, grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage);
+        Complete(item, grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage,
+                 /*not_started=*/true);
         continue;
       }
       if (absl::Status problem = ValidateRequest(item->request); !problem.ok()) {
@@ -219,7 +220,7 @@ class StreamReactor
   enum class Next { kNothing, kWrite, kFinish, kFinishDraining };
 
   void Complete(const std::shared_ptr<Item>& item, grpc::StatusCode code,
-                const std::string& message) {
+                const std::string& message, bool not_started = false) {
     Next next;
     {
       absl::MutexLock lock(&mu_);
@@ -229,6 +230,7 @@ class StreamReactor
         result->set_request_id(item->request.request_id());
         result->set_code(code);
         result->set_message(message);
+        result->set_not_started(not_started);
         result->mutable_response()->Swap(&item->response);
       }
       next = DecideLocked();
@@ -257,10 +259,8 @@ class StreamReactor
     if (next == Next::kWrite) StartWrite(&out_);
     if (next == Next::kFinish) Finish(grpc::Status::OK);
     // Whatever the caller sent that crosses this was not started: it may
-    // resend it elsewhere (see herald::v1::kDispatcherDrainingMessage).
-    if (next == Next::kFinishDraining) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage));
-    }
+    // resend it elsewhere (herald::v1::NotStartedStatus).
+    if (next == Next::kFinishDraining) Finish(herald::v1::NotStartedStatus());
   }
 
   DispatcherService* service_;

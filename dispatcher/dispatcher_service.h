@@ -47,7 +47,7 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   void Start(const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
              absl::Time deadline, std::function<void()> on_done);
   // Graceful shutdown: open streams stop taking notifications (answering
-  // UNAVAILABLE kDispatcherDrainingMessage, which callers may retry elsewhere) and end
+  // UNAVAILABLE with not_started, which callers may send elsewhere) and end
   // once the notifications they took are done.
   void BeginDrain();
   bool draining() const { return draining_.load(); }

@@ -166,9 +166,12 @@ bool StartMetrics(const herald::Config& config, herald::MetricsHttpServer* metri
 
 // Streams stop taking notifications and end once those they took are done;
 // unary calls in flight finish within `deadline`; then the server stops.
+// (Logged once new notifications are refused.)
 void Drain(DispatcherService* service, std::unique_ptr<grpc::Server> server,
-           absl::Duration deadline) {
+           absl::Duration deadline, int signal) {
   service->BeginDrain();
+  HERALD_LOG(kInfo, kComponent, "signal ", signal, ": draining (up to ",
+             absl::FormatDuration(deadline), ")");
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(deadline)));
 }
@@ -270,9 +273,7 @@ int main(int argc, char** argv) {
                   retired.end());
     ReloadApps(config_path, env, &service, &retired);
   }
-  HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
-             absl::FormatDuration(fan_out.policy.deadline), ")");
-  Drain(&service, std::move(server), fan_out.policy.deadline);
+  Drain(&service, std::move(server), fan_out.policy.deadline, sig);
   retired.push_back(service.SetApps(nullptr));
   ReleaseRetired(&retired, absl::Seconds(5));
   // Retry timers stop first (one firing now would send on a destroyed

@@ -1,11 +1,16 @@
 // The dispatcher as a gRPC service in its own right (other services may call
 // it directly), and its start-up checks.
+#include <signal.h>
 #include <sys/wait.h>
 
+#include <map>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
+#include "proto/herald/v1/protocol.h"
 #include "tests/harness/harness.h"
 
 namespace herald::testing {
@@ -70,6 +75,51 @@ TEST(DispatcherGrpcTest, PerDeviceOutcomes) {
   std::string body = reqs[0]["body"].GetString();
   EXPECT_NE(body.find(R"("content":{"body":"hi","big":18446744073709551615})"), std::string::npos)
       << body;
+}
+
+// A request that reaches a draining dispatcher is answered "not started"
+// (nothing pushed, safe to send elsewhere), and the stream ends the same way
+// once what the dispatcher took is done: fields a caller tests, not text.
+TEST(DispatcherGrpcTest, ADrainingDispatcherSaysWhatItDidNotStart) {
+  FakeProvider fake;
+  Herald herald(kApps, "  deadline: 8\n");
+  fake.SetRules(R"([{"path":"/up/slow","delay_ms":1000}])");
+  auto stub = Connect(herald);
+  grpc::ClientContext context;
+  auto stream = stub->DispatchStream(&context);
+  auto request = [&](const std::string& id, const std::string& path) {
+    herald::v1::DispatchBatch batch;
+    herald::v1::DispatchRequest* r = batch.add_requests();
+    r->set_request_id(id);
+    r->set_timeout_ms(8000);
+    herald::v1::Device* d = r->mutable_notification()->add_devices();
+    d->set_app_id("org.unifiedpush.test");
+    d->set_pushkey(fake.base_url() + path);
+    return batch;
+  };
+  ASSERT_TRUE(stream->Write(request("taken", "/up/slow")));
+  ASSERT_EQ(fake.Requests(1).Size(), 1u);  // the push is at the provider
+  kill(herald.dispatcher().pid(), SIGTERM);
+  // Logged once the dispatcher refuses new notifications.
+  for (int i = 0; i < 250 && herald.dispatcher().Log().find(": draining") == std::string::npos; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(stream->Write(request("late", "/up/late")));
+  std::map<std::string, herald::v1::DispatchResult> results;
+  herald::v1::DispatchResults got;
+  while (results.size() < 2 && stream->Read(&got)) {
+    for (const auto& r : got.results()) results[r.request_id()] = r;
+  }
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results["taken"].code(), 0);
+  EXPECT_FALSE(results["taken"].not_started());
+  EXPECT_EQ(results["taken"].response().outcomes(0).outcome(), herald::v1::OUTCOME_DELIVERED);
+  EXPECT_EQ(results["late"].code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(results["late"].not_started());
+  stream->WritesDone();
+  grpc::Status end = stream->Finish();
+  EXPECT_TRUE(herald::v1::IsNotStarted(end)) << end.error_code() << " " << end.error_message();
+  EXPECT_EQ(fake.Requests().Size(), 1u);  // "late" was never pushed
 }
 
 TEST(DispatcherGrpcTest, InvalidRequestsAreRefused) {
