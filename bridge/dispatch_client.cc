@@ -48,9 +48,7 @@ class DispatchClient::Stream
     return dead_;
   }
 
-  void Close() {
-    context_.TryCancel();
-  }
+  void Close() { context_.TryCancel(); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -104,8 +102,8 @@ class DispatchClient::Stream
         pending.swap(pending_);
       }
       if (!pending.empty()) {
-        HERALD_LOG(kWarning, "bridge", "stream to the dispatcher ended (",
-                   status.error_message(), ") with ", pending.size(), " request(s) in flight");
+        HERALD_LOG(kWarning, "bridge", "stream to the dispatcher ended (", status.error_message(),
+                   ") with ", pending.size(), " request(s) in flight");
       }
       // Ended by a draining dispatcher: what is still pending was not started.
       grpc::Status broken = herald::v1::IsNotStarted(status)

@@ -21,8 +21,8 @@ namespace herald::bridge {
 class DispatchClient {
  public:
   // `response` is null unless `status` is OK; it is valid during the call only.
-  using Callback = std::function<void(const grpc::Status& status,
-                                      herald::v1::DispatchResponse* response)>;
+  using Callback =
+      std::function<void(const grpc::Status& status, herald::v1::DispatchResponse* response)>;
 
   DispatchClient(std::shared_ptr<herald::v1::Dispatcher::Stub> stub, int streams);
   // Cancels every stream and returns once each has ended and its callbacks

@@ -1,15 +1,15 @@
 #include "bridge/http_server.h"
 
+#include <array>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <list>
 #include <optional>
 #include <random>
@@ -89,14 +89,14 @@ Histogram* NotifyDuration(int code) {
 }
 
 Gauge* NotifyInFlight() {
-  static Gauge* g = Metrics::Global().GetGauge(
-      "herald_notify_in_flight", "Notify requests waiting for the dispatcher.");
+  static Gauge* g = Metrics::Global().GetGauge("herald_notify_in_flight",
+                                               "Notify requests waiting for the dispatcher.");
   return g;
 }
 
 Gauge* OpenConnections() {
-  static Gauge* g = Metrics::Global().GetGauge("herald_http_connections",
-                                               "Open HTTP connections to the bridge.");
+  static Gauge* g =
+      Metrics::Global().GetGauge("herald_http_connections", "Open HTTP connections to the bridge.");
   return g;
 }
 
@@ -279,15 +279,14 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(kIdleTimeout);
     waiting_idle_ = true;
     shared_->idle->Add(weak_from_this(), &idle_mark_);
-    stream_.async_read_some(
-        buffer_.prepare(kFirstRead),
-        [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-          self->waiting_idle_ = false;
-          self->shared_->idle->Remove(&self->idle_mark_);
-          if (ec) return self->OnRead(ec, 0);
-          self->buffer_.commit(bytes);
-          self->ParseBuffered();
-        });
+    stream_.async_read_some(buffer_.prepare(kFirstRead),
+                            [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+                              self->waiting_idle_ = false;
+                              self->shared_->idle->Remove(&self->idle_mark_);
+                              if (ec) return self->OnRead(ec, 0);
+                              self->buffer_.commit(bytes);
+                              self->ParseBuffered();
+                            });
   }
 
   // Most requests arrive whole in the first read: parse what is buffered
@@ -308,11 +307,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) return OnRead({}, 0);
     if (!parser_->is_header_done()) {
       stream_.expires_after(shared_->header_timeout);
-      return http::async_read_header(
-          stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
-            if (ec || self->parser_->is_done()) return self->OnRead(ec, 0);
-            self->ReadBody();
-          });
+      return http::async_read_header(stream_, buffer_, *parser_,
+                                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                                       if (ec || self->parser_->is_done())
+                                         return self->OnRead(ec, 0);
+                                       self->ReadBody();
+                                     });
     }
     ReadBody();
   }
@@ -357,9 +357,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(std::move(r), 11);
     }
     if (ec == http::error::body_limit) {
-      Reply r = Error(http::status::payload_too_large, "M_TOO_LARGE",
-                      absl::StrCat("request body is larger than ", shared_->max_body_bytes,
-                                   " bytes"));
+      Reply r =
+          Error(http::status::payload_too_large, "M_TOO_LARGE",
+                absl::StrCat("request body is larger than ", shared_->max_body_bytes, " bytes"));
       r.close = true;
       return Write(std::move(r), 11);
     }
@@ -388,7 +388,8 @@ class Session : public std::enable_shared_from_this<Session> {
       if (end == beast::string_view::npos) {
         target = "/";
       } else if (target[end] == '?') {
-        absolute_target = absl::StrCat("/", absl::string_view(target.data() + end, target.size() - end));
+        absolute_target =
+            absl::StrCat("/", absl::string_view(target.data() + end, target.size() - end));
         target = absolute_target;
       } else {
         target = target.substr(end);
@@ -468,35 +469,33 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-
   void Send(herald::v1::DispatchRequest request, std::shared_ptr<Pending> pending) {
     ++pending->sends;
     request.set_request_id(pending->request_id);
     request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
-    shared_->client->Dispatch(
-        std::move(request), [self = shared_from_this(), pending](
-                                const grpc::Status& status, herald::v1::DispatchResponse* response) {
-          // On a gRPC thread. A draining dispatcher did not start the
-          // notification: send it again (DispatchClient has retired that
-          // stream, so this goes on a new one).
-          if (herald::v1::IsNotStarted(status) && pending->sends < 3 &&
-              !pending->answered.load()) {
-            herald::v1::DispatchRequest again;
-            ParseNotifyBody(pending->body, again.mutable_notification());
-            self->Send(std::move(again), pending);
-            return;
-          }
-          // Build the reply here (the response lives only now), then hand
-          // it to the session's strand.
-          Reply r = FromDispatch(status, response);
-          if (r.status != http::status::ok) {
-            HERALD_LOG(kInfo, kComponent, "[", pending->request_id, "] ",
-                       static_cast<int>(r.status), " ", r.body);
-          }
-          asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
-            self->Answer(pending, std::move(r));
-          });
-        });
+    shared_->client->Dispatch(std::move(request), [self = shared_from_this(), pending](
+                                                      const grpc::Status& status,
+                                                      herald::v1::DispatchResponse* response) {
+      // On a gRPC thread. A draining dispatcher did not start the
+      // notification: send it again (DispatchClient has retired that
+      // stream, so this goes on a new one).
+      if (herald::v1::IsNotStarted(status) && pending->sends < 3 && !pending->answered.load()) {
+        herald::v1::DispatchRequest again;
+        ParseNotifyBody(pending->body, again.mutable_notification());
+        self->Send(std::move(again), pending);
+        return;
+      }
+      // Build the reply here (the response lives only now), then hand
+      // it to the session's strand.
+      Reply r = FromDispatch(status, response);
+      if (r.status != http::status::ok) {
+        HERALD_LOG(kInfo, kComponent, "[", pending->request_id, "] ", static_cast<int>(r.status),
+                   " ", r.body);
+      }
+      asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
+        self->Answer(pending, std::move(r));
+      });
+    });
   }
 
   // Ends a notify request, once: with the dispatcher's answer or at the
@@ -524,8 +523,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (reply.head) res->body().clear();  // Content-Length stays the GET's
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, close](
-                          beast::error_code ec, size_t) {
+                      [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
                         if (ec || close) return self->Close();
                         self->Read();
                       });
@@ -632,8 +630,8 @@ class HttpServer::Impl {
       if (!ec) acceptor->bind(endpoint, ec);
       if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
       if (ec) {
-        return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ":",
-                                                   config_.http.port, ": ", ec.message()));
+        return absl::UnavailableError(
+            absl::StrCat("cannot listen on ", address, ":", config_.http.port, ": ", ec.message()));
       }
       acceptors_.push_back(std::move(acceptor));
     }
@@ -645,9 +643,7 @@ class HttpServer::Impl {
     return absl::OkStatus();
   }
 
-  int port() const {
-    return acceptors_.empty() ? 0 : acceptors_.front()->local_endpoint().port();
-  }
+  int port() const { return acceptors_.empty() ? 0 : acceptors_.front()->local_endpoint().port(); }
 
   void Stop(absl::Duration drain) {
     shared_.stopping.store(true);
@@ -672,29 +668,29 @@ class HttpServer::Impl {
 
  private:
   void Accept(tcp::acceptor* acceptor) {
-    acceptor->async_accept(asio::make_strand(ioc_),
-                           [this, acceptor](beast::error_code ec, tcp::socket socket) {
-                             if (ec == asio::error::operation_aborted) return;
-                             std::shared_ptr<Session> evicted;
-                             if (!ec && shared_.connections.load() >= shared_.max_connections &&
-                                 (evicted = idle_.TakeOldest()) == nullptr) {
-                               // Full of busy connections: refuse the newcomer
-                               // rather than take every descriptor.
-                               LogConnectionsFull(false);
-                               beast::error_code ignored;
-                               socket.close(ignored);
-                             } else if (!ec) {
-                               beast::error_code ignored;
-                               socket.set_option(tcp::no_delay(true), ignored);
-                               auto session = std::make_shared<Session>(std::move(socket), &shared_);
-                               if (evicted != nullptr) {
-                                 LogConnectionsFull(true);
-                                 evicted->EvictFor(session);
-                               }
-                               session->Run();
-                             }
-                             if (acceptor->is_open()) Accept(acceptor);
-                           });
+    acceptor->async_accept(
+        asio::make_strand(ioc_), [this, acceptor](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          std::shared_ptr<Session> evicted;
+          if (!ec && shared_.connections.load() >= shared_.max_connections &&
+              (evicted = idle_.TakeOldest()) == nullptr) {
+            // Full of busy connections: refuse the newcomer
+            // rather than take every descriptor.
+            LogConnectionsFull(false);
+            beast::error_code ignored;
+            socket.close(ignored);
+          } else if (!ec) {
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            auto session = std::make_shared<Session>(std::move(socket), &shared_);
+            if (evicted != nullptr) {
+              LogConnectionsFull(true);
+              evicted->EvictFor(session);
+            }
+            session->Run();
+          }
+          if (acceptor->is_open()) Accept(acceptor);
+        });
   }
 
   // At most one line a minute of each kind: a flood of connections must not flood the log.
@@ -704,10 +700,10 @@ class HttpServer::Impl {
     std::atomic<int64_t>& last_log = last_full_log_[evicting];
     int64_t last = last_log.load();
     if (now - last >= 60 && last_log.compare_exchange_strong(last, now)) {
-      HERALD_LOG(kWarning, kComponent, shared_.max_connections,
-                 " connections open (http.max_connections): ",
-                 evicting ? "closing the longest idle to take new ones"
-                          : "none idle, refusing new ones");
+      HERALD_LOG(
+          kWarning, kComponent, shared_.max_connections,
+          " connections open (http.max_connections): ",
+          evicting ? "closing the longest idle to take new ones" : "none idle, refusing new ones");
     }
   }
 
@@ -736,8 +732,7 @@ class HttpServer::Impl {
   std::atomic<int64_t> last_full_log_[2] = {0, 0};  // refusing, evicting
 };
 
-HttpServer::HttpServer(const Config& config,
-                       std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
+HttpServer::HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
     : impl_(std::make_unique<Impl>(config, std::move(stub))) {}
 HttpServer::~HttpServer() = default;
 absl::Status HttpServer::Start() { return impl_->Start(); }

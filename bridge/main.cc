@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   auto channel = grpc::CreateCustomChannel((*config)->dispatcher.target,
                                            grpc::InsecureChannelCredentials(), args);
-  auto stub = std::shared_ptr<herald::v1::Dispatcher::Stub>(
-      herald::v1::Dispatcher::NewStub(channel));
+  auto stub =
+      std::shared_ptr<herald::v1::Dispatcher::Stub>(herald::v1::Dispatcher::NewStub(channel));
 
   herald::bridge::HttpServer server(**config, stub);
   absl::Status started = server.Start();
@@ -86,10 +86,9 @@ int main(int argc, char** argv) {
   const herald::PrometheusConfig& prometheus = (*config)->prometheus;
   const bool own_listener = prometheus.enabled && !herald::MetricsOnNotifyPort(**config);
   if (own_listener) {
-    const std::string address =
-        absl::StrContains(prometheus.address, ':')
-            ? absl::StrCat("[", prometheus.address, "]:", prometheus.port)
-            : absl::StrCat(prometheus.address, ":", prometheus.port);
+    const std::string address = absl::StrContains(prometheus.address, ':')
+                                    ? absl::StrCat("[", prometheus.address, "]:", prometheus.port)
+                                    : absl::StrCat(prometheus.address, ":", prometheus.port);
     absl::Status listening = metrics.Start(address);
     if (!listening.ok()) {
       std::cerr << "herald-bridge: metrics.prometheus: " << listening.message() << "\n";
@@ -98,12 +97,13 @@ int main(int argc, char** argv) {
     HERALD_LOG(kInfo, kComponent, "metrics on ", address, " (GET /metrics)");
   }
   herald::WriteReadyFile(ready_file, server.port(), own_listener ? metrics.port() : 0);
-  HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(),
-             ", dispatcher at ", (*config)->dispatcher.target);
+  HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(), ", dispatcher at ",
+             (*config)->dispatcher.target);
   int sig;
   while ((sig = herald::WaitForStopSignal()) == SIGHUP) {
-    HERALD_LOG(kInfo, kComponent, "SIGHUP: the bridge has nothing to reload (restart it to "
-                                  "change http.* or dispatcher.target)");
+    HERALD_LOG(kInfo, kComponent,
+               "SIGHUP: the bridge has nothing to reload (restart it to "
+               "change http.* or dispatcher.target)");
   }
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining");
   server.Stop((*config)->dispatcher.deadline);

@@ -80,10 +80,10 @@ NotifyAnswer AnswerFor(const grpc::Status& status, const herald::v1::DispatchRes
     }
   }
   if (unfinished > 0) {
-    NotifyAnswer a = Error(502, "M_UNKNOWN",
-                           absl::StrCat(unfinished, " of ", response->outcomes_size(),
-                                        " device(s) could not be pushed (", first_detail,
-                                        "); try again later"));
+    NotifyAnswer a =
+        Error(502, "M_UNKNOWN",
+              absl::StrCat(unfinished, " of ", response->outcomes_size(),
+                           " device(s) could not be pushed (", first_detail, "); try again later"));
     // A provider that asked for a pause (a Retry-After the retries inside
     // the deadline could not wait out) has it passed on, for homeservers
     // that honour it.
@@ -108,8 +108,8 @@ NotifyAnswer AnswerFor(const grpc::Status& status, const herald::v1::DispatchRes
     w.Key("retry_after_ms");
     w.Int64(seconds * 1000);
     w.EndObject();
-    return {429, std::string(buf.GetString(), buf.GetSize()),
-            {{"Retry-After", absl::StrCat(seconds)}}};
+    return {
+        429, std::string(buf.GetString(), buf.GetSize()), {{"Retry-After", absl::StrCat(seconds)}}};
   }
   return {200, RejectedBody(*response), {}};
 }

@@ -15,7 +15,7 @@ namespace herald::bridge {
 
 struct NotifyAnswer {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;                                          // JSON
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Retry-After
 };
 

@@ -123,8 +123,7 @@ NotifyError BadField(absl::string_view field, absl::string_view requirement) {
   return BadJson(absl::StrCat(field, " ", requirement));
 }
 
-std::optional<NotifyError> ParseJson(absl::string_view body,
-                                     rapidjson::Document* doc) {
+std::optional<NotifyError> ParseJson(absl::string_view body, rapidjson::Document* doc) {
   // Iterative: a recursive descent parser would overflow the stack on a
   // body of a few hundred thousand '['. Validating the encoding rejects
   // non-UTF-8 strings (bytes outside strings are syntax errors anyway).
@@ -147,27 +146,27 @@ std::optional<NotifyError> ParseJson(absl::string_view body,
   doc->Populate(generate);
 
   if (lone_surrogate) {
-    return NotJson(absl::StrCat(
-        "body is not valid UTF-8 JSON: a \\u escape names a lone surrogate (at byte ",
-        result.Offset(), ")"));
+    return NotJson(
+        absl::StrCat("body is not valid UTF-8 JSON: a \\u escape names a lone surrogate (at byte ",
+                     result.Offset(), ")"));
   }
   if (too_deep) {
-    return BadJson(absl::StrCat("body nests arrays/objects deeper than ",
-                                kMaxNotifyJsonDepth, " levels"));
+    return BadJson(
+        absl::StrCat("body nests arrays/objects deeper than ", kMaxNotifyJsonDepth, " levels"));
   }
   if (result.IsError()) {
     // Offsets and RapidJSON's generic texts never quote the body.
-    return NotJson(absl::StrCat("body is not valid UTF-8 JSON: ",
-                                rapidjson::GetParseError_En(result.Code()),
-                                " (at byte ", result.Offset(), ")"));
+    return NotJson(
+        absl::StrCat("body is not valid UTF-8 JSON: ", rapidjson::GetParseError_En(result.Code()),
+                     " (at byte ", result.Offset(), ")"));
   }
   // The reader takes a NUL byte for the end of input, so "{...}\0junk"
   // parses: whatever follows the value must be checked here.
   if (stream.Tell() != body.size()) {
-    return NotJson(absl::StrCat(
-        "body is not valid UTF-8 JSON: unexpected data after the value (at "
-        "byte ",
-        stream.Tell(), ")"));
+    return NotJson(
+        absl::StrCat("body is not valid UTF-8 JSON: unexpected data after the value (at "
+                     "byte ",
+                     stream.Tell(), ")"));
   }
   return std::nullopt;
 }
@@ -175,8 +174,7 @@ std::optional<NotifyError> ParseJson(absl::string_view body,
 // -- Reading the DOM ----------------------------------------------------------
 
 bool IsNumber(const Value& v) {
-  return v.IsString() && v.GetStringLength() > 0 &&
-         v.GetString()[0] == kNumberMarker;
+  return v.IsString() && v.GetStringLength() > 0 && v.GetString()[0] == kNumberMarker;
 }
 
 // A JSON string, as opposed to a marked number.
@@ -279,8 +277,7 @@ std::string FieldPath(absl::string_view path, absl::string_view name) {
 }
 
 // Reads the required non-empty string `name` of `object` into `out`.
-std::optional<NotifyError> RequiredString(const Value& object,
-                                          absl::string_view path,
+std::optional<NotifyError> RequiredString(const Value& object, absl::string_view path,
                                           const char* name, std::string* out) {
   const Value* value = Member(object, name);
   if (value == nullptr || !IsText(*value) || value->GetStringLength() == 0) {
@@ -292,10 +289,8 @@ std::optional<NotifyError> RequiredString(const Value& object,
 
 // Reads the optional object `name` of `object` into `out` as JSON text;
 // leaves `out` empty (the proto's "absent") when there is none.
-std::optional<NotifyError> OptionalObjectText(const Value& object,
-                                              absl::string_view path,
-                                              const char* name,
-                                              std::string* out) {
+std::optional<NotifyError> OptionalObjectText(const Value& object, absl::string_view path,
+                                              const char* name, std::string* out) {
   const Value* value = Member(object, name);
   if (value == nullptr) return std::nullopt;
   if (!value->IsObject()) {
@@ -308,14 +303,12 @@ std::optional<NotifyError> OptionalObjectText(const Value& object,
 // Reads the optional non-negative integer `name` of `counts`; calls `set`
 // with it when present.
 template <typename Setter>
-std::optional<NotifyError> OptionalCount(const Value& counts, const char* name,
-                                         Setter set) {
+std::optional<NotifyError> OptionalCount(const Value& counts, const char* name, Setter set) {
   const Value* value = Member(counts, name);
   if (value == nullptr) return std::nullopt;
   std::optional<int64_t> count = AsInt64(*value);
   if (!count.has_value() || *count < 0) {
-    return BadField(FieldPath("notification.counts", name),
-                    "must be a non-negative integer");
+    return BadField(FieldPath("notification.counts", name), "must be a non-negative integer");
   }
   set(*count);
   return std::nullopt;
@@ -329,12 +322,10 @@ std::optional<NotifyError> ParseCounts(const Value& json, Notification* n) {
   }
   // Set even when empty: "counts": {} is distinct from no counts.
   herald::v1::Counts* out = n->mutable_counts();
-  if (auto error = OptionalCount(*counts, "unread",
-                                 [&](int64_t c) { out->set_unread(c); })) {
+  if (auto error = OptionalCount(*counts, "unread", [&](int64_t c) { out->set_unread(c); })) {
     return error;
   }
-  return OptionalCount(*counts, "missed_calls",
-                       [&](int64_t c) { out->set_missed_calls(c); });
+  return OptionalCount(*counts, "missed_calls", [&](int64_t c) { out->set_missed_calls(c); });
 }
 
 std::optional<NotifyError> ParseDevice(const Value& json, SizeType index,
@@ -344,12 +335,10 @@ std::optional<NotifyError> ParseDevice(const Value& json, SizeType index,
 
   // Both identify the pusher: without them nothing can be delivered, nor
   // reported as rejected.
-  if (auto error =
-          RequiredString(json, path, "app_id", device->mutable_app_id())) {
+  if (auto error = RequiredString(json, path, "app_id", device->mutable_app_id())) {
     return error;
   }
-  if (auto error =
-          RequiredString(json, path, "pushkey", device->mutable_pushkey())) {
+  if (auto error = RequiredString(json, path, "pushkey", device->mutable_pushkey())) {
     return error;
   }
 
@@ -361,16 +350,13 @@ std::optional<NotifyError> ParseDevice(const Value& json, SizeType index,
     device->set_pushkey_ts(*seconds);
   }
 
-  if (auto error =
-          OptionalObjectText(json, path, "data", device->mutable_data_json())) {
+  if (auto error = OptionalObjectText(json, path, "data", device->mutable_data_json())) {
     return error;
   }
-  return OptionalObjectText(json, path, "tweaks",
-                            device->mutable_tweaks_json());
+  return OptionalObjectText(json, path, "tweaks", device->mutable_tweaks_json());
 }
 
-std::optional<NotifyError> ParseNotification(const Value& json,
-                                             Notification* n) {
+std::optional<NotifyError> ParseNotification(const Value& json, Notification* n) {
   for (const StringField& f : kStringFields) {
     const Value* value = Member(json, f.name);
     if (value == nullptr) continue;
@@ -378,8 +364,7 @@ std::optional<NotifyError> ParseNotification(const Value& json,
       return BadField(FieldPath("notification", f.name), "must be a string");
     }
     // Empty strings are kept: Synapse's badge-only updates send "sender": "".
-    (n->*f.mutable_field)()->assign(value->GetString(),
-                                    value->GetStringLength());
+    (n->*f.mutable_field)()->assign(value->GetString(), value->GetStringLength());
   }
 
   if (const Value* target = Member(json, "user_is_target"); target != nullptr) {
@@ -402,8 +387,7 @@ std::optional<NotifyError> ParseNotification(const Value& json,
     }
   }
 
-  if (auto error = OptionalObjectText(json, "notification", "content",
-                                      n->mutable_content_json())) {
+  if (auto error = OptionalObjectText(json, "notification", "content", n->mutable_content_json())) {
     return error;
   }
   if (auto error = ParseCounts(json, n)) return error;
@@ -432,8 +416,7 @@ const char* ErrCode(NotifyErrorCode code) {
   return "M_BAD_JSON";  // Unreachable; keeps -Wreturn-type quiet.
 }
 
-std::optional<NotifyError> ParseNotifyBody(absl::string_view body,
-                                           Notification* out) {
+std::optional<NotifyError> ParseNotifyBody(absl::string_view body, Notification* out) {
   rapidjson::Document doc;
   if (auto error = ParseJson(body, &doc)) return error;
   if (!doc.IsObject()) return BadJson("body must be a JSON object");

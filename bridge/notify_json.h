@@ -4,8 +4,7 @@
 // Pure: no I/O, no logging. The HTTP layer maps a NotifyError to a
 // `400 {"errcode": ErrCode(code), "error": message}` answer.
 
-#ifndef HERALD_BRIDGE_NOTIFY_JSON_H_
-#define HERALD_BRIDGE_NOTIFY_JSON_H_
+#pragma once
 
 #include <optional>
 #include <string>
@@ -46,9 +45,6 @@ inline constexpr int kMaxNotifyJsonDepth = 256;
 // null counts as an absent field. `data`, `tweaks` and `content` are kept as
 // compact JSON text with keys in their original order and every number
 // spelled exactly as in the body (so integers beyond 2^53 survive).
-std::optional<NotifyError> ParseNotifyBody(absl::string_view body,
-                                           herald::v1::Notification* out);
+std::optional<NotifyError> ParseNotifyBody(absl::string_view body, herald::v1::Notification* out);
 
 }  // namespace herald::bridge
-
-#endif  // HERALD_BRIDGE_NOTIFY_JSON_H_

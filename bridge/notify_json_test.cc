@@ -24,14 +24,12 @@ Notification FromText(const std::string& text) {
 }
 
 // `depth` nested arrays: "[[[...]]]".
-std::string Nested(int depth) {
-  return std::string(depth, '[') + std::string(depth, ']');
-}
+std::string Nested(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
 // A body whose only device carries `data`.
 std::string BodyWithData(absl::string_view data) {
-  return absl::StrCat(R"({"notification":{"devices":[)",
-                      R"({"app_id":"a","pushkey":"k","data":)", data, "}]}}");
+  return absl::StrCat(R"({"notification":{"devices":[)", R"({"app_id":"a","pushkey":"k","data":)",
+                      data, "}]}}");
 }
 
 // -- Valid bodies ---------------------------------------------------------------
@@ -51,8 +49,7 @@ TEST_P(ValidBodyTest, ParsesToExpectedProto) {
   std::optional<NotifyError> error = ParseNotifyBody(c.body, &parsed);
   ASSERT_FALSE(error.has_value()) << error->message;
   Notification expected = FromText(c.expected);
-  EXPECT_TRUE(
-      google::protobuf::util::MessageDifferencer::Equals(parsed, expected))
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, expected))
       << "got:\n"
       << parsed.DebugString() << "want:\n"
       << expected.DebugString();
@@ -174,9 +171,8 @@ const ValidCase kValidCases[] = {
     },
     {
         "LargeIntegersKeptExactly",
-        BodyWithData(
-            R"({"a":9007199254740993,"b":18446744073709551615,)"
-            R"("c":-9223372036854775808,"d":123456789012345678901234567890})"),
+        BodyWithData(R"({"a":9007199254740993,"b":18446744073709551615,)"
+                     R"("c":-9223372036854775808,"d":123456789012345678901234567890})"),
         R"pb(
           prio: PRIORITY_HIGH
           devices {
@@ -256,20 +252,21 @@ const ValidCase kValidCases[] = {
     {
         "DepthAtTheLimit",
         // root, notification, devices, device and data are 5 levels.
-        BodyWithData(absl::StrCat(R"({"n":)",
-                                  Nested(kMaxNotifyJsonDepth - 5), "}")),
+        BodyWithData(absl::StrCat(R"({"n":)", Nested(kMaxNotifyJsonDepth - 5), "}")),
+        // Kept as written: clang-format would break the raw string.
+        // clang-format off
         absl::StrCat(R"pb(
                        prio: PRIORITY_HIGH
                        devices { app_id: "a" pushkey: "k" data_json: "{\"n\":)pb",
                      Nested(kMaxNotifyJsonDepth - 5), R"pb(}" })pb"),
+        // clang-format on
     },
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Bodies, ValidBodyTest, testing::ValuesIn(kValidCases),
-    [](const testing::TestParamInfo<ValidCase>& info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Bodies, ValidBodyTest, testing::ValuesIn(kValidCases),
+                         [](const testing::TestParamInfo<ValidCase>& info) {
+                           return info.param.name;
+                         });
 
 // -- Invalid bodies ---------------------------------------------------------------
 
@@ -302,14 +299,12 @@ TEST_P(InvalidBodyTest, FailsNamingTheField) {
 
 // A body whose `notification` object is {<members>, "devices": [<devices>]}.
 std::string Body(absl::string_view members, absl::string_view devices) {
-  return absl::StrCat(R"({"notification":{)", members,
-                      members.empty() ? "" : ",", R"("devices":[)", devices,
-                      "]}}");
+  return absl::StrCat(R"({"notification":{)", members, members.empty() ? "" : ",", R"("devices":[)",
+                      devices, "]}}");
 }
 // A body whose only device is {"app_id":"a","pushkey":"k",<members>}.
 std::string DeviceBody(absl::string_view members) {
-  return Body("", absl::StrCat(R"({"app_id":"a","pushkey":"k",)", members,
-                               "}"));
+  return Body("", absl::StrCat(R"({"app_id":"a","pushkey":"k",)", members, "}"));
 }
 constexpr char kDevice[] = R"({"app_id":"a","pushkey":"k"})";
 
@@ -329,16 +324,13 @@ const InvalidCase kInvalidCases[] = {
           R"(")",
           kDevice),
      kNotJson, ""},
-    {"InvalidUtf8Bytes", "{\"notification\":{\"a\":\"\xff\xfe\"}}", kNotJson,
-     ""},
+    {"InvalidUtf8Bytes", "{\"notification\":{\"a\":\"\xff\xfe\"}}", kNotJson, ""},
     {"OverlongUtf8", "{\"notification\":{\"a\":\"\xc0\xaf\"}}", kNotJson, ""},
-    {"LoneSurrogateEscape", Body(R"("room_name":"\ud800")", kDevice), kNotJson,
-     ""},
+    {"LoneSurrogateEscape", Body(R"("room_name":"\ud800")", kDevice), kNotJson, ""},
     // A lone low surrogate would become bytes that are not UTF-8 (and a
     // protobuf message the dispatcher cannot parse): in any string or key.
     {"LoneLowSurrogateInRoomId", Body(R"("room_id":"\udc00")", kDevice), kNotJson, ""},
-    {"LoneLowSurrogateInContent", Body(R"("content":{"body":"x\udfffy"})", kDevice),
-     kNotJson, ""},
+    {"LoneLowSurrogateInContent", Body(R"("content":{"body":"x\udfffy"})", kDevice), kNotJson, ""},
     {"LoneLowSurrogateInKey", Body(R"("content":{"\udc80":1})", kDevice), kNotJson, ""},
     {"LoneLowSurrogateInAppId",
      R"({"notification":{"devices":[{"app_id":"\udc00","pushkey":"k"}]}})", kNotJson, ""},
@@ -348,52 +340,42 @@ const InvalidCase kInvalidCases[] = {
     {"TrailingGarbage", Body("", kDevice) + " x", kNotJson, ""},
     {"TwoValues", Body("", kDevice) + Body("", kDevice), kNotJson, ""},
     {"NulThenGarbage", Body("", kDevice) + "\0garbage"s, kNotJson, ""},
-    {"NumberOutOfDoubleRange", DeviceBody(R"("data":{"x":1e400})"), kNotJson,
-     ""},
+    {"NumberOutOfDoubleRange", DeviceBody(R"("data":{"x":1e400})"), kNotJson, ""},
 
     // Wrong top-level shape.
     {"TopLevelArray", "[" + Body("", kDevice) + "]", kBadJson, "body"},
     {"TopLevelString", R"("notification")", kBadJson, "body"},
-    {"MissingNotification", R"({"devices":[{"app_id":"a","pushkey":"k"}]})",
-     kBadJson, "notification"},
+    {"MissingNotification", R"({"devices":[{"app_id":"a","pushkey":"k"}]})", kBadJson,
+     "notification"},
     {"NotificationNull", R"({"notification":null})", kBadJson, "notification"},
     {"NotificationArray", R"({"notification":[]})", kBadJson, "notification"},
-    {"TooDeep",
-     BodyWithData(absl::StrCat(R"({"n":)", Nested(kMaxNotifyJsonDepth - 4),
-                               "}")),
+    {"TooDeep", BodyWithData(absl::StrCat(R"({"n":)", Nested(kMaxNotifyJsonDepth - 4), "}")),
      kBadJson, "body"},
     {"HugelyDeep", std::string(200000, '['), kBadJson, "body"},
 
     // Devices.
-    {"DevicesMissing", R"({"notification":{"event_id":"$e"}})", kBadJson,
-     "notification.devices"},
-    {"DevicesNull", R"({"notification":{"devices":null}})", kBadJson,
-     "notification.devices"},
+    {"DevicesMissing", R"({"notification":{"event_id":"$e"}})", kBadJson, "notification.devices"},
+    {"DevicesNull", R"({"notification":{"devices":null}})", kBadJson, "notification.devices"},
     {"DevicesEmpty", Body("", ""), kBadJson, "notification.devices"},
-    {"DevicesObject", R"({"notification":{"devices":{"app_id":"a"}}})",
-     kBadJson, "notification.devices"},
-    {"DevicesString", R"({"notification":{"devices":"k"}})", kBadJson,
+    {"DevicesObject", R"({"notification":{"devices":{"app_id":"a"}}})", kBadJson,
      "notification.devices"},
-    {"DeviceNotObject", Body("", R"("k")"), kBadJson,
-     "notification.devices[0]"},
+    {"DevicesString", R"({"notification":{"devices":"k"}})", kBadJson, "notification.devices"},
+    {"DeviceNotObject", Body("", R"("k")"), kBadJson, "notification.devices[0]"},
     {"SecondDeviceNull", Body("", absl::StrCat(kDevice, ",null")), kBadJson,
      "notification.devices[1]"},
-    {"AppIdMissing", Body("", R"({"pushkey":"k"})"), kBadJson,
-     "notification.devices[0].app_id"},
+    {"AppIdMissing", Body("", R"({"pushkey":"k"})"), kBadJson, "notification.devices[0].app_id"},
     {"AppIdNumber", Body("", R"({"app_id":1,"pushkey":"k"})"), kBadJson,
      "notification.devices[0].app_id"},
     {"AppIdEmpty", Body("", R"({"app_id":"","pushkey":"k"})"), kBadJson,
      "notification.devices[0].app_id"},
-    {"PushkeyMissing", Body("", R"({"app_id":"a"})"), kBadJson,
-     "notification.devices[0].pushkey"},
+    {"PushkeyMissing", Body("", R"({"app_id":"a"})"), kBadJson, "notification.devices[0].pushkey"},
     {"PushkeyNull", Body("", R"({"app_id":"a","pushkey":null})"), kBadJson,
      "notification.devices[0].pushkey"},
     {"PushkeyEmpty", Body("", R"({"app_id":"a","pushkey":""})"), kBadJson,
      "notification.devices[0].pushkey"},
     {"PushkeyNumber", Body("", R"({"app_id":"a","pushkey":12})"), kBadJson,
      "notification.devices[0].pushkey"},
-    {"ThirdPushkeyMissing",
-     Body("", absl::StrCat(kDevice, ",", kDevice, R"(,{"app_id":"a"})")),
+    {"ThirdPushkeyMissing", Body("", absl::StrCat(kDevice, ",", kDevice, R"(,{"app_id":"a"})")),
      kBadJson, "notification.devices[2].pushkey"},
     {"PushkeyTsString", DeviceBody(R"("pushkey_ts":"12")"), kBadJson,
      "notification.devices[0].pushkey_ts"},
@@ -401,57 +383,43 @@ const InvalidCase kInvalidCases[] = {
      "notification.devices[0].pushkey_ts"},
     {"PushkeyTsExponent", DeviceBody(R"("pushkey_ts":1e3)"), kBadJson,
      "notification.devices[0].pushkey_ts"},
-    {"PushkeyTsOverflow", DeviceBody(R"("pushkey_ts":9223372036854775808)"),
-     kBadJson, "notification.devices[0].pushkey_ts"},
-    {"DataArray", DeviceBody(R"("data":[])"), kBadJson,
-     "notification.devices[0].data"},
-    {"DataString", DeviceBody(R"("data":"{}")"), kBadJson,
-     "notification.devices[0].data"},
-    {"TweaksString", DeviceBody(R"("tweaks":"sound")"), kBadJson,
-     "notification.devices[0].tweaks"},
+    {"PushkeyTsOverflow", DeviceBody(R"("pushkey_ts":9223372036854775808)"), kBadJson,
+     "notification.devices[0].pushkey_ts"},
+    {"DataArray", DeviceBody(R"("data":[])"), kBadJson, "notification.devices[0].data"},
+    {"DataString", DeviceBody(R"("data":"{}")"), kBadJson, "notification.devices[0].data"},
+    {"TweaksString", DeviceBody(R"("tweaks":"sound")"), kBadJson, "notification.devices[0].tweaks"},
 
     // Counts.
-    {"CountsString", Body(R"("counts":"2")", kDevice), kBadJson,
-     "notification.counts"},
-    {"CountsArray", Body(R"("counts":[2])", kDevice), kBadJson,
-     "notification.counts"},
+    {"CountsString", Body(R"("counts":"2")", kDevice), kBadJson, "notification.counts"},
+    {"CountsArray", Body(R"("counts":[2])", kDevice), kBadJson, "notification.counts"},
     {"UnreadString", Body(R"("counts":{"unread":"2"})", kDevice), kBadJson,
      "notification.counts.unread"},
     {"UnreadNegative", Body(R"("counts":{"unread":-1})", kDevice), kBadJson,
      "notification.counts.unread"},
     {"UnreadFloat", Body(R"("counts":{"unread":2.5})", kDevice), kBadJson,
      "notification.counts.unread"},
-    {"MissedCallsBool", Body(R"("counts":{"missed_calls":true})", kDevice),
-     kBadJson, "notification.counts.missed_calls"},
+    {"MissedCallsBool", Body(R"("counts":{"missed_calls":true})", kDevice), kBadJson,
+     "notification.counts.missed_calls"},
 
     // Other notification fields.
-    {"PrioUrgent", Body(R"("prio":"urgent")", kDevice), kBadJson,
-     "notification.prio"},
-    {"PrioUpperCase", Body(R"("prio":"HIGH")", kDevice), kBadJson,
-     "notification.prio"},
-    {"PrioNumber", Body(R"("prio":10)", kDevice), kBadJson,
-     "notification.prio"},
-    {"RoomNameNumber", Body(R"("room_name":42)", kDevice), kBadJson,
-     "notification.room_name"},
-    {"TypeBool", Body(R"("type":true)", kDevice), kBadJson,
-     "notification.type"},
-    {"EventIdObject", Body(R"("event_id":{})", kDevice), kBadJson,
-     "notification.event_id"},
+    {"PrioUrgent", Body(R"("prio":"urgent")", kDevice), kBadJson, "notification.prio"},
+    {"PrioUpperCase", Body(R"("prio":"HIGH")", kDevice), kBadJson, "notification.prio"},
+    {"PrioNumber", Body(R"("prio":10)", kDevice), kBadJson, "notification.prio"},
+    {"RoomNameNumber", Body(R"("room_name":42)", kDevice), kBadJson, "notification.room_name"},
+    {"TypeBool", Body(R"("type":true)", kDevice), kBadJson, "notification.type"},
+    {"EventIdObject", Body(R"("event_id":{})", kDevice), kBadJson, "notification.event_id"},
     {"MembershipArray", Body(R"("membership":["invite"])", kDevice), kBadJson,
      "notification.membership"},
-    {"UserIsTargetString", Body(R"("user_is_target":"true")", kDevice),
-     kBadJson, "notification.user_is_target"},
-    {"ContentString", Body(R"("content":"hello")", kDevice), kBadJson,
-     "notification.content"},
-    {"ContentArray", Body(R"("content":[])", kDevice), kBadJson,
-     "notification.content"},
+    {"UserIsTargetString", Body(R"("user_is_target":"true")", kDevice), kBadJson,
+     "notification.user_is_target"},
+    {"ContentString", Body(R"("content":"hello")", kDevice), kBadJson, "notification.content"},
+    {"ContentArray", Body(R"("content":[])", kDevice), kBadJson, "notification.content"},
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Bodies, InvalidBodyTest, testing::ValuesIn(kInvalidCases),
-    [](const testing::TestParamInfo<InvalidCase>& info) {
-      return info.param.name;
-    });
+INSTANTIATE_TEST_SUITE_P(Bodies, InvalidBodyTest, testing::ValuesIn(kInvalidCases),
+                         [](const testing::TestParamInfo<InvalidCase>& info) {
+                           return info.param.name;
+                         });
 
 // -- Other properties -------------------------------------------------------------
 
@@ -462,31 +430,24 @@ TEST(NotifyJsonTest, ErrCodes) {
 
 TEST(NotifyJsonTest, ErrorMessagesNeverContainThePushkey) {
   constexpr char kPushkey[] = "SeCrEtPuShKeY";
-  const std::string device =
-      absl::StrCat(R"({"app_id":"a","pushkey":")", kPushkey, R"(")");
+  const std::string device = absl::StrCat(R"({"app_id":"a","pushkey":")", kPushkey, R"(")");
   const std::vector<std::string> bodies = {
       // The pushkey itself is of the wrong type.
-      Body("", absl::StrCat(R"({"app_id":"a","pushkey":[")", kPushkey,
-                            R"("]})")),
-      Body("", absl::StrCat(R"({"app_id":"a","pushkey":{")", kPushkey,
-                            R"(":1}})")),
+      Body("", absl::StrCat(R"({"app_id":"a","pushkey":[")", kPushkey, R"("]})")),
+      Body("", absl::StrCat(R"({"app_id":"a","pushkey":{")", kPushkey, R"(":1}})")),
       // The pushkey is fine, something next to it is not.
       Body("", absl::StrCat(device, R"(,"pushkey_ts":"1"})")),
       Body("", absl::StrCat(device, R"(,"data":[")", kPushkey, R"("]})")),
       Body("", absl::StrCat(device, R"(,"tweaks":")", kPushkey, R"("})")),
       Body("", absl::StrCat(R"({"pushkey":")", kPushkey, R"("})")),
-      Body("", absl::StrCat(device, "},", R"({"pushkey":")", kPushkey,
-                            R"(","app_id":7})")),
+      Body("", absl::StrCat(device, "},", R"({"pushkey":")", kPushkey, R"(","app_id":7})")),
       Body(R"("prio":"x")", absl::StrCat(device, "}")),
-      Body(absl::StrCat(R"("room_name":[")", kPushkey, R"("])"),
-           absl::StrCat(device, "}")),
+      Body(absl::StrCat(R"("room_name":[")", kPushkey, R"("])"), absl::StrCat(device, "}")),
       // Syntax and encoding errors right after or inside the pushkey.
       absl::StrCat(R"({"notification":{"devices":[)", device, " x"),
       absl::StrCat(R"({"notification":{"devices":[)", device),
-      absl::StrCat(R"({"notification":{"devices":[{"pushkey":")", kPushkey,
-                   "\xff\"}]}}"),
-      absl::StrCat(R"({"notification":{"devices":[{"pushkey":")", kPushkey,
-                   "\\q\"}]}}"),
+      absl::StrCat(R"({"notification":{"devices":[{"pushkey":")", kPushkey, "\xff\"}]}}"),
+      absl::StrCat(R"({"notification":{"devices":[{"pushkey":")", kPushkey, "\\q\"}]}}"),
       absl::StrCat(Body("", absl::StrCat(device, "}")), kPushkey),
   };
   for (const std::string& body : bodies) {
@@ -503,13 +464,11 @@ TEST(NotifyJsonTest, MessagesAreReadable) {
   std::optional<NotifyError> error =
       ParseNotifyBody(Body("", R"({"app_id":"a","pushkey":5})"), &parsed);
   ASSERT_TRUE(error.has_value());
-  EXPECT_EQ(error->message,
-            "notification.devices[0].pushkey must be a non-empty string");
+  EXPECT_EQ(error->message, "notification.devices[0].pushkey must be a non-empty string");
 
   error = ParseNotifyBody("{", &parsed);
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(absl::StartsWith(error->message, "body is not valid UTF-8 JSON"))
-      << error->message;
+  EXPECT_TRUE(absl::StartsWith(error->message, "body is not valid UTF-8 JSON")) << error->message;
 }
 
 TEST(NotifyJsonTest, ReplacesPreviousContentsOnSuccess) {

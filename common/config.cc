@@ -3,9 +3,9 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "absl/strings/str_format.h"
 #include <fstream>
 #include <sstream>
+#include "absl/strings/str_format.h"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -63,8 +63,7 @@ bool ConfigMap::Bool(const std::string& key, bool fallback) {
   return out;
 }
 
-int64_t ConfigMap::Int(const std::string& key, int64_t fallback, int64_t min,
-                       int64_t max) {
+int64_t ConfigMap::Int(const std::string& key, int64_t fallback, int64_t min, int64_t max) {
   used_.insert(key);
   if (!Has(key)) return fallback;
   YAML::Node v = node_[key];
@@ -85,8 +84,8 @@ absl::Duration ConfigMap::Seconds(const std::string& key, absl::Duration fallbac
   if (!Has(key)) return fallback;
   YAML::Node v = node_[key];
   double seconds = 0;
-  if (!v.IsScalar() || !absl::SimpleAtod(v.Scalar(), &seconds) ||
-      !std::isfinite(seconds) || seconds <= 0 || seconds > 86400 * 365) {
+  if (!v.IsScalar() || !absl::SimpleAtod(v.Scalar(), &seconds) || !std::isfinite(seconds) ||
+      seconds <= 0 || seconds > 86400 * 365) {
     Fail(key, "must be a positive number of seconds");
     return fallback;
   }
@@ -261,9 +260,8 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(file, ": line ", e.mark.line + 1, ", column ", e.mark.column + 1,
-                     ": not valid YAML: ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(file, ": line ", e.mark.line + 1, ", column ",
+                                                   e.mark.column + 1, ": not valid YAML: ", e.msg));
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
@@ -280,9 +278,9 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   auto unsupported = [&](ConfigMap& map, const std::string& key, const std::string& why) {
     map.Accept(key);
     if (map.Has(key)) {
-      config->warnings.push_back(absl::StrCat(file, ": ", map.path().empty() ? "" : map.path() + ".",
-                                              key, ": not supported by Herald, ignored (", why,
-                                              ")"));
+      config->warnings.push_back(absl::StrCat(file, ": ",
+                                              map.path().empty() ? "" : map.path() + ".", key,
+                                              ": not supported by Herald, ignored (", why, ")"));
     }
   };
   unsupported(log, "setup",
@@ -312,10 +310,10 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
       static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
   config->dispatcher.dedup_ttl = disp.Seconds("dedup_ttl", config->dispatcher.dedup_ttl);
   config->dispatcher.metrics_listen = disp.String("metrics_listen", "");
-  config->dispatcher.http_threads = static_cast<int>(
-      disp.Int("http_threads", config->dispatcher.http_threads, 1, 64));
-  config->dispatcher.worker_threads = static_cast<int>(
-      disp.Int("worker_threads", config->dispatcher.worker_threads, 0, 256));
+  config->dispatcher.http_threads =
+      static_cast<int>(disp.Int("http_threads", config->dispatcher.http_threads, 1, 64));
+  config->dispatcher.worker_threads =
+      static_cast<int>(disp.Int("worker_threads", config->dispatcher.worker_threads, 0, 256));
   config->dispatcher.dedup_max_entries =
       disp.Int("dedup_max_entries", config->dispatcher.dedup_max_entries, 0, 100000000);
 

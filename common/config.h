@@ -112,7 +112,7 @@ bool MetricsOnNotifyPort(const Config& config);
 struct AppConfig {
   std::string pattern;  // app_id or glob
   std::string type;
-  YAML::Node node;      // the app's whole mapping, read by the provider
+  YAML::Node node;  // the app's whole mapping, read by the provider
 };
 
 struct Config {

@@ -83,7 +83,8 @@ metrics:
   for (const char* key : {"log.access", "metrics.sentry", "metrics.opentracing"}) {
     EXPECT_NE(all.find(absl::StrCat("sygnal.yaml: ", key, ": not supported by Herald")),
               std::string::npos)
-        << key << "\n" << all;
+        << key << "\n"
+        << all;
   }
   EXPECT_EQ(c.warnings.size(), 3u) << all;
   // Absent: off, on Sygnal's default address.
@@ -103,9 +104,12 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
       {"http: {port: 70000}", "h.yaml: http.port: must be between 0 and 65535"},
       {"http: {port: five}", "h.yaml: http.port: must be an integer"},
       {"http: [1, 2]", "h.yaml: http: must be a mapping"},
-      {"dispatcher: {deadline: -1}", "h.yaml: dispatcher.deadline: must be a positive number of seconds"},
-      {"dispatcher: {http_threads: 0}", "h.yaml: dispatcher.http_threads: must be between 1 and 64"},
-      {"dispatcher: {worker_threads: -1}", "h.yaml: dispatcher.worker_threads: must be between 0 and 256"},
+      {"dispatcher: {deadline: -1}",
+       "h.yaml: dispatcher.deadline: must be a positive number of seconds"},
+      {"dispatcher: {http_threads: 0}",
+       "h.yaml: dispatcher.http_threads: must be between 1 and 64"},
+      {"dispatcher: {worker_threads: -1}",
+       "h.yaml: dispatcher.worker_threads: must be between 0 and 256"},
       {"apps: {a: {endpoint: x}}", "h.yaml: apps.a.type: missing"},
       {"apps: {a: 3}", "h.yaml: apps.a: must be a mapping"},
       {"apps: [a]", "h.yaml: apps: must be a mapping"},
@@ -132,12 +136,12 @@ TEST(Config, UnknownKeysAreWarnedNotFatal) {
 TEST(Config, MissingFile) {
   auto config = LoadConfigFile("/nonexistent/herald.yaml");
   ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().message(),
-            "/nonexistent/herald.yaml: cannot read the config file");
+  EXPECT_EQ(config.status().message(), "/nonexistent/herald.yaml: cannot read the config file");
 }
 
 TEST(ConfigMap, ProviderKeys) {
-  YAML::Node node = YAML::Load("{type: x, timeout: 3, allowed_endpoints: ['a', 'b'], flag: yes, junk: 1}");
+  YAML::Node node =
+      YAML::Load("{type: x, timeout: 3, allowed_endpoints: ['a', 'b'], flag: yes, junk: 1}");
   ConfigMap map(node, "f.yaml", "apps.x");
   map.Accept("type");
   EXPECT_EQ(map.Seconds("timeout", absl::Seconds(1)), absl::Seconds(3));
@@ -160,9 +164,10 @@ TEST(YamlToJson, TypesAndEscapes) {
   YAML::Node node = YAML::Load(
       "{android: {ttl: '3600s', priority: high, direct_boot_ok: true, n: 5, f: 1.5, z: null},"
       " quoted: \"7\", list: [a, 2], text: \"a\\\"b\\\\c\\n\"}");
-  EXPECT_EQ(YamlToJson(node),
-            R"({"android":{"ttl":"3600s","priority":"high","direct_boot_ok":true,"n":5,"f":1.5,"z":null},)"
-            R"("quoted":"7","list":["a",2],"text":"a\"b\\c\n"})");
+  EXPECT_EQ(
+      YamlToJson(node),
+      R"({"android":{"ttl":"3600s","priority":"high","direct_boot_ok":true,"n":5,"f":1.5,"z":null},)"
+      R"("quoted":"7","list":["a",2],"text":"a\"b\\c\n"})");
 }
 
 TEST(ConfigMap, JsonObject) {

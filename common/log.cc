@@ -53,11 +53,10 @@ bool LogEnabled(LogLevel level) {
   return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
 }
 
-void LogLine(LogLevel level, absl::string_view component,
-             absl::string_view message) {
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", LevelName(level), " ", component, ": ", message, "\n");
+void LogLine(LogLevel level, absl::string_view component, absl::string_view message) {
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
+                   LevelName(level), " ", component, ": ", message, "\n");
   // One write() per line so that lines from several threads do not interleave.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
@@ -76,10 +75,9 @@ std::string RedactPushkey(absl::string_view pushkey) {
     absl::string_view origin = pushkey.substr(0, host_end);
     // Drop any userinfo: it may be a credential.
     size_t at = origin.rfind('@');
-    std::string shown =
-        at == absl::string_view::npos
-            ? std::string(origin)
-            : absl::StrCat(origin.substr(0, scheme_end + 3), origin.substr(at + 1));
+    std::string shown = at == absl::string_view::npos
+                            ? std::string(origin)
+                            : absl::StrCat(origin.substr(0, scheme_end + 3), origin.substr(at + 1));
     return absl::StrCat(shown, "/", tail);
   }
   if (pushkey.size() <= 8) return tail;

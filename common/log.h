@@ -25,10 +25,9 @@ std::string RedactPushkey(absl::string_view pushkey);
 
 }  // namespace herald
 
-#define HERALD_LOG(level, component, ...)                                  \
-  do {                                                                     \
-    if (::herald::LogEnabled(::herald::LogLevel::level)) {                 \
-      ::herald::LogLine(::herald::LogLevel::level, component,              \
-                        ::absl::StrCat(__VA_ARGS__));                      \
-    }                                                                      \
+#define HERALD_LOG(level, component, ...)                                                   \
+  do {                                                                                      \
+    if (::herald::LogEnabled(::herald::LogLevel::level)) {                                  \
+      ::herald::LogLine(::herald::LogLevel::level, component, ::absl::StrCat(__VA_ARGS__)); \
+    }                                                                                       \
   } while (0)

@@ -113,8 +113,8 @@ std::string ProcessMetrics() {
   std::string out;
   auto metric = [&out](const char* name, const char* type, const char* help,
                        const std::string& value) {
-    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name,
-                    " ", value, "\n");
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name, " ",
+                    value, "\n");
   };
   const long ticks = sysconf(_SC_CLK_TCK);
   const long page = sysconf(_SC_PAGESIZE);

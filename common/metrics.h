@@ -58,8 +58,7 @@ class Metrics {
   static Metrics& Global();
   Counter* GetCounter(const std::string& name, const std::string& help,
                       const std::string& labels = "");
-  Gauge* GetGauge(const std::string& name, const std::string& help,
-                  const std::string& labels = "");
+  Gauge* GetGauge(const std::string& name, const std::string& help, const std::string& labels = "");
   Histogram* GetHistogram(const std::string& name, const std::string& help,
                           const std::string& labels = "");
   // Global()'s text also has the standard process_* metrics (CPU time,

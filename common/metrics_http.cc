@@ -24,10 +24,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void Read() {
     req_ = {};
     stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) return;
-      self->Answer();
-    });
+    http::async_read(stream_, buffer_, req_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return;
+                       self->Answer();
+                     });
   }
 
  private:
@@ -86,7 +87,8 @@ class MetricsHttpServer::Impl {
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(64, ec);
-    if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
+    if (ec)
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
     Accept();
     thread_ = std::thread([this] { ioc_.run(); });
     return absl::OkStatus();

@@ -252,9 +252,9 @@ ABSL_NAMESPACE_END
 // - a race is not reported when the innermost frame of one of its two
 //   accesses (race_top) is gRPC's inline C++ (call op sets and callback
 //   tags, from /usr/include/grpcpp) or one of the two std::function
-//   specializations gRPC's tags and interceptors hold (ours use neither). This hides too a race between our
-//   code and gRPC's inline code on the same memory; a race between two
-//   accesses of our own, in callbacks gRPC runs or not, is still reported.
+//   specializations gRPC's tags and interceptors hold (ours use neither). This hides too a race
+//   between our code and gRPC's inline code on the same memory; a race between two accesses of our
+//   own, in callbacks gRPC runs or not, is still reported.
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libgrpc.so.29\n"
          "called_from_lib:libgpr.so.29\n"

@@ -14,8 +14,9 @@ AppCounters::AppCounters(const std::string& app_label)
   for (int k = 0; k < providers::Outcome::kKinds; ++k) {
     outcomes[k] = Metrics::Global().GetCounter(
         "herald_pushes_total", "Pushes by app and final outcome.",
-        Labels({{"app", app_label},
-                {"outcome", providers::OutcomeKindName(static_cast<providers::Outcome::Kind>(k))}}));
+        Labels(
+            {{"app", app_label},
+             {"outcome", providers::OutcomeKindName(static_cast<providers::Outcome::Kind>(k))}}));
   }
 }
 
@@ -28,8 +29,7 @@ AppRegistry::AppRegistry(std::vector<App> apps,
 }
 
 absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
-    const Config& config, const providers::ProviderEnv& env,
-    std::vector<std::string>* warnings) {
+    const Config& config, const providers::ProviderEnv& env, std::vector<std::string>* warnings) {
   std::vector<App> apps;
   std::vector<std::unique_ptr<http::HttpClient>> clients;
   providers::ProviderEnv app_env = env;
@@ -54,8 +54,8 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
     if (!provider.ok()) return provider.status();
     if (!map.status().ok()) return map.status();
     for (std::string& w : map.UnknownKeyWarnings()) warnings->push_back(std::move(w));
-    apps.push_back(App{app.pattern, app.type, std::move(*provider),
-                       std::make_unique<InflightLimiter>(limit)});
+    apps.push_back(
+        App{app.pattern, app.type, std::move(*provider), std::make_unique<InflightLimiter>(limit)});
   }
   return std::make_unique<AppRegistry>(std::move(apps), std::move(clients));
 }

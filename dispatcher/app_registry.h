@@ -64,9 +64,9 @@ class AppRegistry {
   // that apps ask for (ProviderEnv::new_http_client) belong to the registry,
   // so a registry replaced on reload takes its clients with it; `env`'s own
   // new_http_client is ignored.
-  static absl::StatusOr<std::unique_ptr<AppRegistry>> Build(
-      const Config& config, const providers::ProviderEnv& env,
-      std::vector<std::string>* warnings);
+  static absl::StatusOr<std::unique_ptr<AppRegistry>> Build(const Config& config,
+                                                            const providers::ProviderEnv& env,
+                                                            std::vector<std::string>* warnings);
 
   // For tests: apps given directly.
   explicit AppRegistry(std::vector<App> apps,

@@ -67,7 +67,8 @@ bool IsJsonObjectOrEmpty(const std::string& text) {
 // embed the JSON fields verbatim, so they must be JSON objects.
 absl::Status ValidateRequest(const herald::v1::DispatchRequest& request) {
   const herald::v1::Notification& n = request.notification();
-  if (n.devices_size() == 0) return absl::InvalidArgumentError("notification.devices must not be empty");
+  if (n.devices_size() == 0)
+    return absl::InvalidArgumentError("notification.devices must not be empty");
   if (n.devices_size() > kMaxDevices) {
     return absl::InvalidArgumentError(
         absl::StrCat("notification.devices: at most ", kMaxDevices, " devices per notification"));
@@ -78,11 +79,13 @@ absl::Status ValidateRequest(const herald::v1::DispatchRequest& request) {
   }
   for (int i = 0; i < n.devices_size(); ++i) {
     const herald::v1::Device& d = n.devices(i);
-    const char* wrong = d.app_id().empty()                  ? ".app_id must not be empty"
-                        : d.pushkey().empty()               ? ".pushkey must not be empty"
-                        : !IsJsonObjectOrEmpty(d.data_json())   ? ".data_json must be a JSON object (nested at most 256 deep)"
-                        : !IsJsonObjectOrEmpty(d.tweaks_json()) ? ".tweaks_json must be a JSON object (nested at most 256 deep)"
-                                                                : nullptr;
+    const char* wrong = d.app_id().empty()    ? ".app_id must not be empty"
+                        : d.pushkey().empty() ? ".pushkey must not be empty"
+                        : !IsJsonObjectOrEmpty(d.data_json())
+                            ? ".data_json must be a JSON object (nested at most 256 deep)"
+                        : !IsJsonObjectOrEmpty(d.tweaks_json())
+                            ? ".tweaks_json must be a JSON object (nested at most 256 deep)"
+                            : nullptr;
     if (wrong != nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("notification.devices[", i, "]", wrong));
     }
@@ -117,9 +120,9 @@ void DispatcherService::Start(const herald::v1::DispatchRequest* request,
   StartFanOut(std::move(apps), env_, request, response, deadline, std::move(on_done));
 }
 
-grpc::ServerUnaryReactor* DispatcherService::Dispatch(
-    grpc::CallbackServerContext* context, const herald::v1::DispatchRequest* request,
-    herald::v1::DispatchResponse* response) {
+grpc::ServerUnaryReactor* DispatcherService::Dispatch(grpc::CallbackServerContext* context,
+                                                      const herald::v1::DispatchRequest* request,
+                                                      herald::v1::DispatchResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status problem = ValidateRequest(*request); !problem.ok()) {
     reactor->Finish(

@@ -18,7 +18,6 @@
 
 namespace herald::dispatcher {
 
-
 // OK when the request is usable; otherwise InvalidArgument saying what is
 // wrong with it.
 absl::Status ValidateRequest(const herald::v1::DispatchRequest& request);
@@ -39,8 +38,8 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   grpc::ServerUnaryReactor* Dispatch(grpc::CallbackServerContext* context,
                                      const herald::v1::DispatchRequest* request,
                                      herald::v1::DispatchResponse* response) override;
-  grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
-  DispatchStream(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>* DispatchStream(
+      grpc::CallbackServerContext* context) override;
 
   // Pushes `request` to its devices; fills `response` and calls `on_done`
   // once every device has an outcome. Both pointers outlive the call.

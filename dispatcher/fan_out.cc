@@ -56,12 +56,9 @@ Counter* DedupHits(RecentPushes::State state) {
           "herald_dedup_hits_total",
           "Pushes answered from memory instead of pushed again, by what was known.",
           Labels({{"state", "in_flight"}})),
-      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
-                                   Labels({{"state", "delivered"}})),
-      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
-                                   Labels({{"state", "rejected"}})),
-      Metrics::Global().GetCounter("herald_dedup_hits_total", "",
-                                   Labels({{"state", "dropped"}})),
+      Metrics::Global().GetCounter("herald_dedup_hits_total", "", Labels({{"state", "delivered"}})),
+      Metrics::Global().GetCounter("herald_dedup_hits_total", "", Labels({{"state", "rejected"}})),
+      Metrics::Global().GetCounter("herald_dedup_hits_total", "", Labels({{"state", "dropped"}})),
   };
   return counters[static_cast<int>(state)];
 }
@@ -149,7 +146,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
                       .Because(Outcome::Reason::kDuplicate));
         break;
       case RecentPushes::State::kRejected:
-        Record(i, Outcome::Rejected("already rejected for this event").Because(Outcome::Reason::kDuplicate));
+        Record(i, Outcome::Rejected("already rejected for this event")
+                      .Because(Outcome::Reason::kDuplicate));
         break;
       case RecentPushes::State::kDropped:
         Record(i, Outcome::Dropped("already dropped for this event; not pushed again")
@@ -157,7 +155,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         break;
       case RecentPushes::State::kInFlight:
         // Do not push twice; the homeserver will ask again when it is done.
-        Record(i, Outcome::Retry("the same push is in flight").Because(Outcome::Reason::kDuplicate));
+        Record(i,
+               Outcome::Retry("the same push is in flight").Because(Outcome::Reason::kDuplicate));
         break;
     }
     return true;
@@ -272,8 +271,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         default:
           ++other;
           HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
-                     devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
-                     ": ", OutcomeKindName(d.outcome.kind), " after ", d.attempts,
+                     devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()), ": ",
+                     OutcomeKindName(d.outcome.kind), " after ", d.attempts,
                      " attempt(s): ", d.outcome.detail);
       }
     }
@@ -294,7 +293,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
   }
 
   std::shared_ptr<const AppRegistry> apps_;  // kept alive across a reload
-  const FanOutEnv& env_;                      // outlives every fan-out
+  const FanOutEnv& env_;                     // outlives every fan-out
   const herald::v1::DispatchRequest* request_;
   herald::v1::DispatchResponse* response_;
   std::function<void()> on_done_;
@@ -314,9 +313,8 @@ double RandomJitter() {
 }
 
 void StartFanOut(std::shared_ptr<const AppRegistry> apps, const FanOutEnv& env,
-                 const herald::v1::DispatchRequest* request,
-                 herald::v1::DispatchResponse* response, absl::Time deadline,
-                 std::function<void()> on_done) {
+                 const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
+                 absl::Time deadline, std::function<void()> on_done) {
   std::make_shared<FanOut>(std::move(apps), env, request, response, std::move(on_done), deadline)
       ->Start();
 }

@@ -21,7 +21,7 @@ namespace herald::dispatcher {
 double RandomJitter();
 
 struct RetryPolicy {
-  absl::Duration deadline = absl::Seconds(10);  // cap when the caller sets none
+  absl::Duration deadline = absl::Seconds(10);               // cap when the caller sets none
   absl::Duration initial_backoff = absl::Milliseconds(250);  // doubles per attempt
   int max_attempts = 4;
   double (*jitter)() = &RandomJitter;  // times each backoff
@@ -30,8 +30,8 @@ struct RetryPolicy {
 // What every fan-out runs on; outlives them all.
 struct FanOutEnv {
   const Clock* clock = &Clock::Real();
-  Executor* executor = nullptr;  // runs the pushes: first attempts and retries
-  Timer* timer = nullptr;        // waits out the backoffs
+  Executor* executor = nullptr;    // runs the pushes: first attempts and retries
+  Timer* timer = nullptr;          // waits out the backoffs
   RecentPushes* recent = nullptr;  // null: no push memory
   RetryPolicy policy;
 };
@@ -43,8 +43,7 @@ struct FanOutEnv {
 // the calling thread; the pushes on env.executor. Devices repeated in one
 // request are pushed as asked.
 void StartFanOut(std::shared_ptr<const AppRegistry> apps, const FanOutEnv& env,
-                 const herald::v1::DispatchRequest* request,
-                 herald::v1::DispatchResponse* response, absl::Time deadline,
-                 std::function<void()> on_done);
+                 const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,
+                 absl::Time deadline, std::function<void()> on_done);
 
 }  // namespace herald::dispatcher

@@ -75,8 +75,7 @@ class ScriptedProvider final : public providers::Provider {
     for (auto& answer : held) answer();
   }
 
-  void Push(const providers::PushRequest& r,
-            std::function<void(Outcome)> done) override {
+  void Push(const providers::PushRequest& r, std::function<void(Outcome)> done) override {
     calls.push_back({r.device->pushkey(), r.attempt, r.deadline});
     std::deque<Outcome>& script = scripts_[r.device->pushkey()];
     Outcome outcome = Outcome::Delivered("pushed");
@@ -121,7 +120,8 @@ class FanOutTest : public ::testing::Test {
 
   // A notification for (app_id, pushkey) pairs; no event_id when empty.
   static herald::v1::DispatchRequest Request(
-      std::vector<std::pair<std::string, std::string>> devices, const std::string& event_id = "$e") {
+      std::vector<std::pair<std::string, std::string>> devices,
+      const std::string& event_id = "$e") {
     herald::v1::DispatchRequest r;
     r.set_request_id("test");
     if (!event_id.empty()) r.mutable_notification()->set_event_id(event_id);
@@ -193,9 +193,9 @@ TEST_F(FanOutTest, GivesUpAfterMaxAttempts) {
   EXPECT_EQ(Only(r).outcome(), herald::v1::OUTCOME_RETRY);
   EXPECT_EQ(Only(r).attempts(), 4);
   EXPECT_EQ(Only(r).detail(), "timeout");
-  EXPECT_EQ(time_.waits(), (std::vector<absl::Duration>{absl::Milliseconds(250),
-                                                        absl::Milliseconds(500),
-                                                        absl::Milliseconds(1000)}));
+  EXPECT_EQ(time_.waits(),
+            (std::vector<absl::Duration>{absl::Milliseconds(250), absl::Milliseconds(500),
+                                         absl::Milliseconds(1000)}));
 }
 
 TEST_F(FanOutTest, JitterScalesEachBackoff) {
@@ -397,13 +397,12 @@ TEST_F(FanOutTest, NothingIsReadAfterOnDone) {
   auto response = std::make_unique<herald::v1::DispatchResponse>();
   int done = 0;
   int outcomes = 0;
-  StartFanOut(apps_, env_, request.get(), response.get(), time_.Now() + absl::Seconds(10),
-              [&] {
-                ++done;
-                outcomes = response->outcomes_size();
-                request.reset();
-                response.reset();
-              });
+  StartFanOut(apps_, env_, request.get(), response.get(), time_.Now() + absl::Seconds(10), [&] {
+    ++done;
+    outcomes = response->outcomes_size();
+    request.reset();
+    response.reset();
+  });
   time_.Run();
   provider_->Release();
   time_.Run();
@@ -429,8 +428,8 @@ TEST_F(FanOutTest, EachOutcomeSaysWhyInAMachineReadableReason) {
   EXPECT_EQ(again.response.outcomes(1).reason(), herald::v1::REASON_DUPLICATE);
   // Beyond the in-flight limit (2): shed.
   provider_->Hold();
-  auto busy = Request({{"com.example.app", "a"}, {"com.example.app", "b"}, {"com.example.app", "c"}},
-                      "$busy");
+  auto busy = Request(
+      {{"com.example.app", "a"}, {"com.example.app", "b"}, {"com.example.app", "c"}}, "$busy");
   Result shed;
   Start(busy, &shed);
   time_.Run();

@@ -80,8 +80,9 @@ std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
 }
 
 int RunProviderCommand(const Args& args) {
-  absl::StatusOr<std::string> out = (*herald::providers::ProviderRegistry::FindCommand(
-      args.command))(args.config_path, args.command_app);
+  absl::StatusOr<std::string> out =
+      (*herald::providers::ProviderRegistry::FindCommand(args.command))(args.config_path,
+                                                                        args.command_app);
   if (!out.ok()) {
     std::cerr << "herald-dispatcher: " << out.status().message() << "\n";
     return 1;
@@ -91,8 +92,8 @@ int RunProviderCommand(const Args& args) {
 }
 
 // The HTTP client the apps share, named in `env`.
-std::unique_ptr<herald::http::CurlHttpClient> SharedHttpClient(const herald::Config& config,
-                                                              herald::providers::ProviderEnv* env) {
+std::unique_ptr<herald::http::CurlHttpClient> SharedHttpClient(
+    const herald::Config& config, herald::providers::ProviderEnv* env) {
   herald::http::HttpClientOptions options;
   options.threads = config.dispatcher.http_threads;
   options.proxy = config.proxy;
@@ -135,8 +136,7 @@ herald::dispatcher::FanOutEnv FanOutFor(const herald::Config& config, herald::Ex
 std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config, DispatcherService* service,
                                         int* bound_port) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.dispatcher.listen, grpc::InsecureServerCredentials(),
-                           bound_port);
+  builder.AddListeningPort(config.dispatcher.listen, grpc::InsecureServerCredentials(), bound_port);
   builder.RegisterService(service);
   // One bridge multiplexes every in-flight notification on one HTTP/2
   // connection: do not cap the streams at a small default.
@@ -181,15 +181,14 @@ void Drain(DispatcherService* service, std::unique_ptr<grpc::Server> server,
 // registry goes to `retired`.
 void ReloadApps(const std::string& config_path, const herald::providers::ProviderEnv& env,
                 DispatcherService* service, std::vector<Registry>* retired) {
-  absl::StatusOr<std::shared_ptr<const herald::Config>> fresh =
-      herald::LoadConfigFile(config_path);
+  absl::StatusOr<std::shared_ptr<const herald::Config>> fresh = herald::LoadConfigFile(config_path);
   std::vector<std::string> warnings;
   absl::StatusOr<std::unique_ptr<AppRegistry>> apps =
       fresh.ok() ? AppRegistry::Build(**fresh, env, &warnings)
                  : absl::StatusOr<std::unique_ptr<AppRegistry>>(fresh.status());
   if (!apps.ok()) {
-    HERALD_LOG(kError, kComponent, "SIGHUP: config not reloaded, keeping the old one: ",
-               apps.status().message());
+    HERALD_LOG(kError, kComponent,
+               "SIGHUP: config not reloaded, keeping the old one: ", apps.status().message());
     return;
   }
   for (const std::string& w : warnings) HERALD_LOG(kWarning, kComponent, w);
@@ -245,7 +244,8 @@ int main(int argc, char** argv) {
   auto pool = std::make_unique<herald::WorkPool>((*config)->dispatcher.worker_threads);
   Registry registry(std::move(*apps));
   herald::dispatcher::RecentPushes recent(
-      static_cast<size_t>((*config)->dispatcher.dedup_max_entries), (*config)->dispatcher.dedup_ttl);
+      static_cast<size_t>((*config)->dispatcher.dedup_max_entries),
+      (*config)->dispatcher.dedup_ttl);
   const herald::dispatcher::FanOutEnv fan_out =
       FanOutFor(**config, pool.get(), timers.get(), &recent);
   DispatcherService service(registry, fan_out);

@@ -10,15 +10,14 @@ constexpr absl::Duration kInFlightLimit = absl::Minutes(2);
 
 }  // namespace
 
-RecentPushes::Key RecentPushes::MakeKey(const std::string& event_id,
-                                        const std::string& app_id,
+RecentPushes::Key RecentPushes::MakeKey(const std::string& event_id, const std::string& app_id,
                                         const std::string& pushkey) {
   std::string joined;
   joined.reserve(event_id.size() + app_id.size() + pushkey.size() + 2);
   joined.append(event_id).push_back('\0');
   joined.append(app_id).push_back('\0');
   joined.append(pushkey);
-  return Key{absl::HashOf(joined), std::hash<std::string>{}(joined) * 0x9E3779B97F4A7C15ull};
+  return Key{absl::HashOf(joined), std::hash<std::string>{}(joined)*0x9E3779B97F4A7C15ull};
 }
 
 RecentPushes::RecentPushes(size_t max_entries, absl::Duration ttl)
@@ -33,8 +32,7 @@ void RecentPushes::EvictLocked(Shard& shard, absl::Time now) {
     auto it = shard.map.find(shard.order.front());
     const bool missing = it == shard.map.end();
     const bool stale = !missing && it->second.expires <= now;
-    const bool full = shard.map.size() >= max_per_shard_ ||
-                      shard.order.size() > 2 * max_per_shard_;
+    const bool full = shard.map.size() >= max_per_shard_ || shard.order.size() > 2 * max_per_shard_;
     if (!missing && !stale && !full) break;
     if (!missing) shard.map.erase(it);
     shard.order.pop_front();

@@ -9,9 +9,9 @@
 
 #include "bridge/notify_json.h"
 #include "providers/apns/apns_payload.h"
+#include "providers/common/notification_json.h"
 #include "providers/gcm/fcm_message.h"
 #include "providers/unifiedpush/unifiedpush_provider.h"
-#include "providers/common/notification_json.h"
 #include "providers/webpush/webpush_payload.h"
 #include "rapidjson/document.h"
 

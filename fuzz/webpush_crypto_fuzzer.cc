@@ -17,8 +17,8 @@ std::string D(const char* b64url) { return *herald::providers::Base64UrlDecode(b
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string ua_private = D("q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94");
-  static const std::string ua_public = D(
-      "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
+  static const std::string ua_public =
+      D("BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
   static const std::string auth = D("BTBZMqHH6r4Tts7J_aSIgg");
   const std::string input(reinterpret_cast<const char*>(data), size);
   (void)herald::providers::webpush::DecryptAes128Gcm(input, ua_private, auth);

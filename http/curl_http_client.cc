@@ -1,9 +1,9 @@
 #include "http/curl_http_client.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -39,17 +39,17 @@ bool IsPrivateAddress(absl::string_view ip_text) {
       uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
       return (a & mask) == (net & mask);
     };
-    return in(0x00000000, 8) ||    // 0.0.0.0/8 "this network"
-           in(0x0A000000, 8) ||    // 10/8
-           in(0x64400000, 10) ||   // 100.64/10 CGNAT
-           in(0x7F000000, 8) ||    // loopback
-           in(0xA9FE0000, 16) ||   // link-local
-           in(0xAC100000, 12) ||   // 172.16/12
-           in(0xC0000000, 24) ||   // 192.0.0/24 IETF protocol assignments
-           in(0xC0A80000, 16) ||   // 192.168/16
-           in(0xC6120000, 15) ||   // 198.18/15 benchmarking
-           in(0xE0000000, 4) ||    // multicast
-           in(0xF0000000, 4);      // reserved + broadcast
+    return in(0x00000000, 8) ||   // 0.0.0.0/8 "this network"
+           in(0x0A000000, 8) ||   // 10/8
+           in(0x64400000, 10) ||  // 100.64/10 CGNAT
+           in(0x7F000000, 8) ||   // loopback
+           in(0xA9FE0000, 16) ||  // link-local
+           in(0xAC100000, 12) ||  // 172.16/12
+           in(0xC0000000, 24) ||  // 192.0.0/24 IETF protocol assignments
+           in(0xC0A80000, 16) ||  // 192.168/16
+           in(0xC6120000, 15) ||  // 198.18/15 benchmarking
+           in(0xE0000000, 4) ||   // multicast
+           in(0xF0000000, 4);     // reserved + broadcast
   };
   if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
     return private_v4(ntohl(v4.s_addr));
@@ -58,16 +58,16 @@ bool IsPrivateAddress(absl::string_view ip_text) {
     const uint8_t* b = v6.s6_addr;
     static const uint8_t kZero[16] = {};
     if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // :: and ::1
-    if ((b[0] & 0xFE) == 0xFC) return true;                      // fc00::/7 unique local
-    if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;      // fe80::/10 link-local
-    if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;      // fec0::/10 site-local
-    if (b[0] == 0xFF) return true;                               // multicast
+    if ((b[0] & 0xFE) == 0xFC) return true;                  // fc00::/7 unique local
+    if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;  // fe80::/10 link-local
+    if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;  // fec0::/10 site-local
+    if (b[0] == 0xFF) return true;                           // multicast
     static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
     static const uint8_t kNat64[12] = {0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
     if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0 ||
         std::memcmp(b, kZero, 12) == 0 /* deprecated v4-compatible */) {
-      uint32_t a = (uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) |
-                   (uint32_t{b[14]} << 8) | b[15];
+      uint32_t a =
+          (uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) | (uint32_t{b[14]} << 8) | b[15];
       return private_v4(a);
     }
     return false;
@@ -84,8 +84,7 @@ std::once_flag g_curl_init;
 // Every request ends here, exactly once, before its callback runs (so a
 // caller that saw the answer sees it counted): its time since Send(), its
 // status (or "error"), one fewer in flight.
-void RecordEnd(const HttpRequest& request, Clock::time_point sent,
-               const HttpResponse& response) {
+void RecordEnd(const HttpRequest& request, Clock::time_point sent, const HttpResponse& response) {
   if (request.metrics == nullptr) return;
   request.metrics->Finished(response.ok() ? response.status : 0,
                             absl::FromChrono(Clock::now() - sent));
@@ -101,10 +100,10 @@ void RecordEnd(const HttpRequest& request, Clock::time_point sent,
 // only speaks HTTP/1.1 still gets all its connections in one.)
 struct Multi {
   CURLM* handle = nullptr;
-  int index = 0;     // in its loop's multis_
-  int running = 0;   // transfers added and not yet finished
+  int index = 0;                                  // in its loop's multis_
+  int running = 0;                                // transfers added and not yet finished
   absl::Time timer_due = absl::InfiniteFuture();  // curl's next timer
-  int epoll_fd = -1;  // the loop's
+  int epoll_fd = -1;                              // the loop's
 };
 
 struct Transfer {
@@ -149,9 +148,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   }
   size_t colon = line.find(':');
   if (colon == absl::string_view::npos || t->response.headers.size() > 200) return len;
-  t->response.headers.emplace_back(
-      absl::AsciiStrToLower(line.substr(0, colon)),
-      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
+  t->response.headers.emplace_back(absl::AsciiStrToLower(line.substr(0, colon)),
+                                   std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
   return len;
 }
 
@@ -164,8 +162,8 @@ bool MayMultiplex(const HttpRequest& r) {
 
 // Runs once a connection is ready (new or reused), before the request goes
 // out: the one place where the peer address is known for certain.
-int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/,
-             int /*conn_primary_port*/, int /*conn_local_port*/) {
+int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/, int /*conn_primary_port*/,
+             int /*conn_local_port*/) {
   auto* t = static_cast<Transfer*>(user);
   // libcurl sends an HTTP/1.1 request again by itself when a reused
   // connection dies before any answer; the dispatcher counts and spaces its
@@ -214,7 +212,6 @@ TransportError Classify(CURLcode code) {
       return TransportError::kOther;
   }
 }
-
 
 }  // namespace
 
@@ -315,10 +312,9 @@ class CurlHttpClient::Loop {
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(std::max<int64_t>(1, absl::ToInt64Milliseconds(r.timeout))));
-    curl_easy_setopt(
-        e, CURLOPT_CONNECTTIMEOUT_MS,
-        static_cast<long>(std::max<int64_t>(
-            1, absl::ToInt64Milliseconds(std::min(r.connect_timeout, r.timeout)))));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::max<int64_t>(
+                         1, absl::ToInt64Milliseconds(std::min(r.connect_timeout, r.timeout)))));
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     // Prefer waiting for a connection being set up (it may turn out to be
     // HTTP/2 and take this request too) over opening another. Only where
@@ -368,8 +364,7 @@ class CurlHttpClient::Loop {
     bool has_content_type = false;
     for (const auto& [name, value] : r.headers) {
       if (absl::EqualsIgnoreCase(name, "content-type")) has_content_type = true;
-      t->header_list =
-          curl_slist_append(t->header_list, absl::StrCat(name, ": ", value).c_str());
+      t->header_list = curl_slist_append(t->header_list, absl::StrCat(name, ": ", value).c_str());
     }
     if (!has_content_type) t->header_list = curl_slist_append(t->header_list, "Content-Type:");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->header_list);
@@ -483,8 +478,8 @@ class CurlHttpClient::Loop {
   // curl: call back with CURL_SOCKET_TIMEOUT in `timeout_ms` (-1: no timer).
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
     auto* m = static_cast<Multi*>(user);
-    m->timer_due = timeout_ms < 0 ? absl::InfiniteFuture()
-                                  : absl::Now() + absl::Milliseconds(timeout_ms);
+    m->timer_due =
+        timeout_ms < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Milliseconds(timeout_ms);
     return 0;
   }
 
@@ -496,9 +491,10 @@ class CurlHttpClient::Loop {
       absl::Time due = absl::InfiniteFuture();
       for (const auto& m : multis_) due = std::min(due, m->timer_due);
       absl::Duration wait = std::min(due - absl::Now(), absl::Seconds(1));
-      int wait_ms = wait <= absl::ZeroDuration()
-                        ? 0
-                        : static_cast<int>(absl::ToInt64Milliseconds(wait + absl::Microseconds(999)));
+      int wait_ms =
+          wait <= absl::ZeroDuration()
+              ? 0
+              : static_cast<int>(absl::ToInt64Milliseconds(wait + absl::Microseconds(999)));
       int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait_ms);
       bool woken = false;
       for (int i = 0; i < n; ++i) {
@@ -569,7 +565,7 @@ class CurlHttpClient::Loop {
   std::unordered_set<Transfer*> active_;  // loop thread only
   static constexpr size_t kMaxIdleHandles = 256;
   static constexpr long kMaxIdleConnections = 4096;  // per loop, split over its multi handles
-  std::vector<CURL*> idle_;  // reset easy handles; loop thread only
+  std::vector<CURL*> idle_;                          // reset easy handles; loop thread only
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
 };
@@ -664,8 +660,8 @@ class CurlHttpClient::Resolver {
     }
     std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(job.request.url);
     std::string host = endpoint ? endpoint->host : "";
-    std::string port = !endpoint                 ? ""
-                       : !endpoint->port.empty() ? endpoint->port
+    std::string port = !endpoint                                      ? ""
+                       : !endpoint->port.empty()                      ? endpoint->port
                        : absl::StartsWith(endpoint->origin, "https:") ? "443"
                                                                       : "80";
     const std::string name =
@@ -680,8 +676,8 @@ class CurlHttpClient::Resolver {
                     absl::StrCat("refused to connect to private address ", verdict.private_ip));
     }
     const bool v6 = verdict.public_ip.find(':') != std::string::npos;
-    job.request.connect_to = absl::StrCat(host, ":", port, ":", v6 ? "[" : "",
-                                          verdict.public_ip, v6 ? "]" : "", ":", port);
+    job.request.connect_to = absl::StrCat(host, ":", port, ":", v6 ? "[" : "", verdict.public_ip,
+                                          v6 ? "]" : "", ":", port);
     client_->SendToLoop(std::move(job.request), std::move(job.done), job.sent);
   }
 

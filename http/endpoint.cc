@@ -28,8 +28,8 @@ std::optional<HttpEndpoint> ParseHttpEndpoint(const std::string& url) {
         HttpEndpoint e;
         e.host = absl::AsciiStrToLower(host);
         if (port != nullptr) e.port = port;
-        e.origin = absl::StrCat(s, "://", e.host, port != nullptr ? ":" : "",
-                                port != nullptr ? port : "");
+        e.origin =
+            absl::StrCat(s, "://", e.host, port != nullptr ? ":" : "", port != nullptr ? port : "");
         out = std::move(e);
       }
     }

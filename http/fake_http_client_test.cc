@@ -16,7 +16,8 @@ TEST(FakeHttpClientTest, AnswersFromTheQueueThenTheResponderAndRecords) {
   FakeHttpClient client;
   client.QueueStatus(410, R"({"reason":"Unregistered"})");
   client.QueueError(TransportError::kTimeout);
-  client.SetResponder([](const HttpRequest& r) { return StatusResponse(r.url == "/a" ? 201 : 500); });
+  client.SetResponder(
+      [](const HttpRequest& r) { return StatusResponse(r.url == "/a" ? 201 : 500); });
   std::vector<HttpResponse> got;
   for (const char* url : {"/x", "/y", "/a", "/b"}) {
     client.Send(Post(url), [&](HttpResponse r) { got.push_back(std::move(r)); });

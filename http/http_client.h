@@ -19,9 +19,9 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 class UpstreamMetrics;  // upstream_metrics.h
 
 enum class HttpVersion {
-  kAuto,               // HTTP/2 over TLS when offered (ALPN), else HTTP/1.1
-  kHttp11,             // HTTP/1.1 only
-  kHttp2PriorKnowledge // HTTP/2 even in cleartext (h2c without upgrade)
+  kAuto,                // HTTP/2 over TLS when offered (ALPN), else HTTP/1.1
+  kHttp11,              // HTTP/1.1 only
+  kHttp2PriorKnowledge  // HTTP/2 even in cleartext (h2c without upgrade)
 };
 
 struct HttpRequest {
@@ -53,12 +53,12 @@ struct HttpRequest {
 enum class TransportError {
   kNone,
   kTimeout,
-  kConnect,          // DNS, refused, unreachable
+  kConnect,  // DNS, refused, unreachable
   kTls,
-  kRefusedAddress,   // allow_private_addresses == false and the address was private
+  kRefusedAddress,  // allow_private_addresses == false and the address was private
   kBadUrl,
-  kShutdown,         // the client was destroyed first
-  kOther,            // stream reset, GOAWAY, protocol error, ...
+  kShutdown,  // the client was destroyed first
+  kOther,     // stream reset, GOAWAY, protocol error, ...
 };
 
 const char* TransportErrorName(TransportError e);
@@ -67,7 +67,7 @@ struct HttpResponse {
   TransportError error = TransportError::kNone;
   std::string error_detail;  // curl's message, never a credential
   int status = 0;
-  HttpHeaders headers;   // names lower-cased
+  HttpHeaders headers;  // names lower-cased
   std::string body;
 
   bool ok() const { return error == TransportError::kNone; }

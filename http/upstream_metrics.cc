@@ -30,8 +30,7 @@ UpstreamMetrics::UpstreamMetrics(const std::string& app_label)
     : labels_(Labels({{"app", app_label}})),
       duration_(Metrics::Global().GetHistogram(
           "herald_upstream_request_duration_seconds",
-          "Time from a provider's request to its upstream answer (or failure), by app.",
-          labels_)),
+          "Time from a provider's request to its upstream answer (or failure), by app.", labels_)),
       in_flight_(Metrics::Global().GetGauge("herald_upstream_requests_in_flight",
                                             "Provider requests waiting for an upstream answer, "
                                             "by app.",

@@ -35,8 +35,9 @@ TEST(UpstreamMetrics, CountsByStatusAndInFlight) {
   EXPECT_TRUE(Has("herald_upstream_requests_in_flight{app=\"im.example.status\"} 0"));
   EXPECT_TRUE(Has("herald_upstream_responses_total{app=\"im.example.status\",code=\"503\"} 1"));
   EXPECT_TRUE(Has("herald_upstream_responses_total{app=\"im.example.status\",code=\"error\"} 1"));
-  EXPECT_TRUE(Has(
-      "herald_upstream_request_duration_seconds_bucket{app=\"im.example.status\",le=\"0.0025\"} 1"));
+  EXPECT_TRUE(
+      Has("herald_upstream_request_duration_seconds_bucket{app=\"im.example.status\",le=\"0.0025\"}"
+          " 1"));
   EXPECT_TRUE(Has("herald_upstream_request_duration_seconds_count{app=\"im.example.status\"} 2"));
 }
 

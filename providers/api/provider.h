@@ -123,8 +123,8 @@ using ProviderFactory = std::function<absl::StatusOr<std::unique_ptr<Provider>>(
 // A provider's own command line action: `herald-dispatcher --NAME APP_ID`
 // runs it on the config file and prints what it returns (Web Push's
 // --print-vapid-public-key), so that the dispatcher knows no provider.
-using ProviderCommand = std::function<absl::StatusOr<std::string>(
-    const std::string& config_file, const std::string& app_id)>;
+using ProviderCommand = std::function<absl::StatusOr<std::string>(const std::string& config_file,
+                                                                  const std::string& app_id)>;
 
 class ProviderRegistry {
  public:

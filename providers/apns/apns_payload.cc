@@ -7,9 +7,9 @@
 
 #include "providers/common/device_data.h"
 #include "providers/common/encoding.h"
-#include "rapidjson/document.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"
+#include "rapidjson/document.h"
 
 namespace herald::providers::apns {
 namespace {
@@ -170,9 +170,8 @@ bool SerializeWithin(Value& root, Allocator& alloc, size_t max_bytes, std::strin
       text.resize(end);
       if (!text.empty()) longest.push(i);
     }
-    for (Choppable& c : chops) c.value->SetString(c.text.data(),
-                                                  static_cast<rapidjson::SizeType>(c.text.size()),
-                                                  alloc);
+    for (Choppable& c : chops)
+      c.value->SetString(c.text.data(), static_cast<rapidjson::SizeType>(c.text.size()), alloc);
     json = Serialize(root);
   }
   *out = std::move(json);
@@ -353,8 +352,8 @@ bool BuildFull(const Notification& n, const Device& device, rapidjson::Document*
 std::optional<std::string> BuildApnsPayload(const Notification& n, const Device& device) {
   rapidjson::Document payload;
   payload.SetObject();
-  const bool event_id_only =
-      Truthy(n.has_event_id(), n.event_id()) != nullptr && Truthy(n.has_type(), n.type()) == nullptr;
+  const bool event_id_only = Truthy(n.has_event_id(), n.event_id()) != nullptr &&
+                             Truthy(n.has_type(), n.type()) == nullptr;
   if (event_id_only) {
     BuildEventIdOnly(n, device, &payload);
   } else if (!BuildFull(n, device, &payload)) {

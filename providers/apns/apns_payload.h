@@ -4,8 +4,7 @@
 //
 // Pure: no I/O.
 
-#ifndef HERALD_PROVIDERS_APNS_APNS_PAYLOAD_H_
-#define HERALD_PROVIDERS_APNS_APNS_PAYLOAD_H_
+#pragma once
 
 #include <cstddef>
 #include <optional>
@@ -46,5 +45,3 @@ std::optional<std::string> TruncateApnsPayload(absl::string_view payload,
 std::optional<std::string> DeviceTokenToHex(absl::string_view pushkey);
 
 }  // namespace herald::providers::apns
-
-#endif  // HERALD_PROVIDERS_APNS_APNS_PAYLOAD_H_

@@ -47,7 +47,11 @@ bool IsValidUtf8(const std::string& s) {
   size_t i = 0;
   while (i < s.size()) {
     const auto b = static_cast<unsigned char>(s[i]);
-    size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = b < 0x80             ? 1
+                 : (b & 0xE0) == 0xC0 ? 2
+                 : (b & 0xF0) == 0xE0 ? 3
+                 : (b & 0xF8) == 0xF0 ? 4
+                                      : 0;
     if (len == 0 || i + len > s.size()) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
@@ -123,9 +127,10 @@ TEST(ApnsPayloadTest, RoomAliasWhenNoRoomName) {
   Notification n = SpecNotification();
   n.set_room_name("");
   n.set_room_alias("#mission:example.com");
-  EXPECT_EQ(Build(n),
-            WithAlert("MSG_FROM_USER_IN_ROOM_WITH_CONTENT",
-                      R"(["Major Tom","#mission:example.com","I'm floating in a most peculiar way."])"));
+  EXPECT_EQ(
+      Build(n),
+      WithAlert("MSG_FROM_USER_IN_ROOM_WITH_CONTENT",
+                R"(["Major Tom","#mission:example.com","I'm floating in a most peculiar way."])"));
 }
 
 TEST(ApnsPayloadTest, ImageWithoutRoom) {
@@ -269,7 +274,8 @@ TEST(ApnsPayloadTest, BadgeOnlyUpdate) {
   n.mutable_counts()->set_unread(0);
   EXPECT_EQ(Build(n), R"({"aps":{"badge":0}})");
   // Without a type, default_payload is not used.
-  EXPECT_EQ(Build(n, R"({"default_payload":{"aps":{"sound":"x"},"k":1}})"), R"({"aps":{"badge":0}})");
+  EXPECT_EQ(Build(n, R"({"default_payload":{"aps":{"sound":"x"},"k":1}})"),
+            R"({"aps":{"badge":0}})");
 }
 
 TEST(ApnsPayloadTest, MissedCallsAddToBadge) {
@@ -331,12 +337,14 @@ TEST(ApnsPayloadTest, DefaultPayloadMerge) {
   const std::string data =
       R"({"default_payload":{"aps":{"sound":"default","mutable-content":1,)"
       R"("alert":{"title":"Herald"},"badge":99},"custom":{"k":[1,2.5,null,true]}}})";
-  EXPECT_EQ(Build(SpecNotification(), data),
-            std::string(R"({"aps":{"sound":"default","mutable-content":1,)"
-                        R"("alert":{"title":"Herald","loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
-                        R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]},)"
-                        R"("badge":3},"custom":{"k":[1,2.5,null,true]},)") +
-                kIds + "}");
+  EXPECT_EQ(
+      Build(SpecNotification(), data),
+      std::string(
+          R"({"aps":{"sound":"default","mutable-content":1,)"
+          R"("alert":{"title":"Herald","loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
+          R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]},)"
+          R"("badge":3},"custom":{"k":[1,2.5,null,true]},)") +
+          kIds + "}");
 }
 
 TEST(ApnsPayloadTest, DefaultPayloadWithNonObjectApsAndAlert) {
@@ -366,8 +374,8 @@ TEST(ApnsPayloadTest, NonObjectDefaultPayloadIsIgnored) {
 // --- truncation ------------------------------------------------------------------
 
 TEST(ApnsPayloadTest, TruncatesMultiByteBody) {
-  const std::string e_acute = "\xC3\xA9";         // é, 2 bytes
-  const std::string grin = "\xF0\x9F\x98\x80";    // 😀, 4 bytes
+  const std::string e_acute = "\xC3\xA9";       // é, 2 bytes
+  const std::string grin = "\xF0\x9F\x98\x80";  // 😀, 4 bytes
   const std::string body = Repeat(e_acute, 3000) + Repeat(grin, 2000);
   Notification n = SpecNotification();
   n.set_content_json(R"({"msgtype":"m.text","body":")" + body + R"("})");
@@ -391,7 +399,7 @@ TEST(ApnsPayloadTest, TruncatesMultiByteBody) {
 TEST(ApnsPayloadTest, TruncationLevelsTheLongestFields) {
   Notification n = SpecNotification();
   n.set_sender_display_name(Repeat("\xF0\x9F\x98\x80", 1024));  // 4096 bytes
-  n.set_room_name(Repeat("\xC3\xA9", 1024));                     // 2048 bytes
+  n.set_room_name(Repeat("\xC3\xA9", 1024));                    // 2048 bytes
   n.set_content_json(R"({"msgtype":"m.text","body":")" + Repeat("x", 5000) + R"("})");
   std::optional<std::string> payload = BuildApnsPayload(n, DeviceWithData("{}"));
   ASSERT_TRUE(payload.has_value());
@@ -475,7 +483,7 @@ TEST(ApnsPayloadTest, DeviceTokenToHexRejectsInvalid) {
   EXPECT_EQ(DeviceTokenToHex(""), std::nullopt);
   EXPECT_EQ(DeviceTokenToHex("===="), std::nullopt);
   EXPECT_EQ(DeviceTokenToHex("A"), std::nullopt);
-  EXPECT_EQ(DeviceTokenToHex("3q2+7w="), std::nullopt);     // Wrong padding.
+  EXPECT_EQ(DeviceTokenToHex("3q2+7w="), std::nullopt);  // Wrong padding.
   EXPECT_EQ(DeviceTokenToHex("3q2+7w==="), std::nullopt);
   EXPECT_EQ(DeviceTokenToHex("3q2+7w==AA"), std::nullopt);  // Padding inside.
   EXPECT_EQ(DeviceTokenToHex(" 3q2+7w=="), std::nullopt);

@@ -56,7 +56,8 @@ absl::Status CheckCertFile(const std::string& path, int64_t* not_after) {
         absl::StrCat(path, " must hold a PEM certificate and its unencrypted private key"));
   }
   if (!match) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": the private key does not match the certificate"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the private key does not match the certificate"));
   }
   return absl::OkStatus();
 }
@@ -69,8 +70,8 @@ std::string NewUuid() {
   b[6] = (b[6] & 0x0F) | 0x40;  // version 4
   b[8] = (b[8] & 0x3F) | 0x80;  // RFC 4122 variant
   return absl::StrFormat("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-                         b[11], b[12], b[13], b[14], b[15]);
+                         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                         b[12], b[13], b[14], b[15]);
 }
 
 ApnsOptions ReadApnsOptions(ConfigMap& map) {
@@ -98,7 +99,7 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
     while (!o.base_url.empty() && o.base_url.back() == '/') o.base_url.pop_back();
   }
   if (!o.push_type.empty()) {
-    static const char* const kTypes[] = {"alert", "background", "voip",
+    static const char* const kTypes[] = {"alert",        "background",   "voip",
                                          "complication", "fileprovider", "mdm"};
     bool known = false;
     for (const char* t : kTypes) known = known || o.push_type == t;
@@ -112,7 +113,8 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
   } else if (!o.keyfile.empty()) {
     if (o.key_id.empty()) map.Fail("key_id", "required with keyfile (token auth)");
     if (o.team_id.empty()) map.Fail("team_id", "required with keyfile (token auth)");
-    if (o.topic.empty()) map.Fail("topic", "required with keyfile (token auth): the app's bundle id");
+    if (o.topic.empty())
+      map.Fail("topic", "required with keyfile (token auth): the app's bundle id");
   } else if (!o.certfile.empty()) {
     absl::Status cert = CheckCertFile(o.certfile, &o.certificate_not_after);
     if (!cert.ok()) map.Fail("certfile", std::string(cert.message()));
@@ -183,8 +185,7 @@ int ApnsTokenCache::renewals() const {
   return renewals_;
 }
 
-std::shared_ptr<ApnsTokenCache> ApnsTokenCache::Shared(SigningKey key,
-                                                       const std::string& key_id,
+std::shared_ptr<ApnsTokenCache> ApnsTokenCache::Shared(SigningKey key, const std::string& key_id,
                                                        const std::string& team_id) {
   // Registries built by a reload overlap the ones they replace, so an
   // unchanged key finds its cache here and Apple sees no new token.
@@ -275,7 +276,8 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
   if (device.pushkey().size() > kMaxTokenChars) {
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                RedactPushkey(device.pushkey()), " is too long for a device token; rejected");
-    done(Outcome::Rejected("pushkey is too long for an APNs device token").Because(Outcome::Reason::kEndpointRefused));
+    done(Outcome::Rejected("pushkey is too long for an APNs device token")
+             .Because(Outcome::Reason::kEndpointRefused));
     return;
   }
   if (options_.convert_device_token_to_hex) {
@@ -283,7 +285,8 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
     if (!hex) {
       HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
                  RedactPushkey(device.pushkey()), " is not valid base64; rejected");
-      done(Outcome::Rejected("pushkey is not a valid base64 device token").Because(Outcome::Reason::kEndpointRefused));
+      done(Outcome::Rejected("pushkey is not a valid base64 device token")
+               .Because(Outcome::Reason::kEndpointRefused));
       return;
     }
     token = *hex;
@@ -302,10 +305,10 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
   http::HttpRequest& http = send->http;
   http.url = absl::StrCat(options_.base_url, "/3/device/", token);
   http.body = *std::move(payload);
-  http.headers = {{"content-type", "application/json"},
-                  {"apns-id", NewUuid()},
-                  {"apns-priority",
-                   request.notification->prio() == herald::v1::PRIORITY_LOW ? "5" : "10"}};
+  http.headers = {
+      {"content-type", "application/json"},
+      {"apns-id", NewUuid()},
+      {"apns-priority", request.notification->prio() == herald::v1::PRIORITY_LOW ? "5" : "10"}};
   if (!options_.topic.empty()) http.headers.emplace_back("apns-topic", options_.topic);
   if (!options_.push_type.empty()) http.headers.emplace_back("apns-push-type", options_.push_type);
   http.ca_file = options_.common.ca_file;
@@ -366,8 +369,8 @@ ProviderRegistration registration(
         tokens = ApnsTokenCache::Shared(*std::move(key), options.key_id, options.team_id);
       }
       http::HttpClient* http = AppHttpClient(env, options.max_connections);
-      return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens),
-                                            http, env.clock);
+      return std::make_unique<ApnsProvider>(app_id, std::move(options), std::move(tokens), http,
+                                            env.clock);
     });
 
 }  // namespace

@@ -6,12 +6,12 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
-#include "http/http_client.h"
-#include "providers/common/jws.h"
 #include "common/executor.h"
-#include "providers/common/credential.h"
-#include "providers/common/push_helpers.h"
+#include "http/http_client.h"
 #include "http/upstream_metrics.h"
+#include "providers/common/credential.h"
+#include "providers/common/jws.h"
+#include "providers/common/push_helpers.h"
 
 namespace herald::providers::apns {
 
@@ -20,14 +20,14 @@ inline constexpr char kSandboxUrl[] = "https://api.sandbox.push.apple.com";
 
 struct ApnsOptions {
   CommonAppOptions common;
-  std::string base_url;     // from `platform`, or `endpoint`
-  std::string keyfile;      // token auth
+  std::string base_url;  // from `platform`, or `endpoint`
+  std::string keyfile;   // token auth
   std::string key_id;
   std::string team_id;
-  std::string certfile;     // certificate auth (PEM: certificate and key)
+  std::string certfile;               // certificate auth (PEM: certificate and key)
   int64_t certificate_not_after = 0;  // certfile's expiry, Unix seconds (0: unknown)
   std::string topic;
-  std::string push_type;    // apns-push-type; empty = not sent
+  std::string push_type;  // apns-push-type; empty = not sent
   bool convert_device_token_to_hex = true;
   int max_connections = 4;
   // Sygnal 0.17's key: false sends no badge / unread counts.
@@ -64,8 +64,7 @@ class ApnsTokenCache {
 
   // The cache for this key: the same object while any provider holds it, so
   // a config reload with an unchanged key file keeps its token.
-  static std::shared_ptr<ApnsTokenCache> Shared(SigningKey key,
-                                                const std::string& key_id,
+  static std::shared_ptr<ApnsTokenCache> Shared(SigningKey key, const std::string& key_id,
                                                 const std::string& team_id);
 
  private:

@@ -1,16 +1,16 @@
-#include "providers/common/encoding.h"
 #include "providers/apns/apns_provider.h"
+#include "providers/common/encoding.h"
 
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/manual_clock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/match.h"
-#include "providers/common/jws_verify.h"
-#include "providers/common/jose_testing.h"
 #include "http/fake_http_client.h"
+#include "providers/common/jose_testing.h"
+#include "providers/common/jws_verify.h"
 #include "providers/common/spec_notification.h"
 #include "rapidjson/document.h"
 
@@ -79,8 +79,8 @@ TEST(NewUuid, IsLowerCaseVersion4) {
 std::string TestKeyFile() {
   std::string dir = std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp";
   std::string path = dir + "/apns-test.p8";
-  std::string cmd = "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" +
-                    path + "' 2>/dev/null";
+  std::string cmd = "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" + path +
+                    "' 2>/dev/null";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
   return path;
 }
@@ -115,9 +115,8 @@ TEST(ApnsTokenCache, SharedRenewedAfterFiftyMinutesAndWhenExpired) {
   absl::StatusOr<VerifiedJwt> verified = VerifyJwt(third, key->PublicKeyPem());
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_EQ(verified->header_json, R"({"alg":"ES256","kid":"KEYID12345"})");
-  EXPECT_EQ(verified->claims_json,
-            absl::StrCat(R"({"iss":"TEAMID1234","iat":)",
-                         absl::ToUnixSeconds(t0 + absl::Minutes(70)), "}"));
+  EXPECT_EQ(verified->claims_json, absl::StrCat(R"({"iss":"TEAMID1234","iat":)",
+                                                absl::ToUnixSeconds(t0 + absl::Minutes(70)), "}"));
 }
 
 // Apple refuses the provider token: renewed and sent once more only when
@@ -178,8 +177,7 @@ TEST(ApnsProviderTest, AnExpiredProviderTokenIsRenewedOnceWithinApplesRule) {
   http.QueueStatus(403, expired);
   Outcome twice = push();
   EXPECT_EQ(twice.kind, Outcome::Kind::kFailed);
-  EXPECT_NE(twice.detail.find("for a fresh provider token too"), std::string::npos)
-      << twice.detail;
+  EXPECT_NE(twice.detail.find("for a fresh provider token too"), std::string::npos) << twice.detail;
   EXPECT_EQ(http.requests().size(), 5u);
 }
 
@@ -223,7 +221,8 @@ TEST(ReadApnsOptions, ChecksKeys) {
   EXPECT_EQ(ReadApnsOptions(sandbox).base_url, kSandboxUrl);
   ConfigMap prod(YAML::Load("{certfile: x}"), "f.yaml", "apps.x");
   EXPECT_EQ(ReadApnsOptions(prod).base_url, kProductionUrl);
-  ConfigMap custom(YAML::Load("{certfile: x, endpoint: 'https://127.0.0.1:8443/'}"), "f.yaml", "apps.x");
+  ConfigMap custom(YAML::Load("{certfile: x, endpoint: 'https://127.0.0.1:8443/'}"), "f.yaml",
+                   "apps.x");
   EXPECT_EQ(ReadApnsOptions(custom).base_url, "https://127.0.0.1:8443");
 }
 
@@ -272,7 +271,8 @@ TEST(MakeApnsJwtTest, SignsWhatTheServiceExpects) {
   EXPECT_EQ(v->header_json, parts.header);
   EXPECT_EQ(v->claims_json, parts.claims);
   // The first part is exactly base64url of the header text.
-  EXPECT_TRUE(absl::StartsWith(*jwt, Base64UrlEncode(R"({"alg":"ES256","kid":"ABC123DEFG"})") + "."));
+  EXPECT_TRUE(
+      absl::StartsWith(*jwt, Base64UrlEncode(R"({"alg":"ES256","kid":"ABC123DEFG"})") + "."));
 
   // Escaping is rapidjson's.
   jwt = MakeApnsJwt(key, "K\"1", "T\\2\x01", -5);
@@ -281,8 +281,7 @@ TEST(MakeApnsJwtTest, SignsWhatTheServiceExpects) {
   EXPECT_EQ(parts.header, R"({"alg":"ES256","kid":"K\"1"})");
   EXPECT_EQ(parts.claims, R"({"iss":"T\\2\u0001","iat":-5})");
 
-  EXPECT_EQ(MakeApnsJwt(RsaKey(), "A", "B", 1).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeApnsJwt(RsaKey(), "A", "B", 1).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(MakeApnsJwt(key, "", "B", 1).ok());
   EXPECT_FALSE(MakeApnsJwt(key, "A", "", 1).ok());
   EXPECT_FALSE(MakeApnsJwt(key, "\xff", "B", 1).ok());  // Not UTF-8.

@@ -37,8 +37,8 @@ struct CredentialAnswer {
 // with the new one. `done(answer, renewed)` gets the last answer and whether
 // a second attempt was made. A credential that cannot be had answers
 // Retry (kUnavailable) or Failed, without a request.
-using CredentialAttempt =
-    std::function<void(const std::string& credential, std::function<void(CredentialAnswer)> answer)>;
+using CredentialAttempt = std::function<void(const std::string& credential,
+                                             std::function<void(CredentialAnswer)> answer)>;
 using CredentialDone = std::function<void(CredentialAnswer answer, bool renewed)>;
 void SendWithCredential(Credential* credential, CredentialAttempt attempt, CredentialDone done);
 

@@ -29,5 +29,4 @@ bool DataFlag(const DeviceData& data, const char* key, bool fallback) {
   return it->value.GetBool();
 }
 
-
 }  // namespace herald::providers

@@ -71,8 +71,7 @@ TEST(FitJson, DroppingContentKeepsTheNamesWhole) {
 }
 
 TEST(FitJson, NestedPrefixAndNothingToCut) {
-  const std::string json =
-      R"({"notification":{"room_name":"abcdefghij","content":{"body":"x"}}})";
+  const std::string json = R"({"notification":{"room_name":"abcdefghij","content":{"body":"x"}}})";
   std::optional<std::string> out =
       FitJsonObject(Parse(json), 40, NotificationFitSteps({"notification"}));
   EXPECT_EQ(out, R"({"notification":{"room_name":"abcd)" + kEll + R"("}})");

@@ -39,17 +39,15 @@ using ::testing::StartsWith;
 std::string TraditionalPem(EVP_PKEY* key, const EVP_CIPHER* cipher = nullptr) {
   Bio bio(BIO_new(BIO_s_mem()));
   unsigned char pass[] = "secret";
-  EXPECT_EQ(PEM_write_bio_PrivateKey_traditional(bio.get(), key, cipher,
-                                                 cipher ? pass : nullptr, cipher ? 6 : 0,
-                                                 nullptr, nullptr),
+  EXPECT_EQ(PEM_write_bio_PrivateKey_traditional(bio.get(), key, cipher, cipher ? pass : nullptr,
+                                                 cipher ? 6 : 0, nullptr, nullptr),
             1);
   return BioText(bio.get());
 }
 
 std::string PemBlock(const char* name, const std::string& der) {
   Bio bio(BIO_new(BIO_s_mem()));
-  EXPECT_GT(PEM_write_bio(bio.get(), name, "",
-                          reinterpret_cast<const unsigned char*>(der.data()),
+  EXPECT_GT(PEM_write_bio(bio.get(), name, "", reinterpret_cast<const unsigned char*>(der.data()),
                           static_cast<long>(der.size())),
             0);
   return BioText(bio.get());
@@ -117,7 +115,7 @@ EVP_PKEY* JwtTest::rsa_ = nullptr;
 
 TEST(Base64Test, Rfc4648Vectors) {
   const std::pair<const char*, const char*> kVectors[] = {
-      {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},        {"foo", "Zm9v"},
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
       {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
   };
   for (const auto& [plain, encoded] : kVectors) {
@@ -160,20 +158,20 @@ TEST(Base64Test, RoundTripsAllLengthsAndBytes) {
 
 TEST(Base64Test, RejectsInvalidInput) {
   for (const char* bad : {
-           "Z",        // a lone character cannot encode a byte
-           "Zm9vY",    // same, after full quanta
-           "Zg=",      // incomplete padding
-           "Zg===",    // too much padding
-           "Zm9v=",    // padding after a complete quantum
-           "====",     //
-           "=",        //
-           "Z=g=",     // padding in the middle
-           "Zh",       // non-zero unused bits (non-canonical)
-           "Zm9=",     // non-zero unused bits with padding
-           "Zm 9v",    // whitespace
-           "Zm9v\n",   //
-           "Zm9v.",    //
-           "Zm9v*",    //
+           "Z",       // a lone character cannot encode a byte
+           "Zm9vY",   // same, after full quanta
+           "Zg=",     // incomplete padding
+           "Zg===",   // too much padding
+           "Zm9v=",   // padding after a complete quantum
+           "====",    //
+           "=",       //
+           "Z=g=",    // padding in the middle
+           "Zh",      // non-zero unused bits (non-canonical)
+           "Zm9=",    // non-zero unused bits with padding
+           "Zm 9v",   // whitespace
+           "Zm9v\n",  //
+           "Zm9v.",   //
+           "Zm9v*",   //
        }) {
     EXPECT_EQ(Base64UrlDecode(bad), std::nullopt) << bad;
     EXPECT_EQ(Base64Decode(bad), std::nullopt) << bad;
@@ -198,9 +196,8 @@ TEST_F(JwtTest, LoadsEcPkcs8AndSec1) {
 
   unsigned char pub[65];
   size_t pub_len = 0;
-  ASSERT_EQ(EVP_PKEY_get_octet_string_param(ec_, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub),
-                                            &pub_len),
-            1);
+  ASSERT_EQ(
+      EVP_PKEY_get_octet_string_param(ec_, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &pub_len), 1);
   const std::string expected_point(reinterpret_cast<char*>(pub), pub_len);
   ASSERT_EQ(expected_point.size(), 65u);
   ASSERT_EQ(expected_point[0], '\x04');
@@ -272,8 +269,8 @@ TEST_F(JwtTest, FromPemErrors) {
   std::string encrypted_pkcs8;
   {
     Bio bio(BIO_new(BIO_s_mem()));
-    ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), ec_, EVP_aes_256_cbc(), "secret", 6,
-                                            nullptr, nullptr),
+    ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio.get(), ec_, EVP_aes_256_cbc(), "secret", 6, nullptr,
+                                            nullptr),
               1);
     encrypted_pkcs8 = BioText(bio.get());
   }
@@ -325,8 +322,8 @@ TEST_F(JwtTest, Sec1KnownKeyAndMismatchedPublicPoint) {
 
   // Same scalar, someone else's public point: rejected, and the message holds
   // no key material.
-  const std::string other =
-      B64u("BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8");
+  const std::string other = B64u(
+      "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8");
   const std::string pem = PemBlock("EC PRIVATE KEY", Sec1Der(d, other));
   absl::StatusOr<SigningKey> bad = SigningKey::FromPem(pem);
   ASSERT_FALSE(bad.ok());
@@ -439,10 +436,10 @@ TEST_F(JwtTest, Rs256RoundTripIsDeterministicPkcs1) {
   EVP_PKEY_CTX* pctx = nullptr;
   ASSERT_EQ(EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, rsa_), 1);
   ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING), 1);
-  EXPECT_EQ(EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                             sig.size(), reinterpret_cast<const unsigned char*>(input.data()),
-                             input.size()),
-            1);
+  EXPECT_EQ(
+      EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(input.data()), input.size()),
+      1);
 }
 
 TEST_F(JwtTest, TamperingFails) {
@@ -460,9 +457,9 @@ TEST_F(JwtTest, TamperingFails) {
         absl::StrCat(parts[0], ".", Base64UrlEncode(R"({"iss":"joe","iat":101})"), ".", parts[2]);
     EXPECT_EQ(VerifyJwt(other_claims, pub).status().code(), absl::StatusCode::kUnauthenticated);
     // Another header.
-    const std::string other_header = absl::StrCat(
-        Base64UrlEncode(header.substr(0, header.size() - 1) + R"(,"typ":"JWT"})"), ".", parts[1],
-        ".", parts[2]);
+    const std::string other_header =
+        absl::StrCat(Base64UrlEncode(header.substr(0, header.size() - 1) + R"(,"typ":"JWT"})"), ".",
+                     parts[1], ".", parts[2]);
     EXPECT_EQ(VerifyJwt(other_header, pub).status().code(), absl::StatusCode::kUnauthenticated);
     // Signature bytes changed (first, middle).
     EXPECT_EQ(VerifyJwt(FlipChar(*jwt, jwt->rfind('.') + 1), pub).status().code(),
@@ -491,9 +488,8 @@ TEST_F(JwtTest, VerifyRejectsUnsafeHeaders) {
   const std::string pub = PublicPem(ec_);
   const std::string claims = Base64UrlEncode("{}");
   // alg "none" with an empty signature.
-  EXPECT_FALSE(VerifyJwt(absl::StrCat(Base64UrlEncode(R"({"alg":"none"})"), ".", claims, "."),
-                         pub)
-                   .ok());
+  EXPECT_FALSE(
+      VerifyJwt(absl::StrCat(Base64UrlEncode(R"({"alg":"none"})"), ".", claims, "."), pub).ok());
   // Validly signed, but headers we refuse.
   const std::string bad_headers[] = {
       R"({"alg":"ES256","crit":["exp"],"exp":1})",

@@ -65,21 +65,19 @@ absl::StatusOr<std::string> SignJwt(const SigningKey& key, absl::string_view hea
   openssl::ClearOpensslErrorsOnExit clear_errors;
   std::optional<rapidjson::Document> header = jose::ParseJsonObject(header_json);
   if (!header.has_value()) {
-    return absl::InvalidArgumentError(
-        "JWS header is not a JSON object (with unique member names)");
+    return absl::InvalidArgumentError("JWS header is not a JSON object (with unique member names)");
   }
   const std::optional<std::string> alg = jose::StringMember(*header, "alg");
   if (!alg.has_value() || *alg != key.jws_algorithm()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "JWS header \"alg\" must be \"", key.jws_algorithm(), "\" for this key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("JWS header \"alg\" must be \"", key.jws_algorithm(), "\" for this key"));
   }
 
   std::string signing_input =
       absl::StrCat(Base64UrlEncode(header_json), ".", Base64UrlEncode(claims_json));
   openssl::MdCtxPtr md(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // Owned by md.
-  if (md == nullptr ||
-      EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
+  if (md == nullptr || EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
     return absl::InternalError("cannot initialise signing");
   }
   if (key.is_rsa() && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {

@@ -33,14 +33,15 @@ absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view jwt, absl::string_view p
   openssl::PkeyPtr pkey;
   {
     openssl::BioPtr bio = openssl::MemBio(public_key_pem);
-    if (bio != nullptr) pkey.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, openssl::NoPassword, nullptr));
+    if (bio != nullptr)
+      pkey.reset(PEM_read_bio_PUBKEY(bio.get(), nullptr, openssl::NoPassword, nullptr));
   }
   if (pkey == nullptr) {
     absl::StatusOr<SigningKey> priv = SigningKey::FromPem(public_key_pem);
     if (!priv.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "verification key: expected a PUBLIC KEY or private key PEM (", priv.status().message(),
-          ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("verification key: expected a PUBLIC KEY or private key PEM (",
+                       priv.status().message(), ")"));
     }
     if (EVP_PKEY_up_ref(priv->get()) != 1) return absl::InternalError("EVP_PKEY_up_ref failed");
     pkey.reset(priv->get());
@@ -62,8 +63,8 @@ absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view jwt, absl::string_view p
   const std::optional<std::string> alg = jose::StringMember(*header, "alg");
   if (!alg.has_value()) return absl::InvalidArgumentError("JWS header has no \"alg\"");
   if (*alg != openssl::AlgName(*key_alg)) {
-    return absl::InvalidArgumentError(absl::StrCat("JWS \"alg\" is \"", *alg, "\"; this key needs \"",
-                                                   openssl::AlgName(*key_alg), "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "JWS \"alg\" is \"", *alg, "\"; this key needs \"", openssl::AlgName(*key_alg), "\""));
   }
   if (header->HasMember("crit")) {
     return absl::InvalidArgumentError("JWS header has \"crit\" extensions, none are supported");
@@ -89,7 +90,8 @@ absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view jwt, absl::string_view p
       EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, pkey.get()) != 1) {
     return absl::InternalError("cannot initialise verification");
   }
-  if (*key_alg == openssl::Alg::kRS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+  if (*key_alg == openssl::Alg::kRS256 &&
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
     return absl::InternalError("cannot select RSASSA-PKCS1-v1_5");
   }
   if (EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(sig->data()), sig->size(),
@@ -102,7 +104,8 @@ absl::StatusOr<VerifiedJwt> VerifyJwt(absl::string_view jwt, absl::string_view p
   std::optional<std::string> claims_json = Base64UrlDecode(claims_b64);
   if (!claims_json.has_value()) return absl::InvalidArgumentError("JWT claims are not base64url");
   if (!jose::ParseJsonObject(*claims_json).has_value()) {
-    return absl::InvalidArgumentError("JWT claims are not a JSON object (with unique member names)");
+    return absl::InvalidArgumentError(
+        "JWT claims are not a JSON object (with unique member names)");
   }
   out.header_json = std::move(*header_json);
   out.claims_json = std::move(*claims_json);

@@ -62,8 +62,7 @@ void WriteDevices(JsonWriter* w, const Notification& n) {
   w->EndArray();
 }
 
-void WriteNotification(JsonWriter* w, const Notification& n,
-                       const NotificationJsonOptions& opts) {
+void WriteNotification(JsonWriter* w, const Notification& n, const NotificationJsonOptions& opts) {
   w->StartObject();
   if (n.has_event_id()) WriteString(w, "event_id", n.event_id());
   if (n.has_room_id()) WriteString(w, "room_id", n.room_id());
@@ -95,16 +94,14 @@ void WriteNotification(JsonWriter* w, const Notification& n,
 
 }  // namespace
 
-std::string NotificationToJson(const Notification& n,
-                               const NotificationJsonOptions& opts) {
+std::string NotificationToJson(const Notification& n, const NotificationJsonOptions& opts) {
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   WriteNotification(&writer, n, opts);
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::string NotifyBodyJson(const Notification& n,
-                           const NotificationJsonOptions& opts) {
+std::string NotifyBodyJson(const Notification& n, const NotificationJsonOptions& opts) {
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
   writer.StartObject();

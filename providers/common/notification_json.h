@@ -4,8 +4,7 @@
 //
 // Pure: no I/O.
 
-#ifndef HERALD_PROVIDERS_COMMON_NOTIFICATION_JSON_H_
-#define HERALD_PROVIDERS_COMMON_NOTIFICATION_JSON_H_
+#pragma once
 
 #include <string>
 
@@ -31,9 +30,6 @@ std::string NotificationToJson(const herald::v1::Notification& n,
                                const NotificationJsonOptions& opts);
 
 // Renders `n` as a whole notify body: {"notification": {...}}.
-std::string NotifyBodyJson(const herald::v1::Notification& n,
-                           const NotificationJsonOptions& opts);
+std::string NotifyBodyJson(const herald::v1::Notification& n, const NotificationJsonOptions& opts);
 
 }  // namespace herald::providers
-
-#endif  // HERALD_PROVIDERS_COMMON_NOTIFICATION_JSON_H_

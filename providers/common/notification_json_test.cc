@@ -53,12 +53,11 @@ constexpr char kFullJson[] =
     R"("content":{"body":"hi","n":9007199254740993},)"
     R"("counts":{"unread":2,"missed_calls":1}})";
 
-constexpr char kDevicesJson[] =
-    R"("devices":[{"app_id":"im.example.ios","pushkey":"pk1",)"
-    R"("pushkey_ts":12345678,)"
-    R"("data":{"format":"event_id_only","big":18446744073709551615},)"
-    R"("tweaks":{"sound":"bing"}},)"
-    R"({"app_id":"im.example.android","pushkey":"pk2"}])";
+constexpr char kDevicesJson[] = R"("devices":[{"app_id":"im.example.ios","pushkey":"pk1",)"
+                                R"("pushkey_ts":12345678,)"
+                                R"("data":{"format":"event_id_only","big":18446744073709551615},)"
+                                R"("tweaks":{"sound":"bing"}},)"
+                                R"({"app_id":"im.example.android","pushkey":"pk2"}])";
 
 TEST(NotificationToJsonTest, Full) {
   EXPECT_EQ(NotificationToJson(FromText(kFull), {}), kFullJson);
@@ -68,8 +67,7 @@ TEST(NotificationToJsonTest, FullWithDevices) {
   std::string expected = kFullJson;
   expected.pop_back();  // The closing brace.
   expected += std::string(",") + kDevicesJson + "}";
-  EXPECT_EQ(NotificationToJson(FromText(kFull), {.include_devices = true}),
-            expected);
+  EXPECT_EQ(NotificationToJson(FromText(kFull), {.include_devices = true}), expected);
 }
 
 TEST(NotificationToJsonTest, EventIdOnly) {
@@ -79,8 +77,7 @@ TEST(NotificationToJsonTest, EventIdOnly) {
 }
 
 TEST(NotificationToJsonTest, EventIdOnlyWithDevices) {
-  EXPECT_EQ(NotificationToJson(FromText(kFull), {.include_devices = true,
-                                                 .event_id_only = true}),
+  EXPECT_EQ(NotificationToJson(FromText(kFull), {.include_devices = true, .event_id_only = true}),
             std::string(R"({"event_id":"$ev","room_id":"!room:example.org",)"
                         R"("counts":{"unread":2,"missed_calls":1},)") +
                 kDevicesJson + "}");
@@ -93,8 +90,7 @@ TEST(NotificationToJsonTest, BadgeOnly) {
     counts { unread: 0 }
     devices { app_id: "a" pushkey: "k" pushkey_ts: 1 data_json: "{}" }
   )pb");
-  EXPECT_EQ(NotificationToJson(n, {}),
-            R"({"sender":"","prio":"high","counts":{"unread":0}})");
+  EXPECT_EQ(NotificationToJson(n, {}), R"({"sender":"","prio":"high","counts":{"unread":0}})");
   EXPECT_EQ(NotifyBodyJson(n, {.include_devices = true}),
             R"({"notification":{"sender":"","prio":"high",)"
             R"("counts":{"unread":0},)"
@@ -109,8 +105,7 @@ TEST(NotificationToJsonTest, UnsetFieldsAreLeftOut) {
   EXPECT_EQ(NotifyBodyJson(Notification(), {.include_devices = true}),
             R"({"notification":{"prio":"high","devices":[]}})");
   // Counts set but empty is written as such.
-  EXPECT_EQ(NotificationToJson(FromText("counts {}"), {.event_id_only = true}),
-            R"({"counts":{}})");
+  EXPECT_EQ(NotificationToJson(FromText("counts {}"), {.event_id_only = true}), R"({"counts":{}})");
 }
 
 TEST(NotifyBodyJsonTest, WrapsTheNotification) {
@@ -131,12 +126,10 @@ class RoundTripTest : public testing::TestWithParam<const char*> {};
 
 TEST_P(RoundTripTest, ParseRenderParseGivesTheSameProto) {
   Notification first;
-  std::optional<bridge::NotifyError> error =
-      bridge::ParseNotifyBody(GetParam(), &first);
+  std::optional<bridge::NotifyError> error = bridge::ParseNotifyBody(GetParam(), &first);
   ASSERT_FALSE(error.has_value()) << error->message;
 
-  const std::string rendered =
-      NotifyBodyJson(first, {.include_devices = true});
+  const std::string rendered = NotifyBodyJson(first, {.include_devices = true});
   Notification second;
   error = bridge::ParseNotifyBody(rendered, &second);
   ASSERT_FALSE(error.has_value()) << error->message << "\n" << rendered;

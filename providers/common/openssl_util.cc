@@ -61,9 +61,9 @@ absl::StatusOr<Alg> ClassifyKey(EVP_PKEY* pkey) {
     return Alg::kRS256;
   }
   const char* type = EVP_PKEY_get0_type_name(pkey);
-  return absl::InvalidArgumentError(
-      absl::StrCat("unsupported key type ", type != nullptr ? type : "(unknown)",
-                   "; expected EC P-256 (ES256) or RSA (RS256)"));
+  return absl::InvalidArgumentError(absl::StrCat("unsupported key type ",
+                                                 type != nullptr ? type : "(unknown)",
+                                                 "; expected EC P-256 (ES256) or RSA (RS256)"));
 }
 
 // Parses a private key from one PEM block's DER body.

@@ -21,8 +21,8 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
   absl::Time when;
   std::string err;
   // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT".
-  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(value), absl::UTCTimeZone(),
-                      &when, &err)) {
+  if (absl::ParseTime("%a, %d %b %Y %H:%M:%S GMT", std::string(value), absl::UTCTimeZone(), &when,
+                      &err)) {
     // Capped like delta-seconds: a date far ahead would overflow later sums.
     return std::clamp(when - now, absl::ZeroDuration(), absl::Seconds(86400));
   }
@@ -35,19 +35,19 @@ Outcome TransportRetry(const http::HttpResponse& r) {
 }
 
 Outcome RetryAfterAnswer(std::string detail, const http::HttpResponse& r, absl::Time now) {
-  return Outcome::Retry(std::move(detail), ParseRetryAfter(r.Header("retry-after"), now)
-                                               .value_or(absl::ZeroDuration()));
+  return Outcome::Retry(
+      std::move(detail),
+      ParseRetryAfter(r.Header("retry-after"), now).value_or(absl::ZeroDuration()));
 }
 
-void LogOutcome(const char* component, const std::string& request_id,
-                const std::string& app_id, const std::string& shown_key,
-                const Outcome& outcome) {
+void LogOutcome(const char* component, const std::string& request_id, const std::string& app_id,
+                const std::string& shown_key, const Outcome& outcome) {
   if (outcome.kind == Outcome::Kind::kFailed) {
-    HERALD_LOG(kError, component, "[", request_id, "] app ", app_id, " pushkey ", shown_key,
-               ": ", outcome.detail);
+    HERALD_LOG(kError, component, "[", request_id, "] app ", app_id, " pushkey ", shown_key, ": ",
+               outcome.detail);
   } else {
-    HERALD_LOG(kDebug, component, "[", request_id, "] app ", app_id, " pushkey ", shown_key,
-               " → ", OutcomeKindName(outcome.kind), " ", outcome.detail);
+    HERALD_LOG(kDebug, component, "[", request_id, "] app ", app_id, " pushkey ", shown_key, " → ",
+               OutcomeKindName(outcome.kind), " ", outcome.detail);
   }
 }
 
@@ -77,8 +77,8 @@ Outcome ClassifyEndpointAnswer(const http::HttpResponse& response, absl::string_
   return Outcome::Failed(std::move(detail));
 }
 
-std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
-                                             absl::Time deadline, absl::Time now) {
+std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options, absl::Time deadline,
+                                             absl::Time now) {
   const absl::Duration remaining = deadline - now;
   if (remaining <= absl::ZeroDuration()) return std::nullopt;
   return std::min(options.timeout, remaining);

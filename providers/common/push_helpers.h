@@ -34,9 +34,8 @@ std::optional<absl::Duration> ParseRetryAfter(absl::string_view value, absl::Tim
 
 // Logs one push's outcome: failures (config, credentials) as errors, the
 // rest at debug. `shown_key` is the redacted pushkey.
-void LogOutcome(const char* component, const std::string& request_id,
-                const std::string& app_id, const std::string& shown_key,
-                const Outcome& outcome);
+void LogOutcome(const char* component, const std::string& request_id, const std::string& app_id,
+                const std::string& shown_key, const Outcome& outcome);
 
 // The keys every provider takes.
 struct CommonAppOptions {
@@ -50,8 +49,8 @@ CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
 
 // How long the next attempt may take: the app's `timeout`, cut to what is
 // left before `deadline`. Nullopt when nothing is left: answer DeadlinePassed().
-std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options,
-                                             absl::Time deadline, absl::Time now);
+std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options, absl::Time deadline,
+                                             absl::Time now);
 Outcome DeadlinePassed();
 
 // `n`, or with send_badge_counts false a copy without counts (Sygnal's
@@ -59,8 +58,7 @@ Outcome DeadlinePassed();
 // the end of the full expression.
 class WithoutCounts {
  public:
-  WithoutCounts(const herald::v1::Notification& n, bool send_badge_counts)
-      : n_(n) {
+  WithoutCounts(const herald::v1::Notification& n, bool send_badge_counts) : n_(n) {
     if (!send_badge_counts && n.has_counts()) {
       copy_ = n;
       copy_->clear_counts();

@@ -27,8 +27,8 @@ using namespace openssl;  // this package's OpenSSL helpers
 PkeyPtr DecodePrivateKeyDer(absl::string_view name, const unsigned char* der, long len) {
   const unsigned char* p = der;
   if (name == PEM_STRING_PKCS8INF) {  // "PRIVATE KEY"
-    std::unique_ptr<PKCS8_PRIV_KEY_INFO, Free<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>>
-        p8(d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, len));
+    std::unique_ptr<PKCS8_PRIV_KEY_INFO, Free<PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free>> p8(
+        d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, len));
     if (p8 == nullptr) return nullptr;
     return PkeyPtr(EVP_PKCS82PKEY(p8.get()));
   }
@@ -42,8 +42,7 @@ PkeyPtr DecodePrivateKeyDer(absl::string_view name, const unsigned char* der, lo
 }
 
 bool IsPrivateKeyBlock(absl::string_view name) {
-  return name == PEM_STRING_PKCS8INF || name == PEM_STRING_ECPRIVATEKEY ||
-         name == PEM_STRING_RSA;
+  return name == PEM_STRING_PKCS8INF || name == PEM_STRING_ECPRIVATEKEY || name == PEM_STRING_RSA;
 }
 
 }  // namespace
@@ -130,7 +129,8 @@ absl::StatusOr<SigningKey> SigningKey::FromPemFile(const std::string& path) {
   constexpr size_t kMaxSize = 1 << 20;  // Key files are a few KiB.
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
   }
   std::string pem;
   char chunk[4096];
@@ -195,8 +195,7 @@ absl::StatusOr<SigningKey> SigningKey::FromP256PrivateScalar(absl::string_view d
       OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
                                       0) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)) !=
-          1) {
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub)) != 1) {
     return absl::InternalError("cannot build EC key parameters");
   }
   ParamsPtr params(OSSL_PARAM_BLD_to_param(bld.get()));

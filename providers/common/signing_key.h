@@ -49,8 +49,7 @@ class SigningKey {
 
  private:
   enum class Kind { kEcP256, kRsa };
-  SigningKey(std::shared_ptr<EVP_PKEY> pkey, Kind kind)
-      : pkey_(std::move(pkey)), kind_(kind) {}
+  SigningKey(std::shared_ptr<EVP_PKEY> pkey, Kind kind) : pkey_(std::move(pkey)), kind_(kind) {}
   // Takes ownership of `pkey`; checks the type (P-256 or RSA >= 2048).
   static absl::StatusOr<SigningKey> Adopt(EVP_PKEY* pkey);
 

@@ -6,11 +6,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "providers/common/device_data.h"
+#include "providers/common/json.h"
+#include "providers/common/utf8.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "providers/common/json.h"
-#include "providers/common/utf8.h"
 
 namespace herald::providers::gcm {
 namespace {
@@ -20,7 +20,6 @@ using herald::v1::Notification;
 using rapidjson::Document;
 using rapidjson::Value;
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
 
 // Member indexes of the object `obj` with each name once: in the order of the
 // name's first occurrence, pointing at its last occurrence (the value a JSON

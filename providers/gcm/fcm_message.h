@@ -3,8 +3,7 @@
 //
 // Pure: no I/O.
 
-#ifndef HERALD_PROVIDERS_GCM_FCM_MESSAGE_H_
-#define HERALD_PROVIDERS_GCM_FCM_MESSAGE_H_
+#pragma once
 
 #include <cstddef>
 #include <string>
@@ -70,5 +69,3 @@ absl::StatusOr<std::string> BuildFcmMessage(const herald::v1::Notification& n,
                                             absl::string_view fcm_options_json);
 
 }  // namespace herald::providers::gcm
-
-#endif  // HERALD_PROVIDERS_GCM_FCM_MESSAGE_H_

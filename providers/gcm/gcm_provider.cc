@@ -112,8 +112,8 @@ FcmClassification ClassifyFcmResponse(const http::HttpResponse& r, absl::Time no
       }
     }
   }
-  std::string detail = absl::StrCat("FCM answered ", s, error_code.empty() ? "" : " ",
-                                    error_code, status.empty() ? "" : " ", status);
+  std::string detail = absl::StrCat("FCM answered ", s, error_code.empty() ? "" : " ", error_code,
+                                    status.empty() ? "" : " ", status);
   if (s == 404 && (error_code == "UNREGISTERED" || status == "UNREGISTERED")) {
     return {Outcome::Rejected(detail)};
   }
@@ -175,12 +175,11 @@ bool AccessTokenSource::Refused(const std::string& token) {
   return true;
 }
 
-
 void AccessTokenSource::Fetch() {
   const int64_t iat = absl::ToUnixSeconds(clock_->Now());
   absl::StatusOr<std::string> assertion =
-      MakeGoogleOAuthJwt(*account_.key, account_.client_email, kFcmScope, account_.token_uri,
-                         iat, iat + absl::ToInt64Seconds(kAssertionLifetime));
+      MakeGoogleOAuthJwt(*account_.key, account_.client_email, kFcmScope, account_.token_uri, iat,
+                         iat + absl::ToInt64Seconds(kAssertionLifetime));
   http::HttpRequest request;
   request.url = account_.token_uri;
   request.ca_file = ca_file_;
@@ -188,14 +187,15 @@ void AccessTokenSource::Fetch() {
   request.metrics = metrics_;
   request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
   if (!assertion.ok()) {  // the key's fault: no request, and no retry helps
-    return Deliver(absl::FailedPreconditionError(absl::StrCat(
-                       "cannot sign the OAuth assertion: ", assertion.status().message())),
+    return Deliver(absl::FailedPreconditionError(absl::StrCat("cannot sign the OAuth assertion: ",
+                                                              assertion.status().message())),
                    absl::ZeroDuration());
   }
   // The JWT is base64url: nothing in it needs URL-encoding.
   request.body = absl::StrCat(
       "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=", *assertion);
-  http_->Send(std::move(request), [this](http::HttpResponse response) { OnFetched(std::move(response)); });
+  http_->Send(std::move(request),
+              [this](http::HttpResponse response) { OnFetched(std::move(response)); });
 }
 
 void AccessTokenSource::OnFetched(http::HttpResponse response) {
@@ -206,8 +206,7 @@ void AccessTokenSource::OnFetched(http::HttpResponse response) {
                                                  http::TransportErrorName(response.error), ")"));
   } else if (response.status != 200) {
     result = response.status >= 500 || response.status == 429
-                 ? absl::UnavailableError(
-                       absl::StrCat("token endpoint answered ", response.status))
+                 ? absl::UnavailableError(absl::StrCat("token endpoint answered ", response.status))
                  : absl::PermissionDeniedError(absl::StrCat(
                        "token endpoint refused the service account (", response.status, ")"));
   } else {
@@ -263,17 +262,16 @@ GcmProvider::GcmProvider(std::string app_id, GcmOptions options,
     : app_id_(std::move(app_id)),
       options_(std::move(options)),
       fcm_options_(PrepareFcmOptions(options_.fcm_options_json)),
-      url_(absl::StrCat(options_.endpoint, "/v1/projects/", options_.project_id,
-                        "/messages:send")),
+      url_(absl::StrCat(options_.endpoint, "/v1/projects/", options_.project_id, "/messages:send")),
       tokens_(std::move(tokens)),
       http_(http),
       clock_(clock),
       metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
 void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
-  absl::StatusOr<std::string> message = BuildFcmMessage(
-      WithoutCounts(*request.notification, options_.send_badge_counts), *request.device,
-      fcm_options_);
+  absl::StatusOr<std::string> message =
+      BuildFcmMessage(WithoutCounts(*request.notification, options_.send_badge_counts),
+                      *request.device, fcm_options_);
   if (!message.ok()) {  // the pusher's data is unusable: no retry will change it
     const std::string why(message.status().message());
     HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
@@ -341,9 +339,8 @@ ProviderRegistration registration(
 }  // namespace
 absl::StatusOr<std::string> MakeGoogleOAuthJwt(const SigningKey& key,
                                                absl::string_view client_email,
-                                               absl::string_view scope,
-                                               absl::string_view token_uri, int64_t iat,
-                                               int64_t exp) {
+                                               absl::string_view scope, absl::string_view token_uri,
+                                               int64_t iat, int64_t exp) {
   if (!key.is_rsa()) return absl::InvalidArgumentError("Google OAuth assertions need an RSA key");
   if (absl::Status s = RequireNonEmpty(client_email, "client_email"); !s.ok()) return s;
   if (absl::Status s = RequireNonEmpty(scope, "scope"); !s.ok()) return s;

@@ -9,12 +9,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "http/http_client.h"
-#include "providers/common/jws.h"
 #include "common/executor.h"
-#include "providers/common/credential.h"
-#include "providers/common/push_helpers.h"
+#include "http/http_client.h"
 #include "http/upstream_metrics.h"
+#include "providers/common/credential.h"
+#include "providers/common/jws.h"
+#include "providers/common/push_helpers.h"
 #include "providers/gcm/fcm_message.h"
 
 namespace herald::providers::gcm {
@@ -112,8 +112,7 @@ class GcmProvider : public Provider {
 // rejects longer-lived assertions).
 absl::StatusOr<std::string> MakeGoogleOAuthJwt(const SigningKey& key,
                                                absl::string_view client_email,
-                                               absl::string_view scope,
-                                               absl::string_view token_uri, int64_t iat,
-                                               int64_t exp);
+                                               absl::string_view scope, absl::string_view token_uri,
+                                               int64_t iat, int64_t exp);
 
 }  // namespace herald::providers::gcm

@@ -1,21 +1,21 @@
 #include "providers/gcm/gcm_provider.h"
 
-#include "absl/strings/str_cat.h"
 #include <cstdlib>
+#include "absl/strings/str_cat.h"
 
+#include "absl/strings/match.h"
 #include "common/manual_clock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/match.h"
-#include "providers/common/jws_verify.h"
-#include "providers/common/jose_testing.h"
 #include "http/fake_http_client.h"
+#include "providers/common/jose_testing.h"
+#include "providers/common/jws_verify.h"
 #include "providers/common/spec_notification.h"
 
 namespace herald::providers::gcm {
 namespace {
 
 http::HttpResponse Answer(int status, const std::string& status_text = "",
-                    const std::string& error_code = "", const std::string& message = "") {
+                          const std::string& error_code = "", const std::string& message = "") {
   http::HttpResponse r;
   r.status = status;
   if (!status_text.empty()) {
@@ -51,10 +51,8 @@ TEST(ClassifyFcmResponse, Table) {
       {Answer(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Message is too big"),
        Outcome::Kind::kDropped, false},
       {Answer(413, "", "", "Request Entity Too Large"), Outcome::Kind::kDropped, false},
-      {Answer(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "x"), Outcome::Kind::kFailed,
-       true},
-      {Answer(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "x"), Outcome::Kind::kFailed,
-       false},
+      {Answer(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "x"), Outcome::Kind::kFailed, true},
+      {Answer(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "x"), Outcome::Kind::kFailed, false},
       {Answer(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED", "x"), Outcome::Kind::kRetry, false},
       {Answer(500, "INTERNAL", "INTERNAL", "x"), Outcome::Kind::kRetry, false},
       {Answer(503, "UNAVAILABLE", "UNAVAILABLE", "x"), Outcome::Kind::kRetry, false},
@@ -85,7 +83,8 @@ TEST(ReadGcmOptions, ChecksKeys) {
       {"{api_version: v1, service_account_file: s}", "f.yaml: apps.x.project_id: required"},
       {"{api_key: AIza}", "f.yaml: apps.x.api_version: the legacy FCM API was shut down"},
       {"{api_version: legacy, project_id: p}", "the legacy FCM API was shut down"},
-      {"{api_version: v2, project_id: p, service_account_file: s}", "apps.x.api_version: must be v1"},
+      {"{api_version: v2, project_id: p, service_account_file: s}",
+       "apps.x.api_version: must be v1"},
       {"{api_version: v1, project_id: p, service_account_file: s, fcm_options: 3}",
        "apps.x.fcm_options: must be a mapping"},
   };
@@ -112,7 +111,6 @@ TEST(LoadServiceAccount, Errors) {
             std::string::npos);
 }
 
-
 // FCM refuses the access token (401): a new one is fetched and the message
 // sent once more; refused again, the push fails without a third send.
 class GcmRenewTest : public ::testing::Test {
@@ -134,9 +132,9 @@ class GcmRenewTest : public ::testing::Test {
     // answers from `sends_`, then 200.
     http_.SetResponder([this](const http::HttpRequest& r) {
       if (r.url == "https://oauth.example/token") {
-        return http::StatusResponse(
-            200, absl::StrCat(R"({"access_token":"tok-)", ++tokens_issued_,
-                              R"(","expires_in":3600,"token_type":"Bearer"})"));
+        return http::StatusResponse(200,
+                                    absl::StrCat(R"({"access_token":"tok-)", ++tokens_issued_,
+                                                 R"(","expires_in":3600,"token_type":"Bearer"})"));
       }
       if (sends_.empty()) return http::StatusResponse(200, R"({"name":"projects/p/messages/1"})");
       http::HttpResponse next = sends_.front();

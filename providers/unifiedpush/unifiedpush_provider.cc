@@ -2,11 +2,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "rapidjson/document.h"
-#include "providers/common/device_data.h"
 #include "http/endpoint.h"
+#include "providers/common/device_data.h"
 #include "providers/common/fit_json.h"
 #include "providers/common/notification_json.h"
+#include "rapidjson/document.h"
 
 namespace herald::providers {
 namespace {
@@ -35,7 +35,8 @@ Outcome ClassifyUnifiedPushResponse(const http::HttpResponse& r, absl::Time now)
       case http::TransportError::kRefusedAddress:
         return Outcome::Rejected(r.error_detail).Because(Outcome::Reason::kEndpointRefused);
       case http::TransportError::kBadUrl:
-        return Outcome::Rejected("endpoint is not a usable URL").Because(Outcome::Reason::kEndpointRefused);
+        return Outcome::Rejected("endpoint is not a usable URL")
+            .Because(Outcome::Reason::kEndpointRefused);
       default:
         return TransportRetry(r);
     }
@@ -51,22 +52,21 @@ UnifiedPushProvider::UnifiedPushProvider(std::string app_id, UnifiedPushOptions 
       http_(http),
       metrics_(http::UpstreamMetrics::For(app_id_)) {}
 
-void UnifiedPushProvider::Push(const PushRequest& request,
-                               std::function<void(Outcome)> done) {
+void UnifiedPushProvider::Push(const PushRequest& request, std::function<void(Outcome)> done) {
   const std::string& endpoint = request.device->pushkey();
   std::optional<http::HttpEndpoint> parsed = http::ParseHttpEndpoint(endpoint);
   if (!parsed) {
-    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
-               ": pushkey ", RedactPushkey(endpoint),
-               " is not an http(s) URL; rejected");
-    done(Outcome::Rejected("pushkey is not an http(s) URL").Because(Outcome::Reason::kEndpointRefused));
+    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
+               RedactPushkey(endpoint), " is not an http(s) URL; rejected");
+    done(Outcome::Rejected("pushkey is not an http(s) URL")
+             .Because(Outcome::Reason::kEndpointRefused));
     return;
   }
   if (!allowed_.Allows(parsed->host, parsed->port)) {
     // The operator's choice, not the pushkey's fault: not sent, and the
     // pusher is kept (it pushes again once the list allows it).
-    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
-               ": endpoint host ", parsed->host, " is not in allowed_endpoints; not sent");
+    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_, ": endpoint host ",
+               parsed->host, " is not in allowed_endpoints; not sent");
     done(Outcome::Skipped(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
     return;
   }
@@ -94,19 +94,19 @@ void UnifiedPushProvider::Push(const PushRequest& request,
   std::string app_id = app_id_;
   std::string request_id = request.request_id;
   std::string shown = RedactPushkey(endpoint);
-  http_->Send(std::move(http), [done = std::move(done), app_id, request_id,
-                                shown](http::HttpResponse response) {
-    Outcome outcome = ClassifyUnifiedPushResponse(response, absl::Now());
-    if (response.error == http::TransportError::kRefusedAddress) {
-      HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint ", shown,
-                 " resolves to a private address (", response.error_detail,
-                 "); rejected (set allow_private_addresses: true to allow)");
-    } else {
-      HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, ": ", shown, " → ",
-                 OutcomeKindName(outcome.kind), " ", outcome.detail);
-    }
-    done(std::move(outcome));
-  });
+  http_->Send(std::move(http),
+              [done = std::move(done), app_id, request_id, shown](http::HttpResponse response) {
+                Outcome outcome = ClassifyUnifiedPushResponse(response, absl::Now());
+                if (response.error == http::TransportError::kRefusedAddress) {
+                  HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint ",
+                             shown, " resolves to a private address (", response.error_detail,
+                             "); rejected (set allow_private_addresses: true to allow)");
+                } else {
+                  HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, ": ", shown,
+                             " → ", OutcomeKindName(outcome.kind), " ", outcome.detail);
+                }
+                done(std::move(outcome));
+              });
 }
 
 namespace {

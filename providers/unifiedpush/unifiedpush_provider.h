@@ -7,8 +7,8 @@
 
 #include "http/endpoint.h"
 #include "http/http_client.h"
-#include "providers/common/push_helpers.h"
 #include "http/upstream_metrics.h"
+#include "providers/common/push_helpers.h"
 
 namespace herald::providers {
 

@@ -101,8 +101,8 @@ absl::StatusOr<PkeyPtr> ParsePublicKey(absl::string_view point, absl::string_vie
 absl::StatusOr<std::string> PublicPoint(EVP_PKEY* key) {
   std::string out(kPublicKeySize, '\0');
   size_t len = 0;
-  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, U8(out),
-                                      out.size(), &len) != 1 ||
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, U8(out), out.size(),
+                                      &len) != 1 ||
       len != kPublicKeySize || static_cast<unsigned char>(out[0]) != 0x04) {
     return absl::InternalError("cannot encode the P-256 public key");
   }
@@ -141,8 +141,8 @@ absl::StatusOr<std::string> Derive(EVP_PKEY* own, EVP_PKEY* peer) {
 std::string HmacSha256(absl::string_view key, absl::string_view data) {
   std::string out(32, '\0');
   unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), U8(data), data.size(),
-           U8(out), &len) == nullptr ||
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), U8(data), data.size(), U8(out),
+           &len) == nullptr ||
       len != 32) {
     return std::string();  // Only on allocation failure; callers check sizes.
   }
@@ -217,8 +217,8 @@ absl::StatusOr<std::string> AesGcmOpen(absl::string_view key, absl::string_view 
 
 absl::Status CheckAuthSecret(absl::string_view auth_secret) {
   if (auth_secret.size() != kAuthSecretSize) {
-    return absl::InvalidArgumentError(absl::StrCat("auth secret must be ", kAuthSecretSize,
-                                                   " bytes, got ", auth_secret.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("auth secret must be ", kAuthSecretSize, " bytes, got ", auth_secret.size()));
   }
   return absl::OkStatus();
 }
@@ -251,8 +251,8 @@ ContentKeys DeriveContentKeys(absl::string_view ecdh_secret, absl::string_view a
   // RFC 8291 §3.3: combine the ECDH secret with the auth secret.
   std::string prk_key = HmacSha256(auth_secret, ecdh_secret);
   Wipe wipe_prk_key{&prk_key};
-  const std::string key_info = absl::StrCat(absl::string_view("WebPush: info\0", 14),
-                                            ua_public, as_public);
+  const std::string key_info =
+      absl::StrCat(absl::string_view("WebPush: info\0", 14), ua_public, as_public);
   std::string ikm = HkdfExpand1(prk_key, key_info, 32);
   Wipe wipe_ikm{&ikm};
   // RFC 8188 §2.2/§2.3 (via RFC 8291 §3.4): CEK and nonce from the salt.
@@ -272,20 +272,20 @@ absl::StatusOr<std::string> EncryptAes128Gcm(const EncryptInputs& in) {
   absl::StatusOr<PkeyPtr> ua_key = ParsePublicKey(in.ua_public, "p256dh");
   if (!ua_key.ok()) return ua_key.status();
   if (in.record_size < kMinRecordSize) {
-    return absl::FailedPreconditionError(absl::StrCat("record size must be at least ",
-                                                   kMinRecordSize, ", got ", in.record_size));
+    return absl::FailedPreconditionError(
+        absl::StrCat("record size must be at least ", kMinRecordSize, ", got ", in.record_size));
   }
   // One record: plaintext || 0x02 || padding, then the tag, within rs.
   const size_t max_record_plaintext = in.record_size - kTagSize;
   if (in.plaintext.size() >= max_record_plaintext) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("payload too large: ", in.plaintext.size(), " bytes, at most ",
-                     max_record_plaintext - 1, " fit in a record of ", in.record_size));
+    return absl::FailedPreconditionError(absl::StrCat("payload too large: ", in.plaintext.size(),
+                                                      " bytes, at most ", max_record_plaintext - 1,
+                                                      " fit in a record of ", in.record_size));
   }
   if (in.pad_to > max_record_plaintext) {
     return absl::FailedPreconditionError(
-        absl::StrCat("padding to ", in.pad_to, " bytes does not fit a record of ",
-                     in.record_size, " (at most ", max_record_plaintext, ")"));
+        absl::StrCat("padding to ", in.pad_to, " bytes does not fit a record of ", in.record_size,
+                     " (at most ", max_record_plaintext, ")"));
   }
 
   std::string salt = in.salt;
@@ -365,12 +365,14 @@ absl::StatusOr<std::string> DecryptAes128Gcm(absl::string_view body,
     return absl::InvalidArgumentError("aes128gcm body shorter than its header");
   }
   const absl::string_view salt = body.substr(0, kSaltSize);
-  const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(body[i])); };
+  const auto byte = [&](size_t i) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(body[i]));
+  };
   const uint32_t rs = (byte(16) << 24) | (byte(17) << 16) | (byte(18) << 8) | byte(19);
   const size_t idlen = byte(20);
   if (idlen != kPublicKeySize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "aes128gcm key id must be a 65-byte P-256 public key, got idlen ", idlen));
+    return absl::InvalidArgumentError(
+        absl::StrCat("aes128gcm key id must be a 65-byte P-256 public key, got idlen ", idlen));
   }
   if (body.size() < kAes128GcmHeaderSize) {
     return absl::InvalidArgumentError("aes128gcm body shorter than its header");
@@ -384,9 +386,9 @@ absl::StatusOr<std::string> DecryptAes128Gcm(absl::string_view body,
     return absl::InvalidArgumentError("aes128gcm record too short");
   }
   if (sealed.size() > rs) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "aes128gcm body has more than one record (", sealed.size(), " bytes > rs ", rs,
-        "); only single-record messages are supported"));
+    return absl::InvalidArgumentError(absl::StrCat("aes128gcm body has more than one record (",
+                                                   sealed.size(), " bytes > rs ", rs,
+                                                   "); only single-record messages are supported"));
   }
 
   absl::StatusOr<SigningKey> ua_key = SigningKey::FromP256PrivateScalar(ua_private_scalar);

@@ -114,7 +114,7 @@ TEST(WebPushCryptoTest, RoundTripWithFreshKeysAndSalts) {
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_NE(*a, *b);
-  EXPECT_NE(a->substr(0, 16), b->substr(0, 16));   // salt
+  EXPECT_NE(a->substr(0, 16), b->substr(0, 16));    // salt
   EXPECT_NE(a->substr(21, 65), b->substr(21, 65));  // sender key
   EXPECT_EQ(a->size(), kAes128GcmOverhead + in.plaintext.size());
 
@@ -238,9 +238,9 @@ TEST(WebPushCryptoTest, RejectsBadP256dh) {
   std::string bad_prefix = good;
   bad_prefix[0] = 0x05;
 
-  for (const std::string& key : {std::string(), good.substr(0, 64), good + "x", compressed,
-                                 bad_prefix, off_curve, std::string(65, '\0'),
-                                 "\x04" + std::string(64, '\xff')}) {
+  for (const std::string& key :
+       {std::string(), good.substr(0, 64), good + "x", compressed, bad_prefix, off_curve,
+        std::string(65, '\0'), "\x04" + std::string(64, '\xff')}) {
     in.ua_public = key;
     absl::StatusOr<std::string> body = EncryptAes128Gcm(in);
     EXPECT_EQ(body.status().code(), absl::StatusCode::kInvalidArgument) << key.size();
@@ -284,8 +284,7 @@ TEST(WebPushCryptoTest, TamperedBodyFailsToDecrypt) {
     EXPECT_EQ(plain.status().code(), absl::StatusCode::kInvalidArgument) << i;
   }
   // Truncated: in the header, just after it, inside the tag.
-  for (size_t n : {size_t{0}, size_t{20}, size_t{85}, size_t{86}, size_t{100},
-                   body.size() - 1}) {
+  for (size_t n : {size_t{0}, size_t{20}, size_t{85}, size_t{86}, size_t{100}, body.size() - 1}) {
     EXPECT_FALSE(DecryptAes128Gcm(body.substr(0, n), D(kUaPrivate), D(kAuth)).ok()) << n;
   }
   // Wrong key id length.

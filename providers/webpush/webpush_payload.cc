@@ -10,11 +10,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "providers/common/device_data.h"
-#include "providers/common/fit_json.h"
 #include "providers/common/encoding.h"
-#include "rapidjson/document.h"
+#include "providers/common/fit_json.h"
 #include "providers/common/json.h"
 #include "providers/common/utf8.h"
+#include "rapidjson/document.h"
 
 namespace herald::providers::webpush {
 namespace {
@@ -30,7 +30,8 @@ using Allocator = ::rapidjson::Document::AllocatorType;
 constexpr int kMaxDepth = 512;
 
 // Iterative parse (no recursion on deep input), numbers at full precision.
-constexpr unsigned kParseFlags = rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
+constexpr unsigned kParseFlags =
+    rapidjson::kParseFullPrecisionFlag | rapidjson::kParseIterativeFlag;
 
 // Builds a JSON object in which setting an existing key replaces its value
 // in place (Python dict semantics: first position, last value).
@@ -144,8 +145,7 @@ std::string BuildWebPushPayload(const Notification& n, const DeviceData& data) {
     rapidjson::Document parsed;
     parsed.Parse<kParseFlags>(n.content_json().data(), n.content_json().size());
     Value content;
-    if (!parsed.HasParseError() && parsed.IsObject() &&
-        CopyMerged(parsed, content, alloc, 1)) {
+    if (!parsed.HasParseError() && parsed.IsObject() && CopyMerged(parsed, content, alloc, 1)) {
       // Web notifications cannot show HTML anyway.
       content.EraseMember("formatted_body");
       if (auto body = content.FindMember("body");
@@ -169,7 +169,8 @@ std::optional<std::string> FitWebPushPayload(const std::string& payload, size_t 
   if (doc.HasParseError() || !doc.IsObject() || TooDeep(doc, kMaxDepth + 2)) {
     return std::nullopt;
   }
-  static const std::vector<FitStep>* const steps = new std::vector<FitStep>(NotificationFitSteps({}));
+  static const std::vector<FitStep>* const steps =
+      new std::vector<FitStep>(NotificationFitSteps({}));
   return FitJsonObject(doc, max_bytes, *steps);
 }
 

@@ -24,19 +24,20 @@ Notification FullNotification() {
   Notification n = SpecNotification();
   n.set_room_alias("#exampleroom:matrix.org");
   n.set_prio(herald::v1::PRIORITY_HIGH);
-  n.set_content_json(
-      R"({"msgtype":"m.text","body":"I'm floating in a most peculiar way.",)"
-      R"("format":"org.matrix.custom.html","formatted_body":"<b>x</b>"})");
+  n.set_content_json(R"({"msgtype":"m.text","body":"I'm floating in a most peculiar way.",)"
+                     R"("format":"org.matrix.custom.html","formatted_body":"<b>x</b>"})");
   return n;
 }
 
 Device WebDevice(const std::string& data_json = "") {
   Device d;
   d.set_app_id("im.vector.app.web");
-  d.set_pushkey("BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
-  d.set_data_json(data_json.empty()
-                      ? R"({"endpoint":"https://push.example.net/x","auth":"BTBZMqHH6r4Tts7J_aSIgg"})"
-                      : data_json);
+  d.set_pushkey(
+      "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4");
+  d.set_data_json(
+      data_json.empty()
+          ? R"({"endpoint":"https://push.example.net/x","auth":"BTBZMqHH6r4Tts7J_aSIgg"})"
+          : data_json);
   return d;
 }
 
@@ -110,10 +111,10 @@ TEST(WebPushPayloadTest, DefaultPayloadMergedFirstAndOverridden) {
   n.clear_room_alias();
   n.clear_room_name();
   n.clear_sender_display_name();
-  const Device d = WebDevice(
-      R"({"endpoint":"https://push.example.net/x","auth":"BTBZMqHH6r4Tts7J_aSIgg",)"
-      R"("default_payload":{"room_id":"overridden","a":{"b":[1,2.5,"c"],"b":"last"},)"
-      R"("big":18446744073709551615,"x":1,"x":2,"content":{"kept":true}}})");
+  const Device d =
+      WebDevice(R"({"endpoint":"https://push.example.net/x","auth":"BTBZMqHH6r4Tts7J_aSIgg",)"
+                R"("default_payload":{"room_id":"overridden","a":{"b":[1,2.5,"c"],"b":"last"},)"
+                R"("big":18446744073709551615,"x":1,"x":2,"content":{"kept":true}}})");
   EXPECT_EQ(BuildWebPushPayload(n, d),
             R"({"room_id":"!slw48wfj34rtnrf:example.com","a":{"b":"last"},)"
             R"("big":18446744073709551615,"x":2,"content":{"kept":true},)"
@@ -265,8 +266,8 @@ TEST(WebPushPayloadTest, FitShortensBodyWithinBudget) {
 TEST(WebPushPayloadTest, FitDropsContentWhenBodyCannotHelp) {
   // No body: content goes.
   Notification n = FullNotification();
-  n.set_content_json(absl::StrCat(R"({"msgtype":"m.text","other":")", std::string(5000, 'x'),
-                                  R"("})"));
+  n.set_content_json(
+      absl::StrCat(R"({"msgtype":"m.text","other":")", std::string(5000, 'x'), R"("})"));
   std::string payload = BuildWebPushPayload(n, WebDevice());
   std::optional<std::string> fitted = FitWebPushPayload(payload, kMaxPlaintextBytes);
   ASSERT_TRUE(fitted.has_value());
@@ -275,8 +276,7 @@ TEST(WebPushPayloadTest, FitDropsContentWhenBodyCannotHelp) {
   EXPECT_THAT(*fitted, ::testing::EndsWith(R"("unread":2,"missed_calls":1})"));
 
   // A body, but the rest of content is too big even with "…" alone.
-  n.set_content_json(absl::StrCat(R"({"body":"hello","other":")", std::string(5000, 'x'),
-                                  R"("})"));
+  n.set_content_json(absl::StrCat(R"({"body":"hello","other":")", std::string(5000, 'x'), R"("})"));
   payload = BuildWebPushPayload(n, WebDevice());
   fitted = FitWebPushPayload(payload, kMaxPlaintextBytes);
   ASSERT_TRUE(fitted.has_value());
@@ -286,8 +286,8 @@ TEST(WebPushPayloadTest, FitDropsContentWhenBodyCannotHelp) {
   EXPECT_EQ(FitWebPushPayload(payload, 50), std::nullopt);
   // Nothing to shorten at all.
   const std::string big_default = BuildWebPushPayload(
-      Notification(), WebDevice(absl::StrCat(R"({"default_payload":{"x":")",
-                                             std::string(5000, 'y'), R"("}})")));
+      Notification(),
+      WebDevice(absl::StrCat(R"({"default_payload":{"x":")", std::string(5000, 'y'), R"("}})")));
   EXPECT_EQ(FitWebPushPayload(big_default, kMaxPlaintextBytes), std::nullopt);
   EXPECT_EQ(FitWebPushPayload(std::string(5000, '['), kMaxPlaintextBytes), std::nullopt);
 }

@@ -1,13 +1,13 @@
-#include "providers/common/encoding.h"
 #include "providers/webpush/webpush_provider.h"
+#include "providers/common/encoding.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/failpoint.h"
 #include "common/log.h"
-#include "providers/common/device_data.h"
 #include "http/endpoint.h"
+#include "providers/common/device_data.h"
 #include "providers/webpush/webpush_crypto.h"
 #include "providers/webpush/webpush_payload.h"
 
@@ -91,8 +91,8 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   const herald::v1::Device& device = *request.device;
   const std::string shown = RedactPushkey(device.pushkey());
   auto reject = [&](const std::string& why) {
-    HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
-               shown, ": ", why, "; rejected");
+    HERALD_LOG(kInfo, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ", shown,
+               ": ", why, "; rejected");
     done(Outcome::Rejected(why).Because(Outcome::Reason::kEndpointRefused));
   };
   DeviceData data = ParseDeviceData(device);
@@ -113,8 +113,8 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     return;
   }
   if (!allowed_.Allows(endpoint->host, endpoint->port)) {
-    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_,
-               ": endpoint host ", endpoint->host, " is not in allowed_endpoints; not sent");
+    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_, ": endpoint host ",
+               endpoint->host, " is not in allowed_endpoints; not sent");
     done(Outcome::Skipped(absl::StrCat("endpoint host ", endpoint->host, " not allowed")));
     return;
   }
@@ -129,8 +129,8 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   in.plaintext = *std::move(payload);
   in.ua_public = *std::move(p256dh);
   in.auth_secret = *std::move(auth);
-  absl::StatusOr<std::string> body =
-      FailpointActive("webpush_encrypt") ? absl::InternalError("injected encryption failure")
+  absl::StatusOr<std::string> body = FailpointActive("webpush_encrypt")
+                                         ? absl::InternalError("injected encryption failure")
                                          : EncryptAes128Gcm(in);
   if (!body.ok()) {
     // Only unusable subscription keys are the pushkey's fault; anything
@@ -138,8 +138,8 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     if (body.status().code() == absl::StatusCode::kInvalidArgument) {
       return reject(std::string(body.status().message()));
     }
-    HERALD_LOG(kError, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ",
-               shown, ": cannot encrypt the push: ", body.status().message());
+    HERALD_LOG(kError, kComponent, "[", request.request_id, "] app ", app_id_, ": pushkey ", shown,
+               ": cannot encrypt the push: ", body.status().message());
     done(Outcome::Failed(absl::StrCat("cannot encrypt the push: ", body.status().message()))
              .Because(Outcome::Reason::kInternal));
     return;
@@ -182,15 +182,15 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
                                 host](http::HttpResponse response) {
     Outcome outcome = ClassifyWebPushResponse(response, absl::Now());
     if (response.error == http::TransportError::kRefusedAddress) {
-      HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint host ",
-                 host, " resolves to a private address (", response.error_detail,
+      HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint host ", host,
+                 " resolves to a private address (", response.error_detail,
                  "); not sent (set allow_private_addresses: true to allow)");
     } else if (outcome.kind == Outcome::Kind::kFailed) {
-      HERALD_LOG(kError, kComponent, "[", request_id, "] app ", app_id, " pushkey ", shown,
-                 " at ", host, ": ", outcome.detail);
+      HERALD_LOG(kError, kComponent, "[", request_id, "] app ", app_id, " pushkey ", shown, " at ",
+                 host, ": ", outcome.detail);
     } else {
-      HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, " pushkey ", shown,
-                 " → ", OutcomeKindName(outcome.kind), " ", outcome.detail);
+      HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, " pushkey ", shown, " → ",
+                 OutcomeKindName(outcome.kind), " ", outcome.detail);
     }
     done(std::move(outcome));
   });
@@ -223,11 +223,9 @@ ProviderRegistration registration(
                                 ? options.vapid_contact_email
                                 : absl::StrCat("mailto:", options.vapid_contact_email);
       auto vapid = std::make_unique<VapidTokens>(*std::move(key), subject);
-      http::HttpClient* http = options.max_connections > 0
-                             ? AppHttpClient(env, options.max_connections)
-                             : env.http;
-      return std::make_unique<WebPushProvider>(app_id, std::move(options), std::move(vapid),
-                                               http);
+      http::HttpClient* http =
+          options.max_connections > 0 ? AppHttpClient(env, options.max_connections) : env.http;
+      return std::make_unique<WebPushProvider>(app_id, std::move(options), std::move(vapid), http);
     });
 
 }  // namespace
@@ -257,8 +255,7 @@ namespace {
 
 // herald-dispatcher --print-vapid-public-key APP_ID: the key Web Push
 // clients must subscribe with (applicationServerKey).
-ProviderCommandRegistration print_vapid_public_key("print-vapid-public-key",
-                                                   &VapidPublicKeyForApp);
+ProviderCommandRegistration print_vapid_public_key("print-vapid-public-key", &VapidPublicKeyForApp);
 
 }  // namespace
 absl::StatusOr<std::string> MakeVapidJwt(const SigningKey& key, absl::string_view audience,

@@ -10,9 +10,9 @@
 #include "absl/synchronization/mutex.h"
 #include "http/endpoint.h"
 #include "http/http_client.h"
+#include "http/upstream_metrics.h"
 #include "providers/common/jws.h"
 #include "providers/common/push_helpers.h"
-#include "http/upstream_metrics.h"
 
 namespace herald::providers::webpush {
 

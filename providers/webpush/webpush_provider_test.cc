@@ -2,10 +2,10 @@
 
 #include <cstdlib>
 
-#include "gtest/gtest.h"
 #include "absl/strings/match.h"
-#include "providers/common/jws_verify.h"
+#include "gtest/gtest.h"
 #include "providers/common/jose_testing.h"
+#include "providers/common/jws_verify.h"
 
 namespace herald::providers::webpush {
 namespace {
@@ -43,7 +43,8 @@ TEST(ClassifyWebPushResponse, Table) {
 TEST(VapidTokens, ReusedPerOriginUntilNearExpiry) {
   std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/vapid.pem";
   ASSERT_EQ(std::system(("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '" +
-                         path + "'").c_str()),
+                         path + "'")
+                            .c_str()),
             0);
   absl::StatusOr<SigningKey> key = SigningKey::FromPemFile(path);
   ASSERT_TRUE(key.ok());
@@ -61,7 +62,9 @@ TEST(VapidTokens, ReusedPerOriginUntilNearExpiry) {
   std::string jwt = a.substr(8, a.find(',') - 8);
   absl::StatusOr<VerifiedJwt> v = VerifyJwt(jwt, key->PublicKeyPem());
   ASSERT_TRUE(v.ok()) << v.status();
-  EXPECT_EQ(v->claims_json, R"({"aud":"https://push.example.org","exp":1700043200,"sub":"mailto:ops@example.org"})");
+  EXPECT_EQ(
+      v->claims_json,
+      R"({"aud":"https://push.example.org","exp":1700043200,"sub":"mailto:ops@example.org"})");
 }
 
 TEST(ReadWebPushOptions, ChecksKeys) {
@@ -95,15 +98,13 @@ TEST(MakeVapidJwtTest, SignsWhatTheServiceExpects) {
   using jose_testing::PublicPem;
   using jose_testing::Split;
   SigningKey key = EcKey();
-  absl::StatusOr<std::string> jwt =
-      MakeVapidJwt(key, "https://updates.push.services.mozilla.com", 1700086400,
-                   "mailto:admin@example.org");
+  absl::StatusOr<std::string> jwt = MakeVapidJwt(key, "https://updates.push.services.mozilla.com",
+                                                 1700086400, "mailto:admin@example.org");
   ASSERT_TRUE(jwt.ok()) << jwt.status();
   Parts parts = Split(*jwt);
   EXPECT_EQ(parts.header, R"({"typ":"JWT","alg":"ES256"})");
-  EXPECT_EQ(parts.claims,
-            R"({"aud":"https://updates.push.services.mozilla.com","exp":1700086400,)"
-            R"("sub":"mailto:admin@example.org"})");
+  EXPECT_EQ(parts.claims, R"({"aud":"https://updates.push.services.mozilla.com","exp":1700086400,)"
+                          R"("sub":"mailto:admin@example.org"})");
   EXPECT_EQ(parts.signature.size(), 64u);
   EXPECT_TRUE(VerifyJwt(*jwt, PublicPem(ec_)).ok());
   EXPECT_FALSE(MakeVapidJwt(RsaKey(), "https://a", 1, "mailto:b").ok());

@@ -21,18 +21,16 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "gtest/gtest.h"
 
 extern char** environ;
 
 namespace herald::testing {
 namespace {
 
-[[noreturn]] void Fatal(const std::string& message) {
-  throw std::runtime_error(message);
-}
+[[noreturn]] void Fatal(const std::string& message) { throw std::runtime_error(message); }
 
 std::atomic<int> g_counter{0};
 
@@ -43,7 +41,6 @@ std::string Runfile(const std::string& path) {
   std::string base = srcdir != nullptr ? std::string(srcdir) + "/herald/" : "";
   return base + path;
 }
-
 
 std::string TempDir() {
   const char* dir = std::getenv("TEST_TMPDIR");
@@ -78,7 +75,8 @@ std::vector<std::string> RejectedPushkeys(const HttpResult& result) {
     return {"<no rejected list>"};
   }
   std::vector<std::string> out;
-  for (const auto& v : doc["rejected"].GetArray()) out.emplace_back(v.GetString(), v.GetStringLength());
+  for (const auto& v : doc["rejected"].GetArray())
+    out.emplace_back(v.GetString(), v.GetStringLength());
   return out;
 }
 
@@ -214,15 +212,13 @@ size_t CollectHeader(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-HttpResult HttpCall(const std::string& method, const std::string& url,
-                    const std::string& body, const std::vector<std::string>& headers,
-                    absl::Duration timeout) {
+HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body,
+                    const std::vector<std::string>& headers, absl::Duration timeout) {
   HttpResult result;
   CURL* curl = curl_easy_init();
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method != "GET" || !body.empty()) {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
@@ -260,16 +256,20 @@ TestPki MakeTestPki(const std::string& dir) {
   std::string cmd = absl::StrCat(
       "set -e; cd '", dir, "'; ",
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
-      "-subj '/CN=Herald Test CA' -keyout ca.key -out ca.pem", q, "; ",
+      "-subj '/CN=Herald Test CA' -keyout ca.key -out ca.pem",
+      q, "; ",
       "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-      "-subj '/CN=localhost' -keyout server.key -out server.csr", q, "; ",
+      "-subj '/CN=localhost' -keyout server.key -out server.csr",
+      q, "; ",
       "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-extfile san.cnf -out server.pem", q, "; ",
+      "-extfile san.cnf -out server.pem",
+      q, "; ",
       "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-      "-subj '/CN=herald-client' -keyout client.key -out client.csr", q, "; ",
+      "-subj '/CN=herald-client' -keyout client.key -out client.csr",
+      q, "; ",
       "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
-      "-out client.crt", q, "; ",
-      "cat client.crt client.key > client.pem");
+      "-out client.crt",
+      q, "; ", "cat client.crt client.key > client.pem");
   if (std::system(cmd.c_str()) != 0) Fatal("openssl failed to make the test PKI");
   return pki;
 }
@@ -301,11 +301,11 @@ FakeProvider::FakeProvider(Options options) : options_(std::move(options)) {
   int n = g_counter.fetch_add(1);
   std::string ready = absl::StrCat(TempDir(), "/fake-", getpid(), "-", n, ".ready");
   unlink(ready.c_str());
-  std::vector<std::string> argv = {"/usr/bin/python3",
-                                   Runfile("tools/fake_provider/fake_provider.py"),
-                                   "--listen", "127.0.0.1:0",
-                                   "--control", "127.0.0.1:0",
-                                   "--ready-file", ready};
+  std::vector<std::string> argv = {
+      "/usr/bin/python3", Runfile("tools/fake_provider/fake_provider.py"),
+      "--listen",         "127.0.0.1:0",
+      "--control",        "127.0.0.1:0",
+      "--ready-file",     ready};
   if (!options_.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", options_.tls_cert, "--tls-key", options_.tls_key});
   }
@@ -327,15 +327,16 @@ std::string FakeProvider::ControlUrl(const std::string& path) const {
 }
 
 void FakeProvider::SetRules(const std::string& rules_json) {
-  HttpResult r = HttpCall("POST", ControlUrl("/rules"), absl::StrCat("{\"rules\":", rules_json, "}"),
-                          {"Content-Type: application/json"});
+  HttpResult r =
+      HttpCall("POST", ControlUrl("/rules"), absl::StrCat("{\"rules\":", rules_json, "}"),
+               {"Content-Type: application/json"});
   if (r.status != 200) Fatal("fake provider refused rules: " + r.body + r.error);
 }
 
 rapidjson::Document FakeProvider::Requests(int wait_for, absl::Duration timeout) {
-  HttpResult r = HttpCall(
-      "GET", ControlUrl(absl::StrCat("/requests?wait_for=", wait_for, "&timeout_ms=",
-                                     absl::ToInt64Milliseconds(timeout))));
+  HttpResult r =
+      HttpCall("GET", ControlUrl(absl::StrCat("/requests?wait_for=", wait_for,
+                                              "&timeout_ms=", absl::ToInt64Milliseconds(timeout))));
   if (r.status != 200) Fatal("fake provider /requests failed: " + r.error);
   rapidjson::Document doc = r.Json();
   rapidjson::Document list;
@@ -370,14 +371,13 @@ Tinyproxy::Tinyproxy() {
   log_ = base + ".log";
   port_ = FreePort();
   const std::string conf = base + ".conf";
-  WriteFile(conf, absl::StrCat("Port ", port_, "\nListen 127.0.0.1\nTimeout 30\nLogFile \"",
-                               log_, "\"\nLogLevel Connect\nMaxClients 200\n",
-                               "BasicAuth herald s3cret\n"));
+  WriteFile(conf,
+            absl::StrCat("Port ", port_, "\nListen 127.0.0.1\nTimeout 30\nLogFile \"", log_,
+                         "\"\nLogLevel Connect\nMaxClients 200\n", "BasicAuth herald s3cret\n"));
   process_.Start({"/usr/bin/tinyproxy", "-d", "-c", conf}, log_ + ".out");
   // Ready once it accepts connections.
   for (int i = 0; i < 250; ++i) {
-    if (HttpCall("GET", absl::StrCat("http://127.0.0.1:", port_, "/"), "", {},
-                 absl::Seconds(1))
+    if (HttpCall("GET", absl::StrCat("http://127.0.0.1:", port_, "/"), "", {}, absl::Seconds(1))
             .status != 0) {
       return;
     }
@@ -399,7 +399,6 @@ int Tinyproxy::Connects(const std::string& target) const {
   for (size_t at = log.find(line); at != std::string::npos; at = log.find(line, at + 1)) ++n;
   return n;
 }
-
 
 // ---- Herald ----
 
@@ -423,8 +422,8 @@ Herald::Herald(const std::string& apps_yaml, const std::string& dispatcher_yaml,
   dispatcher_.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config_file_,
                      "--ready-file", base + ".dispatcher.ready"},
                     base + ".dispatcher.log");
-  rapidjson::Document ready = WaitForReadyFile(base + ".dispatcher.ready", dispatcher_,
-                                               "dispatcher");
+  rapidjson::Document ready =
+      WaitForReadyFile(base + ".dispatcher.ready", dispatcher_, "dispatcher");
   grpc_port_ = ready["port"].GetInt();
   if (ready.HasMember("metrics_port")) dispatcher_metrics_port_ = ready["metrics_port"].GetInt();
   write_config(absl::StrCat("dns:///127.0.0.1:", grpc_port_));

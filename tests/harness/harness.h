@@ -56,8 +56,7 @@ struct HttpResult {
 };
 
 // Blocking HTTP client for tests (libcurl easy).
-HttpResult HttpCall(const std::string& method, const std::string& url,
-                    const std::string& body = "",
+HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
                     const std::vector<std::string>& headers = {},
                     absl::Duration timeout = absl::Seconds(30));
 
@@ -185,7 +184,7 @@ std::string DeviceJson(const std::string& app_id, const std::string& pushkey,
 // priority, extra members appended to its content (`,"format":...`), and the
 // spec's room alias when `room_alias` is set.
 std::string SpecNotifyBody(const std::vector<std::string>& devices,
-                           const std::string& prio = "high",
-                           const std::string& more_content = "", bool room_alias = false);
+                           const std::string& prio = "high", const std::string& more_content = "",
+                           bool room_alias = false);
 
 }  // namespace herald::testing

@@ -47,14 +47,12 @@ std::pair<std::string, std::string> Token(uint8_t fill) {
   return {Base64(bytes), hex};
 }
 
-
 std::string Notification(const std::vector<std::string>& pushkeys, const std::string& app_id,
                          const std::string& prio = "high") {
   std::vector<std::string> devices;
   for (const std::string& k : pushkeys) devices.push_back(DeviceJson(app_id, k, "{}"));
   return SpecNotifyBody(devices, prio);
 }
-
 
 size_t CountOf(const std::string& text, const std::string& what) {
   size_t n = 0;
@@ -69,41 +67,58 @@ class ApnsTest : public ::testing::Test {
     pki_ = new TestPki(MakeTestPki(dir));
     key_file_ = dir + "/AuthKey_TEST.p8";
     MakeP256Key(key_file_);
-    std::string cmd = absl::StrCat("openssl pkey -in '", key_file_, "' -pubout -out '", dir,
-                                   "/apns-public.pem'");
+    std::string cmd =
+        absl::StrCat("openssl pkey -in '", key_file_, "' -pubout -out '", dir, "/apns-public.pem'");
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     public_pem_ = ReadFile(dir + "/apns-public.pem");
     fake_ = new FakeProvider(FakeProvider::Options{pki_->server_cert, pki_->server_key, ""});
-    cert_fake_ = new FakeProvider(
-        FakeProvider::Options{pki_->server_cert, pki_->server_key, pki_->ca_cert});
-    herald_ = new Herald(
-        absl::StrCat("  com.example.app.ios:\n"
-                     "    type: apns\n"
-                     "    keyfile: ", key_file_, "\n"
-                     "    key_id: KEYID12345\n"
-                     "    team_id: TEAMID1234\n"
-                     "    topic: com.example.app\n"
-                     "    push_type: alert\n"
-                     "    endpoint: ", fake_->base_url(), "\n"
-                     "    ca_file: ", pki_->ca_cert, "\n"
-                     "    max_connections: 2\n"
-                     "  com.example.app.cert:\n"
-                     "    type: apns\n"
-                     "    certfile: ", pki_->client_cert_and_key, "\n"
-                     "    topic: com.example.app\n"
-                     "    endpoint: ", cert_fake_->base_url(), "\n"
-                     "    ca_file: ", pki_->ca_cert, "\n"
-                     "  com.example.app.nobadge:\n"
-                     "    type: apns\n"
-                     "    keyfile: ", key_file_, "\n"
-                     "    key_id: KEYID12345\n"
-                     "    team_id: TEAMID1234\n"
-                     "    topic: com.example.app\n"
-                     "    endpoint: ", fake_->base_url(), "\n"
-                     "    ca_file: ", pki_->ca_cert, "\n"
-                     "    send_badge_counts: false\n"),
-        "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
-        "  metrics_listen: 127.0.0.1:0\n");
+    cert_fake_ =
+        new FakeProvider(FakeProvider::Options{pki_->server_cert, pki_->server_key, pki_->ca_cert});
+    herald_ = new Herald(absl::StrCat("  com.example.app.ios:\n"
+                                      "    type: apns\n"
+                                      "    keyfile: ",
+                                      key_file_,
+                                      "\n"
+                                      "    key_id: KEYID12345\n"
+                                      "    team_id: TEAMID1234\n"
+                                      "    topic: com.example.app\n"
+                                      "    push_type: alert\n"
+                                      "    endpoint: ",
+                                      fake_->base_url(),
+                                      "\n"
+                                      "    ca_file: ",
+                                      pki_->ca_cert,
+                                      "\n"
+                                      "    max_connections: 2\n"
+                                      "  com.example.app.cert:\n"
+                                      "    type: apns\n"
+                                      "    certfile: ",
+                                      pki_->client_cert_and_key,
+                                      "\n"
+                                      "    topic: com.example.app\n"
+                                      "    endpoint: ",
+                                      cert_fake_->base_url(),
+                                      "\n"
+                                      "    ca_file: ",
+                                      pki_->ca_cert,
+                                      "\n"
+                                      "  com.example.app.nobadge:\n"
+                                      "    type: apns\n"
+                                      "    keyfile: ",
+                                      key_file_,
+                                      "\n"
+                                      "    key_id: KEYID12345\n"
+                                      "    team_id: TEAMID1234\n"
+                                      "    topic: com.example.app\n"
+                                      "    endpoint: ",
+                                      fake_->base_url(),
+                                      "\n"
+                                      "    ca_file: ",
+                                      pki_->ca_cert,
+                                      "\n"
+                                      "    send_badge_counts: false\n"),
+                         "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
+                         "  metrics_listen: 127.0.0.1:0\n");
   }
   static void TearDownTestSuite() {
     delete herald_;
@@ -117,10 +132,10 @@ class ApnsTest : public ::testing::Test {
   }
   // Rules after the token check every test starts with.
   static void SetRules(const std::string& more) {
-    fake_->SetRules(absl::StrCat(
-        R"([{"jwt":{"valid":false,"public_key_pem":)", JsonString(public_pem_),
-        R"(},"status":403,"json":{"reason":"InvalidProviderToken"}})",
-        more.empty() ? "" : ",", more, "]"));
+    fake_->SetRules(absl::StrCat(R"([{"jwt":{"valid":false,"public_key_pem":)",
+                                 JsonString(public_pem_),
+                                 R"(},"status":403,"json":{"reason":"InvalidProviderToken"}})",
+                                 more.empty() ? "" : ",", more, "]"));
   }
   static std::string Path(const std::string& hex) { return "/3/device/" + hex; }
 
@@ -162,10 +177,11 @@ TEST_F(ApnsTest, DeliversSygnalsPayloadWithAppleHeaders) {
   EXPECT_EQ(std::string(req["jwt"]["claims"]["iss"].GetString()), "TEAMID1234");
   EXPECT_TRUE(req["jwt"]["claims"]["iat"].IsInt64());
   EXPECT_TRUE(req["jwt_valid"].GetBool());
-  EXPECT_EQ(std::string(req["body"].GetString()),
-            R"({"aps":{"alert":{"loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
-            R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]},)"
-            R"("badge":3},"room_id":"!slw48wfj34rtnrf:example.com","event_id":"$3957tyerfgewrf384"})");
+  EXPECT_EQ(
+      std::string(req["body"].GetString()),
+      R"({"aps":{"alert":{"loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
+      R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]},)"
+      R"("badge":3},"room_id":"!slw48wfj34rtnrf:example.com","event_id":"$3957tyerfgewrf384"})");
 }
 
 TEST_F(ApnsTest, LowPriorityIsFive) {
@@ -184,8 +200,10 @@ TEST_F(ApnsTest, DeadTokensAreRejected) {
   auto [ok, ok_hex] = Token(0x05);
   SetRules(absl::StrCat(
       R"({"path":")", Path(bad_hex), R"(","status":400,"json":{"reason":"BadDeviceToken"}},)",
-      R"({"path":")", Path(gone_hex), R"(","status":410,"json":{"reason":"Unregistered","timestamp":1700000000000}},)",
-      R"({"path":")", Path(topic_hex), R"(","status":400,"json":{"reason":"DeviceTokenNotForTopic"}})"));
+      R"({"path":")", Path(gone_hex),
+      R"(","status":410,"json":{"reason":"Unregistered","timestamp":1700000000000}},)",
+      R"({"path":")", Path(topic_hex),
+      R"(","status":400,"json":{"reason":"DeviceTokenNotForTopic"}})"));
   HttpResult r = herald_->Notify(Notification({bad, gone, topic, ok}, "com.example.app.ios"));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{bad, gone, topic}));
@@ -214,8 +232,8 @@ TEST_F(ApnsTest, TransientErrorsAreRetriedThen502) {
 
 TEST_F(ApnsTest, OtherErrorsFailWithoutRetryOrRejection) {
   auto [key, hex] = Token(0x11);
-  SetRules(absl::StrCat(R"({"path":")", Path(hex),
-                        R"(","status":400,"json":{"reason":"BadTopic"}})"));
+  SetRules(
+      absl::StrCat(R"({"path":")", Path(hex), R"(","status":400,"json":{"reason":"BadTopic"}})"));
   HttpResult r = herald_->Notify(Notification({key}, "com.example.app.ios"));
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);
@@ -247,8 +265,8 @@ TEST_F(ApnsTest, OneProviderTokenPerKeyThroughExpiredAnswersAndReload) {
   // SIGHUP with the key file unchanged keeps the token.
   const size_t reloads = CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded");
   kill(herald_->dispatcher().pid(), SIGHUP);
-  for (int i = 0; i < 200 && CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded") == reloads;
-       ++i) {
+  for (int i = 0;
+       i < 200 && CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded") == reloads; ++i) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   ASSERT_GT(CountOf(herald_->dispatcher().Log(), "SIGHUP: apps reloaded"), reloads);
@@ -266,8 +284,8 @@ TEST_F(ApnsTest, RefusedPayloadsAreDroppedNotRetriedNotRejected) {
   const std::string series = R"(herald_pushes_total{app="com.example.app.ios",outcome="dropped"})";
   const double before = std::max(0.0, MetricValue(herald_->DispatcherMetrics(), series));
   SetRules(absl::StrCat(R"({"path":")", Path(big_hex), R"(","status":413,)",
-                        R"("json":{"reason":"PayloadTooLarge"}},)", R"({"path":")",
-                        Path(empty_hex), R"(","status":400,"json":{"reason":"PayloadEmpty"}})"));
+                        R"("json":{"reason":"PayloadTooLarge"}},)", R"({"path":")", Path(empty_hex),
+                        R"(","status":400,"json":{"reason":"PayloadEmpty"}})"));
   for (const std::string& key : {big, empty}) {
     HttpResult r = herald_->Notify(Notification({key}, "com.example.app.ios"));
     EXPECT_EQ(r.status, 200) << r.body;
@@ -276,8 +294,9 @@ TEST_F(ApnsTest, RefusedPayloadsAreDroppedNotRetriedNotRejected) {
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 2);
   EXPECT_EQ(MetricValue(herald_->DispatcherMetrics(), series), before + 2);
   const std::string log = herald_->dispatcher().Log();
-  EXPECT_NE(log.find("notification dropped, the pushkey is kept: APNs answered 413 PayloadTooLarge"),
-            std::string::npos);
+  EXPECT_NE(
+      log.find("notification dropped, the pushkey is kept: APNs answered 413 PayloadTooLarge"),
+      std::string::npos);
   EXPECT_NE(log.find("notification dropped, the pushkey is kept: APNs answered 400 PayloadEmpty"),
             std::string::npos);
 }
@@ -315,10 +334,11 @@ TEST_F(ApnsTest, SendBadgeCountsFalseSendsNoBadge) {
   EXPECT_EQ(r.status, 200) << r.body;
   rapidjson::Document reqs = fake_->Requests(1);
   ASSERT_EQ(reqs.Size(), 1u);
-  EXPECT_EQ(std::string(reqs[0]["body"].GetString()),
-            R"({"aps":{"alert":{"loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
-            R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]}},)"
-            R"("room_id":"!slw48wfj34rtnrf:example.com","event_id":"$3957tyerfgewrf384"})");
+  EXPECT_EQ(
+      std::string(reqs[0]["body"].GetString()),
+      R"({"aps":{"alert":{"loc-key":"MSG_FROM_USER_IN_ROOM_WITH_CONTENT",)"
+      R"("loc-args":["Major Tom","Mission Control","I'm floating in a most peculiar way."]}},)"
+      R"("room_id":"!slw48wfj34rtnrf:example.com","event_id":"$3957tyerfgewrf384"})");
   // A badge-only update has nothing left to send.
   fake_->Reset();
   HttpResult badge = herald_->Notify(absl::StrCat(

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iostream>
-#include <set>
 #include <cerrno>
 #include <cstring>
+#include <iostream>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -122,9 +122,9 @@ class SteadyClient {
   absl::Time start_ = absl::Now();
   std::atomic<bool> stop_{false};
   std::atomic<int> answered_{0};
-  int failed_ = 0;                           // the loop's, read after join
-  std::string first_failure_;                // likewise
-  std::vector<absl::Duration> latencies_;   // likewise
+  int failed_ = 0;                         // the loop's, read after join
+  std::string first_failure_;              // likewise
+  std::vector<absl::Duration> latencies_;  // likewise
   std::thread thread_;
 };
 
@@ -132,10 +132,9 @@ class BridgeHttpTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     fake_ = new FakeProvider();
-    herald_ = new Herald(
-        absl::StrCat("  \"org.unifiedpush.*\":\n    type: unifiedpush\n"
-                     "    allow_private_addresses: true\n"),
-        "", "  max_body_bytes: 4096\n");
+    herald_ = new Herald(absl::StrCat("  \"org.unifiedpush.*\":\n    type: unifiedpush\n"
+                                      "    allow_private_addresses: true\n"),
+                         "", "  max_body_bytes: 4096\n");
   }
   static void TearDownTestSuite() {
     delete herald_;
@@ -177,8 +176,7 @@ TEST_F(BridgeHttpTest, NotJson) {
 TEST_F(BridgeHttpTest, BadJsonNamesTheField) {
   ExpectError(herald_->Notify("[]"), 400, "M_BAD_JSON");
   ExpectError(herald_->Notify("{}"), 400, "M_BAD_JSON", "notification");
-  ExpectError(herald_->Notify(R"({"notification":{}})"), 400, "M_BAD_JSON",
-              "notification.devices");
+  ExpectError(herald_->Notify(R"({"notification":{}})"), 400, "M_BAD_JSON", "notification.devices");
   ExpectError(herald_->Notify(R"({"notification":{"devices":[]}})"), 400, "M_BAD_JSON",
               "notification.devices");
   ExpectError(herald_->Notify(R"({"notification":{"devices":[{"app_id":"a"}]}})"), 400,
@@ -189,8 +187,8 @@ TEST_F(BridgeHttpTest, BadJsonNamesTheField) {
   ExpectError(herald_->Notify(absl::StrCat(R"({"notification":{"devices":[)", device,
                                            R"(,"pushkey_ts":"x"}]}})")),
               400, "M_BAD_JSON", "notification.devices[0].pushkey_ts");
-  ExpectError(herald_->Notify(absl::StrCat(R"({"notification":{"prio":"urgent","devices":[)",
-                                           device, "}]}}")),
+  ExpectError(herald_->Notify(
+                  absl::StrCat(R"({"notification":{"prio":"urgent","devices":[)", device, "}]}}")),
               400, "M_BAD_JSON", "notification.prio");
   ExpectError(herald_->Notify(absl::StrCat(
                   R"({"notification":{"counts":{"unread":"2"},"devices":[)", device, "}]}}")),
@@ -200,8 +198,7 @@ TEST_F(BridgeHttpTest, BadJsonNamesTheField) {
 }
 
 TEST_F(BridgeHttpTest, TooLarge) {
-  std::string big = absl::StrCat(R"({"notification":{"content":{"body":")",
-                                 std::string(5000, 'x'),
+  std::string big = absl::StrCat(R"({"notification":{"content":{"body":")", std::string(5000, 'x'),
                                  R"("},"devices":[{"app_id":"a","pushkey":"k"}]}})");
   ExpectError(herald_->Notify(big), 413, "M_TOO_LARGE");
   // The bridge keeps serving.
@@ -247,9 +244,10 @@ void ExpectProcessMetrics(const std::string& text) {
 TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
   FakeProvider fake;
   // The bridge's metrics on a listener of their own (port 0: any free port).
-  Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
-                "  metrics_listen: 127.0.0.1:0\n",
-                "metrics:\n  prometheus: {enabled: true, address: 127.0.0.1, port: 0}\n");
+  Herald herald(
+      "  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
+      "  metrics_listen: 127.0.0.1:0\n",
+      "metrics:\n  prometheus: {enabled: true, address: 127.0.0.1, port: 0}\n");
   ASSERT_GT(herald.bridge_metrics_port(), 0);
   fake.SetRules(R"([{"path":"/up/gone","status":410}])");
   std::string body = absl::StrCat(
@@ -288,9 +286,9 @@ TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
       "GET", absl::StrCat("http://127.0.0.1:", herald.dispatcher_metrics_port(), "/metrics"));
   EXPECT_EQ(disp.status, 200);
   const std::string app = "app=\"org.unifiedpush.*\"";
-  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_pushes_total{", app,
-                                                ",outcome=\"delivered\"}")),
-            1)
+  EXPECT_EQ(
+      MetricValue(disp.body, absl::StrCat("herald_pushes_total{", app, ",outcome=\"delivered\"}")),
+      1)
       << disp.body;
   EXPECT_EQ(
       MetricValue(disp.body, absl::StrCat("herald_pushes_total{", app, ",outcome=\"rejected\"}")),
@@ -305,8 +303,8 @@ TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
   EXPECT_EQ(MetricValue(disp.body,
                         absl::StrCat("herald_upstream_responses_total{", app, ",code=\"410\"}")),
             1);
-  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_upstream_responses_total{", app,
-                                                ",code=\"error\"}")),
+  EXPECT_EQ(MetricValue(disp.body,
+                        absl::StrCat("herald_upstream_responses_total{", app, ",code=\"error\"}")),
             -1);
   EXPECT_EQ(MetricValue(disp.body,
                         absl::StrCat("herald_upstream_request_duration_seconds_count{", app, "}")),
@@ -314,14 +312,12 @@ TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
   EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_upstream_request_duration_seconds_bucket{",
                                                 app, ",le=\"+Inf\"}")),
             2);
-  EXPECT_EQ(
-      MetricValue(disp.body, absl::StrCat("herald_upstream_requests_in_flight{", app, "}")), 0);
+  EXPECT_EQ(MetricValue(disp.body, absl::StrCat("herald_upstream_requests_in_flight{", app, "}")),
+            0);
   EXPECT_NE(disp.body.find("# TYPE herald_upstream_request_duration_seconds histogram\n"),
             std::string::npos);
-  EXPECT_NE(disp.body.find("# TYPE herald_upstream_responses_total counter\n"),
-            std::string::npos);
-  EXPECT_NE(disp.body.find("# TYPE herald_upstream_requests_in_flight gauge\n"),
-            std::string::npos);
+  EXPECT_NE(disp.body.find("# TYPE herald_upstream_responses_total counter\n"), std::string::npos);
+  EXPECT_NE(disp.body.find("# TYPE herald_upstream_requests_in_flight gauge\n"), std::string::npos);
   ExpectProcessMetrics(disp.body);
   // No pushkey in the metrics.
   EXPECT_EQ(disp.body.find("/up/ok"), std::string::npos);
@@ -329,10 +325,10 @@ TEST(MetricsTest, BothServicesExposePrometheusMetrics) {
 
 TEST_F(BridgeHttpTest, SynapseBadgeOnlyUpdateIsAccepted) {
   std::string endpoint = fake_->base_url() + "/up/badge";
-  HttpResult r = herald_->Notify(absl::StrCat(
-      R"({"notification":{"id":"","type":null,"sender":"","counts":{"unread":0},)",
-      R"("devices":[{"app_id":"org.unifiedpush.app","pushkey":)", JsonString(endpoint),
-      R"(,"pushkey_ts":1700000000,"data":{}}]}})"));
+  HttpResult r = herald_->Notify(
+      absl::StrCat(R"({"notification":{"id":"","type":null,"sender":"","counts":{"unread":0},)",
+                   R"("devices":[{"app_id":"org.unifiedpush.app","pushkey":)", JsonString(endpoint),
+                   R"(,"pushkey_ts":1700000000,"data":{}}]}})"));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   rapidjson::Document reqs = fake_->Requests(1);
@@ -342,10 +338,10 @@ TEST_F(BridgeHttpTest, SynapseBadgeOnlyUpdateIsAccepted) {
 }
 
 TEST_F(BridgeHttpTest, KeepAliveServesSeveralRequestsOnOneConnection) {
-  std::string got = RawExchange(
-      Port(),
-      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string got =
+      RawExchange(Port(),
+                  "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                  "GET /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos) << got;
   EXPECT_NE(got.find(R"({"unifiedpush":{"gateway":"matrix"}})"), std::string::npos) << got;
 }
@@ -369,9 +365,9 @@ TEST_F(BridgeHttpTest, FiftyPipelinedRequestsAreAllAnsweredInOrder) {
 
 TEST_F(BridgeHttpTest, OversizeHeadersAre431) {
   SteadyClient steady(herald_, fake_, "oversize headers");
-  const std::string got = RawExchange(
-      Port(), absl::StrCat("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ", std::string(64 * 1024, 'a'),
-                           "\r\n\r\n"));
+  const std::string got =
+      RawExchange(Port(), absl::StrCat("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ",
+                                       std::string(64 * 1024, 'a'), "\r\n\r\n"));
   // 431, or only the close when the reset for the unread rest overtakes it.
   auto is_431_or_closed = [](const std::string& answer) {
     return answer.empty() || answer.find("HTTP/1.1 431 Request Header Fields Too Large\r\n") == 0;
@@ -424,9 +420,10 @@ TEST_F(BridgeHttpTest, ExpectContinueChunkedAndHttp10BodiesArePushed) {
   EXPECT_EQ(final_answer.find("HTTP/1.1 200 OK\r\n"), 0u) << final_answer;
   EXPECT_NE(final_answer.find(R"({"rejected":[]})"), std::string::npos) << final_answer;
   // A body larger than http.max_body_bytes is refused before any 100.
-  const std::string refused = RawExchange(
-      Port(), "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-              "Content-Length: 5000\r\n\r\n");
+  const std::string refused =
+      RawExchange(Port(),
+                  "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  "Content-Length: 5000\r\n\r\n");
   EXPECT_EQ(refused.find("HTTP/1.1 413 Payload Too Large\r\n"), 0u) << refused;
   // Chunked, in three chunks of which one arrives late.
   const std::string chunked_body = body("/up/chunked");
@@ -436,22 +433,23 @@ TEST_F(BridgeHttpTest, ExpectContinueChunkedAndHttp10BodiesArePushed) {
   };
   const int cfd = ConnectTo(Port());
   ASSERT_GE(cfd, 0);
-  ASSERT_TRUE(SendAll(cfd, absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n"
-                                        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-                                        chunk(absl::string_view(chunked_body).substr(0, third)),
-                                        chunk(absl::string_view(chunked_body).substr(third, third)))));
+  ASSERT_TRUE(
+      SendAll(cfd, absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n"
+                                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+                                chunk(absl::string_view(chunked_body).substr(0, third)),
+                                chunk(absl::string_view(chunked_body).substr(third, third)))));
   absl::SleepFor(absl::Milliseconds(100));  // the rest comes in a later read
-  ASSERT_TRUE(SendAll(cfd, absl::StrCat(chunk(absl::string_view(chunked_body).substr(2 * third)),
-                                        "0\r\n\r\n")));
+  ASSERT_TRUE(SendAll(
+      cfd, absl::StrCat(chunk(absl::string_view(chunked_body).substr(2 * third)), "0\r\n\r\n")));
   const std::string chunked = ReadUntil(cfd, R"({"rejected":[]})");
   close(cfd);
   EXPECT_EQ(chunked.find("HTTP/1.1 200 OK\r\n"), 0u) << chunked;
   EXPECT_NE(chunked.find(R"({"rejected":[]})"), std::string::npos) << chunked;
   // HTTP/1.0 with a Content-Length: answered in 1.0, then closed.
   const std::string old_body = body("/up/http10");
-  const std::string old = RawExchange(
-      Port(), absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.0\r\nContent-Length: ",
-                           old_body.size(), "\r\n\r\n", old_body));
+  const std::string old =
+      RawExchange(Port(), absl::StrCat("POST /_matrix/push/v1/notify HTTP/1.0\r\nContent-Length: ",
+                                       old_body.size(), "\r\n\r\n", old_body));
   EXPECT_EQ(old.find("HTTP/1.0 200 OK\r\n"), 0u) << old;
   EXPECT_NE(old.find(R"({"rejected":[]})"), std::string::npos) << old;
   // The three were pushed, each once (each was answered after its push).
@@ -468,11 +466,10 @@ TEST_F(BridgeHttpTest, ExpectContinueChunkedAndHttp10BodiesArePushed) {
 
 TEST_F(BridgeHttpTest, HeadAnswersCarryNoBody) {
   // A body after a HEAD answer would be read as the start of the next one.
-  std::string got = RawExchange(
-      Port(),
-      "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
-      "HEAD /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string got = RawExchange(Port(),
+                                "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "HEAD /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\n\r\n"
+                                "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   const size_t first = got.find("HTTP/1.1 200 OK\r\n");
   const size_t second = got.find("HTTP/1.1 405 Method Not Allowed\r\n");
   const size_t third = got.find("HTTP/1.1 200 OK\r\n", first + 1);
@@ -491,17 +488,18 @@ TEST_F(BridgeHttpTest, HeadAnswersCarryNoBody) {
 
 TEST_F(BridgeHttpTest, AbsoluteFormTargetsAndTheHostHeader) {
   // RFC 9112: the absolute form is accepted; HTTP/1.1 without Host is 400.
-  std::string absolute = RawExchange(
-      Port(), "GET http://gateway.example.org/health HTTP/1.1\r\nHost: gateway.example.org\r\n"
-              "Connection: close\r\n\r\n");
+  std::string absolute =
+      RawExchange(Port(),
+                  "GET http://gateway.example.org/health HTTP/1.1\r\nHost: gateway.example.org\r\n"
+                  "Connection: close\r\n\r\n");
   EXPECT_EQ(absolute.find("HTTP/1.1 200 OK\r\n"), 0u) << absolute;
   EXPECT_NE(absolute.find(R"({"status":"ok"})"), std::string::npos) << absolute;
   // A '/' in the query is not the path's start.
   std::string query = RawExchange(
       Port(), "GET http://h?x=/health HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(query.find("HTTP/1.1 404 Not Found\r\n"), 0u) << query;
-  std::string bare = RawExchange(
-      Port(), "GET http://h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  std::string bare =
+      RawExchange(Port(), "GET http://h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(bare.find("HTTP/1.1 404 Not Found\r\n"), 0u) << bare;  // "/" is no path of ours
   std::string no_host = RawExchange(Port(), "GET /health HTTP/1.1\r\n\r\n");
   EXPECT_EQ(no_host.find("HTTP/1.1 400 Bad Request\r\n"), 0u) << no_host;
@@ -525,8 +523,8 @@ TEST_F(BridgeHttpTest, LoneSurrogatesAreNotJsonAndHurtNobodyElse) {
       }
     });
   }
-  for (const char* bad : {R"("room_id":"\udc00")", R"("content":{"body":"\udfff"})",
-                          R"("sender":"a\udc80b")"}) {
+  for (const char* bad :
+       {R"("room_id":"\udc00")", R"("content":{"body":"\udfff"})", R"("sender":"a\udc80b")"}) {
     for (int i = 0; i < 7; ++i) {
       ExpectError(herald_->Notify(absl::StrCat(
                       R"({"notification":{)", bad, R"(,"devices":[)",
@@ -534,9 +532,10 @@ TEST_F(BridgeHttpTest, LoneSurrogatesAreNotJsonAndHurtNobodyElse) {
                   400, "M_NOT_JSON", "lone surrogate");
     }
   }
-  ExpectError(herald_->Notify(
-                  R"({"notification":{"devices":[{"app_id":"org.unifiedpush.\udc00","pushkey":"k"}]}})"),
-              400, "M_NOT_JSON", "lone surrogate");
+  ExpectError(
+      herald_->Notify(
+          R"({"notification":{"devices":[{"app_id":"org.unifiedpush.\udc00","pushkey":"k"}]}})"),
+      400, "M_NOT_JSON", "lone surrogate");
   for (std::thread& t : steady) t.join();
   EXPECT_EQ(good_failures.load(), 0);
 }
@@ -578,8 +577,9 @@ absl::Duration TrickleUntilClosed(int port, const std::string& head, const std::
 
 TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
   FakeProvider fake;
-  Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
-                "", "  header_timeout: 1\n  body_timeout: 1\n");
+  Herald herald(
+      "  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n", "",
+      "  header_timeout: 1\n  body_timeout: 1\n");
   const std::string url = herald.url("");
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
   SteadyClient steady(&herald, &fake, "slow headers and a slow body");
@@ -591,8 +591,7 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
   EXPECT_GE(slow_headers, absl::Milliseconds(900));
   // A body a byte at a time: closed after the body timeout.
   const absl::Duration slow_body = TrickleUntilClosed(
-      port,
-      "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+      port, "POST /_matrix/push/v1/notify HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
       "{");
   EXPECT_LT(slow_body, absl::Seconds(4));
   steady.Finish();
@@ -612,10 +611,10 @@ TEST(HostileClientTest, SlowHeadersAndBodiesAreCutWhileOthersAreServed) {
 
 TEST(HostileClientTest, AtTheConnectionLimitTheLongestIdleMakesRoom) {
   FakeProvider fake;
-  Herald herald("  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n",
-                "",
-                "  max_connections: 3\n"
-                "metrics:\n  prometheus: {enabled: true, address: 127.0.0.1, port: 0}\n");
+  Herald herald(
+      "  \"org.unifiedpush.*\":\n    type: unifiedpush\n    allow_private_addresses: true\n", "",
+      "  max_connections: 3\n"
+      "metrics:\n  prometheus: {enabled: true, address: 127.0.0.1, port: 0}\n");
   const std::string url = herald.url("");
   const int port = std::stoi(url.substr(url.rfind(':') + 1));
   const std::string metrics_url =

@@ -101,7 +101,8 @@ TEST(DispatcherGrpcTest, ADrainingDispatcherSaysWhatItDidNotStart) {
   ASSERT_EQ(fake.Requests(1).Size(), 1u);  // the push is at the provider
   kill(herald.dispatcher().pid(), SIGTERM);
   // Logged once the dispatcher refuses new notifications.
-  for (int i = 0; i < 250 && herald.dispatcher().Log().find(": draining") == std::string::npos; ++i) {
+  for (int i = 0; i < 250 && herald.dispatcher().Log().find(": draining") == std::string::npos;
+       ++i) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   ASSERT_TRUE(stream->Write(request("late", "/up/late")));
@@ -188,8 +189,10 @@ TEST(DispatcherStartupTest, BadConfigStopsStartupWithFileKeyAndReason) {
   const Case cases[] = {
       {"apps:\n  up.x:\n    type: unifiedpush\n    ttl: soon\n",
        file + ": apps.up.x.ttl: must be an integer"},
-      {"apps:\n  up.x:\n    type: teleport\n", file + ": apps.up.x.type: unknown provider type 'teleport'"},
-      {"dispatcher:\n  deadline: 0\n", file + ": dispatcher.deadline: must be a positive number of seconds"},
+      {"apps:\n  up.x:\n    type: teleport\n",
+       file + ": apps.up.x.type: unknown provider type 'teleport'"},
+      {"dispatcher:\n  deadline: 0\n",
+       file + ": dispatcher.deadline: must be a positive number of seconds"},
       {"apps: [\n", file + ": line "},
   };
   for (const Case& c : cases) {

@@ -22,13 +22,11 @@ std::string Notification(const std::vector<std::string>& tokens, const std::stri
   return SpecNotifyBody(devices);
 }
 
-
-
 std::string FcmError(int code, const std::string& status, const std::string& error_code,
                      const std::string& message) {
   return absl::StrCat(
-      R"({"error":{"code":)", code, R"(,"message":)", JsonString(message), R"(,"status":")",
-      status, R"(","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError",)",
+      R"({"error":{"code":)", code, R"(,"message":)", JsonString(message), R"(,"status":")", status,
+      R"(","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError",)",
       R"("errorCode":")", error_code, R"("}]}})");
 }
 
@@ -56,10 +54,9 @@ class GcmTest : public ::testing::Test {
         FakeProvider::Options{pki_->server_cert, pki_->server_key, ""});
     std::string sa_file = absl::StrCat(TempDir(), "/sa-", fake_->port(), ".json");
     WriteFile(sa_file, absl::StrCat(R"({"type":"service_account","project_id":"test-project",)",
-                                    R"("client_email":)", JsonString(kEmail),
-                                    R"(,"private_key":)", JsonString(*private_pem_),
-                                    R"(,"token_uri":)", JsonString(fake_->base_url() + "/token"),
-                                    "}"));
+                                    R"("client_email":)", JsonString(kEmail), R"(,"private_key":)",
+                                    JsonString(*private_pem_), R"(,"token_uri":)",
+                                    JsonString(fake_->base_url() + "/token"), "}"));
     auto app = [&](const std::string& id, const std::string& more) {
       return absl::StrCat("  ", id, ":\n    type: gcm\n    api_version: v1\n",
                           "    project_id: test-project\n    service_account_file: ", sa_file,
@@ -146,25 +143,24 @@ TEST_F(GcmTest, DeliversSygnalsDataMessageWithOneTokenForManyPushes) {
 }
 
 TEST_F(GcmTest, DeadTokensAreRejectedAndOtherErrorsAreNot) {
-  SetRules(absl::StrCat(
-      R"({"body_contains":"\"tok-unreg\"","status":404,"json":)",
-      FcmError(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found."), "},",
-      R"({"body_contains":"\"tok-invalid\"","status":400,"json":)",
-      FcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT",
-               "The registration token is not a valid FCM registration token"),
-      "},",
-      R"({"body_contains":"\"tok-ok\"","json":{"name":"x"}})"));
+  SetRules(
+      absl::StrCat(R"({"body_contains":"\"tok-unreg\"","status":404,"json":)",
+                   FcmError(404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found."),
+                   "},", R"({"body_contains":"\"tok-invalid\"","status":400,"json":)",
+                   FcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT",
+                            "The registration token is not a valid FCM registration token"),
+                   "},", R"({"body_contains":"\"tok-ok\"","json":{"name":"x"}})"));
   HttpResult r = herald_->Notify(Notification({"tok-unreg", "tok-invalid", "tok-ok"}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{"tok-unreg", "tok-invalid"}));
 }
 
 TEST_F(GcmTest, PermanentErrorsAre502WithoutRetry) {
-  SetRules(absl::StrCat(
-      R"({"body_contains":"\"tok-mismatch\"","status":403,"json":)",
-      FcmError(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch"), "},",
-      R"({"body_contains":"\"tok-denied\"","status":403,"json":)",
-      FcmError(403, "PERMISSION_DENIED", "", "Permission denied"), "}"));
+  SetRules(
+      absl::StrCat(R"({"body_contains":"\"tok-mismatch\"","status":403,"json":)",
+                   FcmError(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH", "SenderId mismatch"),
+                   "},", R"({"body_contains":"\"tok-denied\"","status":403,"json":)",
+                   FcmError(403, "PERMISSION_DENIED", "", "Permission denied"), "}"));
   for (const char* token : {"tok-mismatch", "tok-denied"}) {
     HttpResult r = herald_->Notify(Notification({token}));
     EXPECT_EQ(r.status, 502) << token << " " << r.body;
@@ -175,8 +171,8 @@ TEST_F(GcmTest, PermanentErrorsAre502WithoutRetry) {
 TEST_F(GcmTest, RefusedMessagesAreDroppedNotRetriedNotRejected) {
   SetRules(absl::StrCat(
       R"({"body_contains":"\"tok-badarg\"","status":400,"json":)",
-      FcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received."),
-      "},", R"({"body_contains":"\"tok-large\"","status":413,"body":"too large"})"));
+      FcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received."), "},",
+      R"({"body_contains":"\"tok-large\"","status":413,"body":"too large"})"));
   for (const char* token : {"tok-badarg", "tok-large"}) {
     HttpResult r = herald_->Notify(Notification({token}));
     EXPECT_EQ(r.status, 200) << token << " " << r.body;
@@ -188,8 +184,9 @@ TEST_F(GcmTest, RefusedMessagesAreDroppedNotRetriedNotRejected) {
                         R"(herald_pushes_total{app="com.example.app.android",outcome="dropped"})"),
             2);
   const std::string log = herald_->dispatcher().Log();
-  EXPECT_NE(log.find("notification dropped, the pushkey is kept: FCM answered 400 INVALID_ARGUMENT"),
-            std::string::npos);
+  EXPECT_NE(
+      log.find("notification dropped, the pushkey is kept: FCM answered 400 INVALID_ARGUMENT"),
+      std::string::npos);
   EXPECT_NE(log.find("notification dropped, the pushkey is kept: FCM answered 413"),
             std::string::npos);
 }
@@ -252,8 +249,8 @@ TEST(GcmConfigTest, LegacyApiIsAClearStartupError) {
   p.Start({Runfile("dispatcher/herald-dispatcher"), "--config", file}, file + ".log");
   int status = p.Wait(absl::Seconds(10));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-  EXPECT_NE(ReadFile(file + ".log").find(
-                "apps.com.example.android.api_version: the legacy FCM API was shut down"),
+  EXPECT_NE(ReadFile(file + ".log")
+                .find("apps.com.example.android.api_version: the legacy FCM API was shut down"),
             std::string::npos)
       << ReadFile(file + ".log");
 }

@@ -29,10 +29,10 @@ TEST(ProxyTest, ProviderTrafficIsTunnelledAndTheGuardJudgesTheDestination) {
   const std::string apns_key = dir + "/proxy-apns.p8";
   MakeP256Key(apns_key);
   FakeProvider apple(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
-  const std::string apps = absl::StrCat(
-      kApps, "  com.example.ios:\n    type: apns\n    keyfile: ", apns_key,
-      "\n    key_id: KEYID12345\n    team_id: TEAMID1234\n    topic: com.example\n",
-      "    endpoint: ", apple.base_url(), "\n    ca_file: ", pki.ca_cert, "\n");
+  const std::string apps =
+      absl::StrCat(kApps, "  com.example.ios:\n    type: apns\n    keyfile: ", apns_key,
+                   "\n    key_id: KEYID12345\n    team_id: TEAMID1234\n    topic: com.example\n",
+                   "    endpoint: ", apple.base_url(), "\n    ca_file: ", pki.ca_cert, "\n");
   // The bridge's gRPC channel to the dispatcher must ignore these (it used
   // to take https_proxy and fail every notify); the dispatcher uses `proxy`.
   setenv("https_proxy", "http://127.0.0.1:1", 1);

@@ -42,23 +42,23 @@ TEST(SygnalCompatTest, EveryKeyWorksOrIsNamedInAWarning) {
   const std::string compat = ReadFile(Runfile("config/sygnal-compat.yaml"));
   const std::string config_file = dir + "/sygnal.yaml";
   auto write_config = [&](const std::string& target) {
-    WriteFile(config_file,
-              absl::StrCat(absl::StrReplaceAll(
-                               compat, {{"/etc/sygnal/", dir + "/"},
-                                        {"port: 5000", "port: 0"},
-                                        {"port: 8000", "port: 0"},
-                                        {"'http://user:secret@proxy.example.org:8080'",
-                                         proxy.url()}}),
-                           "  org.unifiedpush.test:\n    type: unifiedpush\n",
-                           "    allow_private_addresses: true\n",
-                           "dispatcher:\n  listen: 127.0.0.1:0\n  target: ", target, "\n"));
+    WriteFile(
+        config_file,
+        absl::StrCat(absl::StrReplaceAll(
+                         compat, {{"/etc/sygnal/", dir + "/"},
+                                  {"port: 5000", "port: 0"},
+                                  {"port: 8000", "port: 0"},
+                                  {"'http://user:secret@proxy.example.org:8080'", proxy.url()}}),
+                     "  org.unifiedpush.test:\n    type: unifiedpush\n",
+                     "    allow_private_addresses: true\n",
+                     "dispatcher:\n  listen: 127.0.0.1:0\n  target: ", target, "\n"));
   };
   write_config("dns:///127.0.0.1:1");
   setenv("SYGNAL_CONF", config_file.c_str(), 1);  // no --config, as with Sygnal
   Process dispatcher;
-  dispatcher.Start({Runfile("dispatcher/herald-dispatcher"), "--ready-file",
-                    dir + "/dispatcher.ready"},
-                   dir + "/dispatcher.log");
+  dispatcher.Start(
+      {Runfile("dispatcher/herald-dispatcher"), "--ready-file", dir + "/dispatcher.ready"},
+      dir + "/dispatcher.log");
   const int grpc_port =
       WaitForReadyFile(dir + "/dispatcher.ready", dispatcher, "dispatcher")["port"].GetInt();
   write_config(absl::StrCat("dns:///127.0.0.1:", grpc_port));
@@ -78,7 +78,8 @@ TEST(SygnalCompatTest, EveryKeyWorksOrIsNamedInAWarning) {
     for (const char* key : {"log.setup", "log.access", "metrics.opentracing", "metrics.sentry"}) {
       EXPECT_NE(log.find(absl::StrCat(key, ": not supported by Herald, ignored")),
                 std::string::npos)
-          << key << "\n" << log;
+          << key << "\n"
+          << log;
     }
     EXPECT_EQ(log.find("unknown key"), std::string::npos) << log;
     EXPECT_EQ(log.find(proxy.url()), std::string::npos);  // no credentials in logs
@@ -86,14 +87,13 @@ TEST(SygnalCompatTest, EveryKeyWorksOrIsNamedInAWarning) {
 
   // http.bind_addresses ['::']: IPv6 and IPv4 both.
   const std::string endpoint = distributor.base_url() + "/up/compat";
-  const std::string body =
-      SpecNotifyBody({DeviceJson("org.unifiedpush.test", endpoint)});
+  const std::string body = SpecNotifyBody({DeviceJson("org.unifiedpush.test", endpoint)});
   for (const std::string& host : {std::string("127.0.0.1"), std::string("[::1]")}) {
     // A new event each time: the push memory answers a repeat without a push.
-    HttpResult r = HttpCall("POST", absl::StrCat("http://", host, ":", port,
-                                                 "/_matrix/push/v1/notify"),
-                            absl::StrReplaceAll(body, {{"$3957tyerfgewrf384", "$" + host}}),
-                            {"Content-Type: application/json"});
+    HttpResult r =
+        HttpCall("POST", absl::StrCat("http://", host, ":", port, "/_matrix/push/v1/notify"),
+                 absl::StrReplaceAll(body, {{"$3957tyerfgewrf384", "$" + host}}),
+                 {"Content-Type: application/json"});
     EXPECT_EQ(r.status, 200) << host << " " << r.body << r.error;
     EXPECT_EQ(r.body, R"({"rejected":[]})") << host;
   }

@@ -59,8 +59,6 @@ std::string Body(const std::vector<std::string>& devices) {
   return SpecNotifyBody(devices, "high", "", /*room_alias=*/true);
 }
 
-
-
 class UnifiedPushTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -82,7 +80,8 @@ FakeProvider* UnifiedPushTest::fake_ = nullptr;
 Herald* UnifiedPushTest::herald_ = nullptr;
 
 TEST_F(UnifiedPushTest, DeliversTheNotificationWithoutDevices) {
-  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.app", Endpoint("/up/abc?x=1"))}));
+  HttpResult r =
+      herald_->Notify(Body({DeviceJson("org.unifiedpush.app", Endpoint("/up/abc?x=1"))}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   rapidjson::Document reqs = fake_->Requests(1);
@@ -103,8 +102,8 @@ TEST_F(UnifiedPushTest, DeliversTheNotificationWithoutDevices) {
 }
 
 TEST_F(UnifiedPushTest, EventIdOnlyDevicesGetOnlyIds) {
-  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.app", Endpoint("/up/eio"),
-                                              R"({"format":"event_id_only"})")}));
+  HttpResult r = herald_->Notify(Body(
+      {DeviceJson("org.unifiedpush.app", Endpoint("/up/eio"), R"({"format":"event_id_only"})")}));
   EXPECT_EQ(r.status, 200) << r.body;
   rapidjson::Document reqs = fake_->Requests(1);
   ASSERT_EQ(reqs.Size(), 1u);
@@ -116,9 +115,9 @@ TEST_F(UnifiedPushTest, EventIdOnlyDevicesGetOnlyIds) {
 TEST_F(UnifiedPushTest, GoneEndpointsAreRejected) {
   fake_->SetRules(R"([{"path":"/up/404","status":404},{"path":"/up/410","status":410}])");
   std::string ok = Endpoint("/up/ok"), e404 = Endpoint("/up/404"), e410 = Endpoint("/up/410");
-  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", e404),
-                                       DeviceJson("org.unifiedpush.a", ok),
-                                       DeviceJson("org.unifiedpush.b", e410)}));
+  HttpResult r = herald_->Notify(
+      Body({DeviceJson("org.unifiedpush.a", e404), DeviceJson("org.unifiedpush.a", ok),
+            DeviceJson("org.unifiedpush.b", e410)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{e404, e410}));
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 3);
@@ -238,8 +237,8 @@ TEST_F(UnifiedPushTest, AllowListGlobsMatchHostAndPort) {
 
 TEST_F(UnifiedPushTest, UnknownAndAmbiguousAppIdsAreRejectedWithoutUpstreamCalls) {
   std::string k1 = Endpoint("/up/unknown"), k2 = Endpoint("/up/ambiguous");
-  HttpResult r = herald_->Notify(Body({DeviceJson("com.example.unknown", k1),
-                                       DeviceJson("amb.xy", k2)}));
+  HttpResult r =
+      herald_->Notify(Body({DeviceJson("com.example.unknown", k1), DeviceJson("amb.xy", k2)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{k1, k2}));
   // The answer comes once every device has its outcome: a call made would
@@ -269,7 +268,8 @@ TEST_F(UnifiedPushTest, EndpointsOutsideTheAllowListAreNotSentNorRejected) {
   // The allow-list is the operator's choice, not the pushkey's fault: the
   // pusher is kept. A pushkey that is no URL at all is dead.
   std::string k = Endpoint("/up/not-listed");
-  HttpResult r = herald_->Notify(Body({DeviceJson("up.allowlist", k), DeviceJson("up.allowlist", "not a url")}));
+  HttpResult r = herald_->Notify(
+      Body({DeviceJson("up.allowlist", k), DeviceJson("up.allowlist", "not a url")}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), (std::vector<std::string>{"not a url"}));
   // The answer comes once every device has its outcome: a call made would
@@ -295,7 +295,8 @@ TEST_F(UnifiedPushTest, DevicesGoOutInParallel) {
 TEST_F(UnifiedPushTest, DuplicatePushkeysAreListedOnce) {
   fake_->SetRules(R"([{"path":"/up/gone","status":410}])");
   std::string k = Endpoint("/up/gone");
-  HttpResult r = herald_->Notify(Body({DeviceJson("org.unifiedpush.a", k), DeviceJson("org.unifiedpush.b", k)}));
+  HttpResult r = herald_->Notify(
+      Body({DeviceJson("org.unifiedpush.a", k), DeviceJson("org.unifiedpush.b", k)}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(RejectedPushkeys(r), std::vector<std::string>{k});
 }
@@ -305,7 +306,8 @@ TEST(UnifiedPushUpstreamTest, SlowUpstreamBecomes502BeforeTheDeadline) {
   Herald herald(kApps, "  deadline: 1\n  retry_initial_backoff: 0.05\n");
   fake.SetRules(R"([{"path":"/up/hang","action":"hang"}])");
   absl::Time start = absl::Now();
-  HttpResult r = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/hang")}));
+  HttpResult r =
+      herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/hang")}));
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
@@ -314,8 +316,9 @@ TEST(UnifiedPushUpstreamTest, StuckDispatcherIs504) {
   FakeProvider fake;
   Herald herald(kApps, "  deadline: 1\n");
   // Warm the connection, then freeze the dispatcher so it never answers.
-  ASSERT_EQ(herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/1")})).status,
-            200);
+  ASSERT_EQ(
+      herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/1")})).status,
+      200);
   kill(herald.dispatcher().pid(), SIGSTOP);
   HttpResult r = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/2")}));
   kill(herald.dispatcher().pid(), SIGCONT);
@@ -329,7 +332,8 @@ TEST(UnifiedPushUpstreamTest, SigtermDrainsInFlightNotificationsThenStops) {
   fake.SetRules(R"([{"path":"/up/slow","delay_ms":800}])");
   HttpResult in_flight;
   std::thread client([&] {
-    in_flight = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/slow")}));
+    in_flight =
+        herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/slow")}));
   });
   ASSERT_EQ(fake.Requests(1).Size(), 1u);  // the push is at the provider
   absl::Time start = absl::Now();
@@ -341,7 +345,8 @@ TEST(UnifiedPushUpstreamTest, SigtermDrainsInFlightNotificationsThenStops) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   // It waited for the notification it had taken, not for the whole deadline.
   EXPECT_LT(took, absl::Seconds(3));
-  HttpResult after = herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/x")}));
+  HttpResult after =
+      herald.Notify(Body({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/x")}));
   EXPECT_EQ(after.status, 503) << after.body;
 }
 
@@ -365,7 +370,8 @@ TEST(UnifiedPushUpstreamTest, FullInflightLimitShedsLoadWith429) {
   rapidjson::Document reqs = fake.Requests(3);
   EXPECT_EQ(reqs.Size(), 3u);
   int other = 0;
-  for (const auto& req : reqs.GetArray()) other += std::string(req["path"].GetString()) == "/up/other";
+  for (const auto& req : reqs.GetArray())
+    other += std::string(req["path"].GetString()) == "/up/other";
   EXPECT_EQ(other, 1);
   // With room again, the same notification goes through.
   fake.Reset();
@@ -375,7 +381,8 @@ TEST(UnifiedPushUpstreamTest, FullInflightLimitShedsLoadWith429) {
 
 TEST(DedupTest, AHomeserverRetryDoesNotPushTwice) {
   FakeProvider fake;
-  Herald herald(kApps, "  retry_initial_backoff: 0.05\n  max_attempts: 2\n  dedup_max_entries: 1000\n");
+  Herald herald(kApps,
+                "  retry_initial_backoff: 0.05\n  max_attempts: 2\n  dedup_max_entries: 1000\n");
   fake.SetRules(R"([{"path":"/up/gone","status":410},
                     {"path":"/up/flaky","status":503,"times":2},
                     {"path":"/up/slow","delay_ms":800}])");
@@ -447,7 +454,8 @@ TEST(ReloadTest, SighupReloadsTheAppsWithoutDroppingRequests) {
   }
   EXPECT_NE(herald.dispatcher().Log().find("apps.up.second.ttl: must be an integer"),
             std::string::npos);
-  EXPECT_EQ(herald.Notify(Body({DeviceJson("up.first", fake.base_url() + "/up/first")})).status, 200);
+  EXPECT_EQ(herald.Notify(Body({DeviceJson("up.first", fake.base_url() + "/up/first")})).status,
+            200);
 
   // A good one replaces the apps; a request in flight across the reload is
   // answered.
@@ -498,11 +506,11 @@ TEST(UnifiedPushUpstreamTest, DispatcherDownIs503AndBridgeKeepsServing) {
 TEST(UnifiedPushTlsTest, Http2OverTlsMultiplexesOnFewConnections) {
   TestPki pki = MakeTestPki(TempDir());
   FakeProvider fake(FakeProvider::Options{pki.server_cert, pki.server_key, ""});
-  Herald herald(absl::StrCat("  up.tls:\n    type: unifiedpush\n    allow_private_addresses: true\n",
-                             "    ca_file: ", pki.ca_cert, "\n",
-                             "  up.untrusted:\n    type: unifiedpush\n",
-                             "    allow_private_addresses: true\n"),
-                kDispatcher);
+  Herald herald(
+      absl::StrCat("  up.tls:\n    type: unifiedpush\n    allow_private_addresses: true\n",
+                   "    ca_file: ", pki.ca_cert, "\n", "  up.untrusted:\n    type: unifiedpush\n",
+                   "    allow_private_addresses: true\n"),
+      kDispatcher);
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
   std::vector<std::string> devices;
   for (int i = 0; i < 10; ++i) {
@@ -525,7 +533,8 @@ TEST(UnifiedPushTlsTest, Http2OverTlsMultiplexesOnFewConnections) {
   EXPECT_EQ(fake.Stats()["total_connections"].GetInt(), before);
 
   // Without the test CA the certificate is not trusted: transient, so 502.
-  HttpResult untrusted = herald.Notify(Body({DeviceJson("up.untrusted", fake.base_url() + "/up/u")}));
+  HttpResult untrusted =
+      herald.Notify(Body({DeviceJson("up.untrusted", fake.base_url() + "/up/u")}));
   EXPECT_EQ(untrusted.status, 502) << untrusted.body;
 }
 

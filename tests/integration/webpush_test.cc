@@ -38,17 +38,16 @@ std::string Device(const std::string& app_id, const std::string& endpoint,
 // are: every device here has the same pushkey (the test key pair), so with
 // the same event the push memory would answer the repeats without pushing.
 std::string SpecEvent(const std::vector<std::string>& devices, const std::string& prio = "high") {
-  return SpecNotifyBody(
-      devices, prio, R"(,"format":"org.matrix.custom.html","formatted_body":"<i>floating</i>")");
+  return SpecNotifyBody(devices, prio,
+                        R"(,"format":"org.matrix.custom.html","formatted_body":"<i>floating</i>")");
 }
-std::string Notification(const std::vector<std::string>& devices, const std::string& prio = "high") {
+std::string Notification(const std::vector<std::string>& devices,
+                         const std::string& prio = "high") {
   static std::atomic<int> events{0};
   return absl::StrReplaceAll(
       SpecEvent(devices, prio),
       {{R"("$3957tyerfgewrf384")", absl::StrCat(R"("$event-)", ++events, R"(")")}});
 }
-
-
 
 class WebPushTest : public ::testing::Test {
  protected:
@@ -62,16 +61,15 @@ class WebPushTest : public ::testing::Test {
                                       "    vapid_contact_email: ops@example.org\n",
                                       "    ca_file: ", pki_->ca_cert, "\n");
     herald_ = new Herald(
-        absl::StrCat("  com.example.web:\n    type: webpush\n", common,
-                     "    allow_private_addresses: true\n    only_last_per_room: true\n",
-                     "  web.allowlist:\n    type: webpush\n", common,
-                     "    allow_private_addresses: true\n",
-                     "    allowed_endpoints: ['push.example.org']\n",
-                     "  web.strict:\n    type: webpush\n", common,
-                     "  web.events:\n    type: webpush\n", common,
-                     "    allow_private_addresses: true\n    events_only: true\n    ttl: 60\n",
-                     "  web.plain:\n    type: webpush\n", common,
-                     "    allow_private_addresses: true\n    max_connections: 2\n"),
+        absl::StrCat(
+            "  com.example.web:\n    type: webpush\n", common,
+            "    allow_private_addresses: true\n    only_last_per_room: true\n",
+            "  web.allowlist:\n    type: webpush\n", common, "    allow_private_addresses: true\n",
+            "    allowed_endpoints: ['push.example.org']\n", "  web.strict:\n    type: webpush\n",
+            common, "  web.events:\n    type: webpush\n", common,
+            "    allow_private_addresses: true\n    events_only: true\n    ttl: 60\n",
+            "  web.plain:\n    type: webpush\n", common,
+            "    allow_private_addresses: true\n    max_connections: 2\n"),
         "  deadline: 5\n  retry_initial_backoff: 0.05\n  max_attempts: 3\n"
         "  metrics_listen: 127.0.0.1:0\n");
   }
@@ -87,8 +85,8 @@ class WebPushTest : public ::testing::Test {
     fake_->SetRules(absl::StrCat(
         R"([{"jwt":{"valid":false},"status":403,"body":"bad vapid"},)", more,
         more.empty() ? "" : ",",
-        R"({"path_prefix":"/push/","status":201,"webpush_decrypt":{"ua_private_key":")",
-        kUaPrivate, R"(","auth_secret":")", kAuth, R"("}}])"));
+        R"({"path_prefix":"/push/","status":201,"webpush_decrypt":{"ua_private_key":")", kUaPrivate,
+        R"(","auth_secret":")", kAuth, R"("}}])"));
   }
   static std::string Endpoint(const std::string& name) {
     return fake_->base_url() + "/push/" + name;
@@ -118,9 +116,8 @@ TEST_F(WebPushTest, DeliversAnEncryptedSygnalPayloadWithVapid) {
   EXPECT_EQ(RequestHeader(req, "ttl"), "900");
   EXPECT_EQ(RequestHeader(req, "urgency"), "normal");
   EXPECT_EQ(RequestHeader(req, "topic").size(), 32u);
-  ASSERT_TRUE(req.HasMember("webpush_plaintext")) << (req.HasMember("webpush_error")
-                                                          ? req["webpush_error"].GetString()
-                                                          : "no decryption");
+  ASSERT_TRUE(req.HasMember("webpush_plaintext"))
+      << (req.HasMember("webpush_error") ? req["webpush_error"].GetString() : "no decryption");
   EXPECT_EQ(std::string(req["webpush_plaintext"].GetString()),
             R"({"room_id":"!slw48wfj34rtnrf:example.com","room_name":"Mission Control",)"
             R"("event_id":"$3957tyerfgewrf384","sender":"@exampleuser:matrix.org",)"
@@ -150,9 +147,9 @@ TEST_F(WebPushTest, LowPriorityAndEventsOnly) {
   EXPECT_EQ(RequestHeader(reqs[0], "ttl"), "60");
   EXPECT_EQ(RequestHeader(reqs[0], "topic"), "<absent>");
   // A badge-only update is not an event: nothing sent, nothing rejected.
-  HttpResult badge = herald_->Notify(absl::StrCat(
-      R"({"notification":{"counts":{"unread":1},"devices":[)",
-      Device("web.events", Endpoint("badge")), "]}}"));
+  HttpResult badge =
+      herald_->Notify(absl::StrCat(R"({"notification":{"counts":{"unread":1},"devices":[)",
+                                   Device("web.events", Endpoint("badge")), "]}}"));
   EXPECT_EQ(badge.status, 200) << badge.body;
   EXPECT_EQ(badge.body, R"({"rejected":[]})");
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);
@@ -221,10 +218,10 @@ TEST_F(WebPushTest, KeysInAnyBase64AreAccepted) {
   };
   const std::string p256dh = standard(kUaPublic), auth = standard(kAuth);
   ASSERT_NE(p256dh, kUaPublic);
-  HttpResult r = herald_->Notify(Notification({DeviceJson(
-      "web.plain", p256dh,
-      absl::StrCat(R"({"endpoint":)", JsonString(Endpoint("std")), R"(,"auth":)",
-                   JsonString(auth), "}"))}));
+  HttpResult r = herald_->Notify(
+      Notification({DeviceJson("web.plain", p256dh,
+                               absl::StrCat(R"({"endpoint":)", JsonString(Endpoint("std")),
+                                            R"(,"auth":)", JsonString(auth), "}"))}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   rapidjson::Document reqs = fake_->Requests(1);
@@ -241,15 +238,16 @@ TEST_F(WebPushTest, ClientSettingsComeFromThePushersData) {
                                    JsonString(kAuth), more, "}"));
   };
   // only_last_per_room set by the client: a Topic, the same for the same room.
-  HttpResult r = herald_->Notify(Notification(
-      {device("web.plain", "topic1", R"(,"only_last_per_room":true)"),
-       device("web.plain", "topic2", R"(,"only_last_per_room":true)"),
-       device("com.example.web", "notopic", R"(,"only_last_per_room":false)")}));
+  HttpResult r = herald_->Notify(
+      Notification({device("web.plain", "topic1", R"(,"only_last_per_room":true)"),
+                    device("web.plain", "topic2", R"(,"only_last_per_room":true)"),
+                    device("com.example.web", "notopic", R"(,"only_last_per_room":false)")}));
   EXPECT_EQ(r.status, 200) << r.body;
   rapidjson::Document reqs = fake_->Requests(3);
   ASSERT_EQ(reqs.Size(), 3u);
   std::map<std::string, std::string> topics;
-  for (const auto& req : reqs.GetArray()) topics[req["path"].GetString()] = RequestHeader(req, "topic");
+  for (const auto& req : reqs.GetArray())
+    topics[req["path"].GetString()] = RequestHeader(req, "topic");
   EXPECT_EQ(topics["/push/topic1"].size(), 32u);
   EXPECT_EQ(topics["/push/topic1"], topics["/push/topic2"]);
   EXPECT_EQ(topics["/push/notopic"], "<absent>");  // the client's false beats the app's true
@@ -259,8 +257,8 @@ TEST_F(WebPushTest, ClientSettingsComeFromThePushersData) {
   SetRules("");
   HttpResult badge = herald_->Notify(absl::StrCat(
       R"({"notification":{"id":"","type":null,"sender":"","counts":{"unread":1},"devices":[)",
-      device("web.plain", "eo", R"(,"events_only":true)"), ",",
-      device("web.plain", "all", ""), "]}}"));
+      device("web.plain", "eo", R"(,"events_only":true)"), ",", device("web.plain", "all", ""),
+      "]}}"));
   EXPECT_EQ(badge.status, 200) << badge.body;
   EXPECT_EQ(badge.body, R"({"rejected":[]})");
   reqs = fake_->Requests(1);
@@ -280,10 +278,10 @@ TEST(WebPushFailureTest, AnEncryptionFailureIsA5xxNeverARejection) {
                              pki.ca_cert, "\n    allow_private_addresses: true\n"),
                 "  max_attempts: 2\n");
   unsetenv("HERALD_FAILPOINTS");
-  HttpResult r = herald.Notify(SpecNotifyBody({DeviceJson(
-      "web.app", kUaPublic,
-      absl::StrCat(R"({"endpoint":)", JsonString(fake.base_url() + "/push/x"), R"(,"auth":)",
-                   JsonString(kAuth), "}"))}));
+  HttpResult r = herald.Notify(SpecNotifyBody(
+      {DeviceJson("web.app", kUaPublic,
+                  absl::StrCat(R"({"endpoint":)", JsonString(fake.base_url() + "/push/x"),
+                               R"(,"auth":)", JsonString(kAuth), "}"))}));
   EXPECT_EQ(r.status, 502) << r.body;
   EXPECT_NE(r.body.find("cannot encrypt the push"), std::string::npos) << r.body;
   EXPECT_EQ(fake.Stats()["total"].GetInt(), 0);
@@ -297,8 +295,8 @@ TEST_F(WebPushTest, OtherClientErrorsFailAndServerErrorsRetry) {
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 1);
   fake_->Reset();
   SetRules(R"({"path":"/push/busy","status":429},{"path":"/push/down","status":500})");
-  HttpResult busy = herald_->Notify(Notification({Device("com.example.web", Endpoint("busy")),
-                                                  Device("com.example.web", Endpoint("down"))}));
+  HttpResult busy = herald_->Notify(Notification(
+      {Device("com.example.web", Endpoint("busy")), Device("com.example.web", Endpoint("down"))}));
   EXPECT_EQ(busy.status, 502) << busy.body;
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 6);
 }
@@ -315,8 +313,8 @@ TEST_F(WebPushTest, UnusableSubscriptionDataIsRejectedWithoutUpstreamCall) {
 
 TEST_F(WebPushTest, DisallowedOrPrivateEndpointsAreNotSentAndNotRejected) {
   SetRules("");
-  HttpResult r = herald_->Notify(Notification({Device("web.allowlist", Endpoint("a")),
-                                               Device("web.strict", Endpoint("b"))}));
+  HttpResult r = herald_->Notify(
+      Notification({Device("web.allowlist", Endpoint("a")), Device("web.strict", Endpoint("b"))}));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, R"({"rejected":[]})");
   EXPECT_EQ(fake_->Stats()["total"].GetInt(), 0);
@@ -333,17 +331,17 @@ TEST(WebPushCliTest, PrintsTheVapidPublicKey) {
   WriteFile(file, absl::StrCat("apps:\n  web.app:\n    type: webpush\n    vapid_private_key: ", key,
                                "\n    vapid_contact_email: ops@example.org\n"));
   Process p;
-  p.Start({Runfile("dispatcher/herald-dispatcher"), "--config", file,
-           "--print-vapid-public-key", "web.app"},
+  p.Start({Runfile("dispatcher/herald-dispatcher"), "--config", file, "--print-vapid-public-key",
+           "web.app"},
           file + ".out");
   p.Wait(absl::Seconds(10));
   std::string out = ReadFile(file + ".out");
   // 65 bytes → 87 base64url characters, starting with 'B' (0x04).
   ASSERT_GE(out.size(), 87u) << out;
   EXPECT_EQ(out[0], 'B') << out;
-  EXPECT_EQ(out.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-            87u)
+  EXPECT_EQ(
+      out.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+      87u)
       << out;
 }
 

@@ -5,10 +5,10 @@
 //   /token        → an OAuth2 access token (FCM's token endpoint)
 //   anything else → 200 {} (APNs, FCM, UnifiedPush) — 201 for /push/... (Web Push)
 //   fast_upstream --port 18080 [--delay-ms 0] [--threads 1]
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -40,8 +40,7 @@ class Session : public std::enable_shared_from_this<Session> {
                        if (ec) return self->Close();
                        if (g_delay_ms > 0) {
                          self->timer_.expires_after(std::chrono::milliseconds(g_delay_ms));
-                         self->timer_.async_wait(
-                             [self](beast::error_code) { self->Answer(); });
+                         self->timer_.async_wait([self](beast::error_code) { self->Answer(); });
                        } else {
                          self->Answer();
                        }
