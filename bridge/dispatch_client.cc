@@ -106,7 +106,7 @@ class DispatchClient::Stream
                    ") with ", pending.size(), " request(s) in flight");
       }
       // Ended by a draining dispatcher: what is still pending was not started.
-      grpc::Status broken = herald::v1::IsNotStarted(status)
+      grpc::Status broken = DrainedEnd(status)
                                 ? herald::v1::NotStartedStatus()
                                 : grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                status.ok() ? "the dispatcher closed the stream"
@@ -127,6 +127,15 @@ class DispatchClient::Stream
   }
 
  private:
+  // The stream was ended by a draining dispatcher: what it still had
+  // pending was not started.
+  bool DrainedEnd(const grpc::Status& status) {
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+    const auto& trailers = context_.GetServerTrailingMetadata();
+    auto it = trailers.find(herald::v1::kNotStartedTrailer);
+    return it != trailers.end() && it->second == "1";
+  }
+
   bool StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || queued_.requests_size() == 0) return false;
     writing_ = true;

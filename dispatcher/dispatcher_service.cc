@@ -143,8 +143,9 @@ class StreamReactor
     : public grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>,
       public DrainableStream {
  public:
-  StreamReactor(DispatcherService* service, absl::Time stream_deadline)
-      : service_(service), stream_deadline_(stream_deadline) {
+  StreamReactor(DispatcherService* service, grpc::CallbackServerContext* context,
+                absl::Time stream_deadline)
+      : service_(service), context_(context), stream_deadline_(stream_deadline) {
     service_->Register(this);
     StartRead(&batch_);
   }
@@ -263,10 +264,14 @@ class StreamReactor
     if (next == Next::kFinish) Finish(grpc::Status::OK);
     // Whatever the caller sent that crosses this was not started: it may
     // resend it elsewhere (herald::v1::NotStartedStatus).
-    if (next == Next::kFinishDraining) Finish(herald::v1::NotStartedStatus());
+    if (next == Next::kFinishDraining) {
+      context_->AddTrailingMetadata(herald::v1::kNotStartedTrailer, "1");
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, herald::v1::kDispatcherDrainingMessage));
+    }
   }
 
   DispatcherService* service_;
+  grpc::CallbackServerContext* context_;  // the call's, alive until OnDone
   absl::Time stream_deadline_;
   herald::v1::DispatchBatch batch_;  // reads only
   absl::Mutex mu_;
@@ -314,7 +319,7 @@ void DispatcherService::Unregister(DrainableStream* stream) {
 
 grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
 DispatcherService::DispatchStream(grpc::CallbackServerContext* context) {
-  return new StreamReactor(this, CallerDeadline(*context));
+  return new StreamReactor(this, context, CallerDeadline(*context));
 }
 
 }  // namespace herald::dispatcher

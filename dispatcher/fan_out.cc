@@ -20,9 +20,21 @@ constexpr absl::Duration kShedRetryAfter = absl::Seconds(2);
 using providers::Outcome;
 
 // Outcome::Reason is herald.v1.Reason, value for value.
-static_assert(static_cast<int>(Outcome::Reason::kPushed) == herald::v1::REASON_PUSHED);
-static_assert(static_cast<int>(Outcome::Reason::kDuplicate) == herald::v1::REASON_DUPLICATE);
-static_assert(static_cast<int>(Outcome::Reason::kInternal) == herald::v1::REASON_INTERNAL);
+constexpr bool Same(Outcome::Reason a, herald::v1::Reason b) { return static_cast<int>(a) == b; }
+static_assert(Same(Outcome::Reason::kUnspecified, herald::v1::REASON_UNSPECIFIED) &&
+              Same(Outcome::Reason::kPushed, herald::v1::REASON_PUSHED) &&
+              Same(Outcome::Reason::kTokenDead, herald::v1::REASON_TOKEN_DEAD) &&
+              Same(Outcome::Reason::kUnroutable, herald::v1::REASON_UNROUTABLE) &&
+              Same(Outcome::Reason::kEndpointRefused, herald::v1::REASON_ENDPOINT_REFUSED) &&
+              Same(Outcome::Reason::kPayloadRefused, herald::v1::REASON_PAYLOAD_REFUSED) &&
+              Same(Outcome::Reason::kCredentialsRefused, herald::v1::REASON_CREDENTIALS_REFUSED) &&
+              Same(Outcome::Reason::kProviderUnavailable,
+                   herald::v1::REASON_PROVIDER_UNAVAILABLE) &&
+              Same(Outcome::Reason::kDeadline, herald::v1::REASON_DEADLINE) &&
+              Same(Outcome::Reason::kShed, herald::v1::REASON_SHED) &&
+              Same(Outcome::Reason::kDuplicate, herald::v1::REASON_DUPLICATE) &&
+              Same(Outcome::Reason::kNotSent, herald::v1::REASON_NOT_SENT) &&
+              Same(Outcome::Reason::kInternal, herald::v1::REASON_INTERNAL));
 
 herald::v1::Outcome ToProto(Outcome::Kind kind) {
   switch (kind) {

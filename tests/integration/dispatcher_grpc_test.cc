@@ -83,7 +83,7 @@ TEST(DispatcherGrpcTest, PerDeviceOutcomes) {
 TEST(DispatcherGrpcTest, ADrainingDispatcherSaysWhatItDidNotStart) {
   FakeProvider fake;
   Herald herald(kApps, "  deadline: 8\n");
-  fake.SetRules(R"([{"path":"/up/slow","delay_ms":1000}])");
+  fake.SetRules(R"([{"path":"/up/slow","delay_ms":3000}])");
   auto stub = Connect(herald);
   grpc::ClientContext context;
   auto stream = stub->DispatchStream(&context);
@@ -101,10 +101,9 @@ TEST(DispatcherGrpcTest, ADrainingDispatcherSaysWhatItDidNotStart) {
   ASSERT_EQ(fake.Requests(1).Size(), 1u);  // the push is at the provider
   kill(herald.dispatcher().pid(), SIGTERM);
   // Logged once the dispatcher refuses new notifications.
-  for (int i = 0; i < 250 && herald.dispatcher().Log().find(": draining") == std::string::npos;
-       ++i) {
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  auto draining = [&] { return herald.dispatcher().Log().find(": draining") != std::string::npos; };
+  for (int i = 0; i < 250 && !draining(); ++i) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(draining());
   ASSERT_TRUE(stream->Write(request("late", "/up/late")));
   std::map<std::string, herald::v1::DispatchResult> results;
   herald::v1::DispatchResults got;
@@ -114,12 +113,20 @@ TEST(DispatcherGrpcTest, ADrainingDispatcherSaysWhatItDidNotStart) {
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results["taken"].code(), 0);
   EXPECT_FALSE(results["taken"].not_started());
+  ASSERT_EQ(results["taken"].response().outcomes_size(), 1);
   EXPECT_EQ(results["taken"].response().outcomes(0).outcome(), herald::v1::OUTCOME_DELIVERED);
   EXPECT_EQ(results["late"].code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(results["late"].not_started());
   stream->WritesDone();
   grpc::Status end = stream->Finish();
-  EXPECT_TRUE(herald::v1::IsNotStarted(end)) << end.error_code() << " " << end.error_message();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE) << end.error_message();
+  // Trailing metadata any gRPC implementation reads; the status details
+  // stay a valid (empty) google.rpc.Status.
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto marker = trailers.find(herald::v1::kNotStartedTrailer);
+  ASSERT_NE(marker, trailers.end());
+  EXPECT_EQ(std::string(marker->second.data(), marker->second.size()), "1");
+  EXPECT_TRUE(end.error_details().empty());
   EXPECT_EQ(fake.Requests().Size(), 1u);  // "late" was never pushed
 }
 
