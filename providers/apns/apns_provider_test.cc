@@ -246,27 +246,19 @@ TEST(ApnsTokenCache, SharedByKeyAcrossProviders) {
 
 // The provider token builder, signed and checked with jws_verify.
 TEST(MakeApnsJwtTest, SignsWhatTheServiceExpects) {
-  jose_testing::Pkey ec = jose_testing::GenEc("P-256");
-  jose_testing::Pkey rsa = jose_testing::GenRsa(2048);
-  ASSERT_NE(ec, nullptr);
-  ASSERT_NE(rsa, nullptr);
-  auto EcKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(ec.get())); };
-  auto RsaKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(rsa.get())); };
-  EVP_PKEY* ec_ = ec.get();
-  EVP_PKEY* rsa_ = rsa.get();
-  (void)ec_;
-  (void)rsa_;
+  const jose_testing::TestKeys keys;
+  ASSERT_NE(keys.ec, nullptr);
+  ASSERT_NE(keys.rsa, nullptr);
   using jose_testing::Parts;
-  using jose_testing::PublicPem;
   using jose_testing::Split;
-  SigningKey key = EcKey();
+  SigningKey key = keys.Ec();
   absl::StatusOr<std::string> jwt = MakeApnsJwt(key, "ABC123DEFG", "DEF123GHIJ", 1700000000);
   ASSERT_TRUE(jwt.ok()) << jwt.status();
   Parts parts = Split(*jwt);
   EXPECT_EQ(parts.header, R"({"alg":"ES256","kid":"ABC123DEFG"})");
   EXPECT_EQ(parts.claims, R"({"iss":"DEF123GHIJ","iat":1700000000})");
   EXPECT_EQ(parts.signature.size(), 64u);
-  absl::StatusOr<VerifiedJwt> v = VerifyJwt(*jwt, PublicPem(ec_));
+  absl::StatusOr<VerifiedJwt> v = VerifyJwt(*jwt, keys.EcPublicPem());
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(v->header_json, parts.header);
   EXPECT_EQ(v->claims_json, parts.claims);
@@ -281,7 +273,8 @@ TEST(MakeApnsJwtTest, SignsWhatTheServiceExpects) {
   EXPECT_EQ(parts.header, R"({"alg":"ES256","kid":"K\"1"})");
   EXPECT_EQ(parts.claims, R"({"iss":"T\\2\u0001","iat":-5})");
 
-  EXPECT_EQ(MakeApnsJwt(RsaKey(), "A", "B", 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MakeApnsJwt(keys.Rsa(), "A", "B", 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(MakeApnsJwt(key, "", "B", 1).ok());
   EXPECT_FALSE(MakeApnsJwt(key, "A", "", 1).ok());
   EXPECT_FALSE(MakeApnsJwt(key, "\xff", "B", 1).ok());  // Not UTF-8.

@@ -59,6 +59,16 @@ inline SigningKey KeyOrDie(const std::string& pem) {
   return *std::move(key);
 }
 
+// An EC P-256 and an RSA 2048 key, as SigningKeys and as public PEM.
+struct TestKeys {
+  Pkey ec = GenEc("P-256");
+  Pkey rsa = GenRsa(2048);
+  SigningKey Ec() const { return KeyOrDie(Pkcs8Pem(ec.get())); }
+  SigningKey Rsa() const { return KeyOrDie(Pkcs8Pem(rsa.get())); }
+  std::string EcPublicPem() const { return PublicPem(ec.get()); }
+  std::string RsaPublicPem() const { return PublicPem(rsa.get()); }
+};
+
 inline std::string B64u(absl::string_view text) {
   std::optional<std::string> out = Base64UrlDecode(text);
   EXPECT_TRUE(out.has_value()) << text;

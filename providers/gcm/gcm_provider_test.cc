@@ -202,20 +202,12 @@ TEST_F(GcmRenewTest, RefusedTwiceFailsWithoutAThirdSend) {
 
 // The provider token builder, signed and checked with jws_verify.
 TEST(MakeGoogleOAuthJwtTest, SignsWhatTheServiceExpects) {
-  jose_testing::Pkey ec = jose_testing::GenEc("P-256");
-  jose_testing::Pkey rsa = jose_testing::GenRsa(2048);
-  ASSERT_NE(ec, nullptr);
-  ASSERT_NE(rsa, nullptr);
-  auto EcKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(ec.get())); };
-  auto RsaKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(rsa.get())); };
-  EVP_PKEY* ec_ = ec.get();
-  EVP_PKEY* rsa_ = rsa.get();
-  (void)ec_;
-  (void)rsa_;
+  const jose_testing::TestKeys keys;
+  ASSERT_NE(keys.ec, nullptr);
+  ASSERT_NE(keys.rsa, nullptr);
   using jose_testing::Parts;
-  using jose_testing::PublicPem;
   using jose_testing::Split;
-  SigningKey key = RsaKey();
+  SigningKey key = keys.Rsa();
   absl::StatusOr<std::string> jwt =
       MakeGoogleOAuthJwt(key, "herald@proj.iam.gserviceaccount.com",
                          "https://www.googleapis.com/auth/firebase.messaging",
@@ -228,7 +220,7 @@ TEST(MakeGoogleOAuthJwtTest, SignsWhatTheServiceExpects) {
             R"("scope":"https://www.googleapis.com/auth/firebase.messaging",)"
             R"("aud":"https://oauth2.googleapis.com/token","iat":1700000000,"exp":1700003600})");
   EXPECT_EQ(parts.signature.size(), 256u);
-  EXPECT_TRUE(VerifyJwt(*jwt, PublicPem(rsa_)).ok());
+  EXPECT_TRUE(VerifyJwt(*jwt, keys.RsaPublicPem()).ok());
 
   const auto make = [&](const SigningKey& k, int64_t iat, int64_t exp) {
     return MakeGoogleOAuthJwt(k, "e@x", "s", "https://t", iat, exp).status().code();
@@ -236,7 +228,7 @@ TEST(MakeGoogleOAuthJwtTest, SignsWhatTheServiceExpects) {
   EXPECT_EQ(make(key, 100, 3700), absl::StatusCode::kOk);
   EXPECT_EQ(make(key, 100, 3701), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(make(key, 100, 100), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(make(EcKey(), 100, 200), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(make(keys.Ec(), 100, 200), absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(MakeGoogleOAuthJwt(key, "", "s", "t", 1, 2).ok());
   EXPECT_FALSE(MakeGoogleOAuthJwt(key, "e", "", "t", 1, 2).ok());
   EXPECT_FALSE(MakeGoogleOAuthJwt(key, "e", "s", "", 1, 2).ok());

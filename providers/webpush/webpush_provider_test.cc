@@ -84,20 +84,12 @@ TEST(ReadWebPushOptions, ChecksKeys) {
 
 // The provider token builder, signed and checked with jws_verify.
 TEST(MakeVapidJwtTest, SignsWhatTheServiceExpects) {
-  jose_testing::Pkey ec = jose_testing::GenEc("P-256");
-  jose_testing::Pkey rsa = jose_testing::GenRsa(2048);
-  ASSERT_NE(ec, nullptr);
-  ASSERT_NE(rsa, nullptr);
-  auto EcKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(ec.get())); };
-  auto RsaKey = [&] { return jose_testing::KeyOrDie(jose_testing::Pkcs8Pem(rsa.get())); };
-  EVP_PKEY* ec_ = ec.get();
-  EVP_PKEY* rsa_ = rsa.get();
-  (void)ec_;
-  (void)rsa_;
+  const jose_testing::TestKeys keys;
+  ASSERT_NE(keys.ec, nullptr);
+  ASSERT_NE(keys.rsa, nullptr);
   using jose_testing::Parts;
-  using jose_testing::PublicPem;
   using jose_testing::Split;
-  SigningKey key = EcKey();
+  SigningKey key = keys.Ec();
   absl::StatusOr<std::string> jwt = MakeVapidJwt(key, "https://updates.push.services.mozilla.com",
                                                  1700086400, "mailto:admin@example.org");
   ASSERT_TRUE(jwt.ok()) << jwt.status();
@@ -106,8 +98,8 @@ TEST(MakeVapidJwtTest, SignsWhatTheServiceExpects) {
   EXPECT_EQ(parts.claims, R"({"aud":"https://updates.push.services.mozilla.com","exp":1700086400,)"
                           R"("sub":"mailto:admin@example.org"})");
   EXPECT_EQ(parts.signature.size(), 64u);
-  EXPECT_TRUE(VerifyJwt(*jwt, PublicPem(ec_)).ok());
-  EXPECT_FALSE(MakeVapidJwt(RsaKey(), "https://a", 1, "mailto:b").ok());
+  EXPECT_TRUE(VerifyJwt(*jwt, keys.EcPublicPem()).ok());
+  EXPECT_FALSE(MakeVapidJwt(keys.Rsa(), "https://a", 1, "mailto:b").ok());
   EXPECT_FALSE(MakeVapidJwt(key, "", 1, "mailto:b").ok());
   EXPECT_FALSE(MakeVapidJwt(key, "https://a", 1, "").ok());
 }
