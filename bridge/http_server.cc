@@ -64,8 +64,14 @@ Reply Json(http::status status, std::string body) {
   return r;
 }
 
+Reply FromAnswer(NotifyAnswer a) {
+  Reply r = Json(static_cast<http::status>(a.status), std::move(a.body));
+  r.headers = std::move(a.headers);
+  return r;
+}
+
 Reply Error(http::status status, absl::string_view errcode, absl::string_view message) {
-  return Json(status, MatrixErrorBody(errcode, message));
+  return FromAnswer(MatrixError(static_cast<int>(status), errcode, message));
 }
 
 // Notify answers by status code, and how long they took.
@@ -122,10 +128,7 @@ Counter* ConnectionsAtLimit(bool evicted) {
 
 // The dispatcher's answer → the homeserver's answer (notify_answer.h).
 Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse* response) {
-  NotifyAnswer a = AnswerFor(status, response);
-  Reply r = Json(static_cast<http::status>(a.status), std::move(a.body));
-  r.headers = std::move(a.headers);
-  return r;
+  return FromAnswer(AnswerFor(status, response));
 }
 
 }  // namespace
@@ -224,8 +227,9 @@ struct ServerShared {
   bool metrics_on_notify_port = false;
   std::chrono::steady_clock::duration header_timeout;
   std::chrono::steady_clock::duration body_timeout;
-  // Open connections (sessions alive) and the most allowed.
-  mutable std::atomic<int64_t> connections{0};
+  // Open connections (sessions alive: herald_http_connections) and the most
+  // allowed.
+  Gauge* connections = OpenConnections();
   int64_t max_connections = 10000;
 };
 
@@ -235,13 +239,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const ServerShared* shared)
       : stream_(std::move(socket)), shared_(shared) {
-    shared_->connections.fetch_add(1);
-    OpenConnections()->Add(1);
+    shared_->connections->Add(1);
   }
-  ~Session() {
-    shared_->connections.fetch_sub(1);
-    OpenConnections()->Add(-1);
-  }
+  ~Session() { shared_->connections->Add(-1); }
 
   void Run() {
     asio::dispatch(stream_.get_executor(),
@@ -329,17 +329,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    stream_.expires_after(shared_->body_timeout);
     if (WantsContinue() && !continued_) {
       continued_ = true;
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(shared_->body_timeout);
       return asio::async_write(stream_, asio::buffer(kContinue),
                                [self = shared_from_this()](beast::error_code ec, size_t) {
                                  if (ec) return self->Close();  // the client is gone
                                  self->ReadBody();
                                });
     }
-    stream_.expires_after(shared_->body_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnRead, shared_from_this()));
   }
@@ -463,8 +462,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (pending->answered.load()) return;
       HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
                  "] no answer from the dispatcher in time");
-      self->Answer(pending, Error(http::status::gateway_timeout, "M_UNKNOWN",
-                                  "delivery did not finish before the deadline; try again later"));
+      // The same answer as the dispatcher's own DEADLINE_EXCEEDED.
+      self->Answer(pending,
+                   FromDispatch(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, ""), nullptr));
     });
   }
 
@@ -672,11 +672,11 @@ class HttpServer::Impl {
         asio::make_strand(ioc_), [this, acceptor](beast::error_code ec, tcp::socket socket) {
           if (ec == asio::error::operation_aborted) return;
           std::shared_ptr<Session> evicted;
-          if (!ec && shared_.connections.load() >= shared_.max_connections &&
+          if (!ec && shared_.connections->value() >= shared_.max_connections &&
               (evicted = idle_.TakeOldest()) == nullptr) {
             // Full of busy connections: refuse the newcomer
             // rather than take every descriptor.
-            LogConnectionsFull(false);
+            NoteConnectionLimit(false);
             beast::error_code ignored;
             socket.close(ignored);
           } else if (!ec) {
@@ -684,7 +684,7 @@ class HttpServer::Impl {
             socket.set_option(tcp::no_delay(true), ignored);
             auto session = std::make_shared<Session>(std::move(socket), &shared_);
             if (evicted != nullptr) {
-              LogConnectionsFull(true);
+              NoteConnectionLimit(true);
               evicted->EvictFor(session);
             }
             session->Run();
@@ -693,8 +693,9 @@ class HttpServer::Impl {
         });
   }
 
-  // At most one line a minute of each kind: a flood of connections must not flood the log.
-  void LogConnectionsFull(bool evicting) {
+  // Counted each time; logged at most once a minute of each kind: a flood of
+  // connections must not flood the log.
+  void NoteConnectionLimit(bool evicting) {
     ConnectionsAtLimit(evicting)->Add();
     const int64_t now = absl::ToUnixSeconds(absl::Now());
     std::atomic<int64_t>& last_log = last_full_log_[evicting];

@@ -9,10 +9,6 @@
 namespace herald::bridge {
 namespace {
 
-NotifyAnswer Error(int status, absl::string_view errcode, absl::string_view message) {
-  return {status, MatrixErrorBody(errcode, message), {}};
-}
-
 std::string RejectedBody(const herald::v1::DispatchResponse& response) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -42,19 +38,23 @@ std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+NotifyAnswer MatrixError(int status, absl::string_view errcode, absl::string_view message) {
+  return {status, MatrixErrorBody(errcode, message), {}};
+}
+
 NotifyAnswer AnswerFor(const grpc::Status& status, const herald::v1::DispatchResponse* response) {
   if (!status.ok()) {
     switch (status.error_code()) {
       case grpc::StatusCode::UNAVAILABLE:
-        return Error(503, "M_UNKNOWN", "the push dispatcher is unavailable; try again later");
+        return MatrixError(503, "M_UNKNOWN", "the push dispatcher is unavailable; try again later");
       case grpc::StatusCode::DEADLINE_EXCEEDED:
-        return Error(504, "M_UNKNOWN",
-                     "delivery did not finish before the deadline; try again later");
+        return MatrixError(504, "M_UNKNOWN",
+                           "delivery did not finish before the deadline; try again later");
       case grpc::StatusCode::INVALID_ARGUMENT:
-        return Error(400, "M_BAD_JSON", status.error_message());
+        return MatrixError(400, "M_BAD_JSON", status.error_message());
       default:
-        return Error(502, "M_UNKNOWN",
-                     absl::StrCat("the push dispatcher failed: ", status.error_message()));
+        return MatrixError(502, "M_UNKNOWN",
+                           absl::StrCat("the push dispatcher failed: ", status.error_message()));
     }
   }
   int unfinished = 0, limited = 0;
@@ -80,10 +80,10 @@ NotifyAnswer AnswerFor(const grpc::Status& status, const herald::v1::DispatchRes
     }
   }
   if (unfinished > 0) {
-    NotifyAnswer a =
-        Error(502, "M_UNKNOWN",
-              absl::StrCat(unfinished, " of ", response->outcomes_size(),
-                           " device(s) could not be pushed (", first_detail, "); try again later"));
+    NotifyAnswer a = MatrixError(
+        502, "M_UNKNOWN",
+        absl::StrCat(unfinished, " of ", response->outcomes_size(),
+                     " device(s) could not be pushed (", first_detail, "); try again later"));
     // A provider that asked for a pause (a Retry-After the retries inside
     // the deadline could not wait out) has it passed on, for homeservers
     // that honour it.

@@ -29,5 +29,7 @@ NotifyAnswer AnswerFor(const grpc::Status& status, const herald::v1::DispatchRes
 
 // The Matrix error body {"errcode":..., "error":...}.
 std::string MatrixErrorBody(absl::string_view errcode, absl::string_view message);
+// An answer with that body.
+NotifyAnswer MatrixError(int status, absl::string_view errcode, absl::string_view message);
 
 }  // namespace herald::bridge

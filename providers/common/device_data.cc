@@ -1,10 +1,5 @@
 #include "providers/common/device_data.h"
 
-#include <algorithm>
-
-#include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
-
 namespace herald::providers {
 
 DeviceData ParseDeviceData(const herald::v1::Device& device) {

@@ -95,9 +95,11 @@ std::string DeviceJson(const std::string& app_id, const std::string& pushkey,
 }
 
 std::string SpecNotifyBody(const std::vector<std::string>& devices, const std::string& prio,
-                           const std::string& more_content, bool room_alias) {
+                           const std::string& more_content, bool room_alias,
+                           const std::string& event_id) {
   return absl::StrCat(
-      R"({"notification":{"event_id":"$3957tyerfgewrf384","room_id":"!slw48wfj34rtnrf:example.com",)",
+      R"({"notification":{"event_id":)", JsonString(event_id),
+      R"(,"room_id":"!slw48wfj34rtnrf:example.com",)",
       R"("type":"m.room.message","sender":"@exampleuser:matrix.org",)",
       R"("sender_display_name":"Major Tom","room_name":"Mission Control",)",
       room_alias ? R"("room_alias":"#exampleroom:matrix.org",)" : "", R"("prio":)",

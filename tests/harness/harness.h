@@ -185,6 +185,7 @@ std::string DeviceJson(const std::string& app_id, const std::string& pushkey,
 // spec's room alias when `room_alias` is set.
 std::string SpecNotifyBody(const std::vector<std::string>& devices,
                            const std::string& prio = "high", const std::string& more_content = "",
-                           bool room_alias = false);
+                           bool room_alias = false,
+                           const std::string& event_id = "$3957tyerfgewrf384");
 
 }  // namespace herald::testing

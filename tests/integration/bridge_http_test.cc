@@ -36,17 +36,23 @@ int ConnectTo(int port) {
   return fd;
 }
 
+// Writes all of `bytes` on `fd`; false when the peer stopped it first.
+// MSG_NOSIGNAL: the bridge may close (431, 413) before all is written.
+bool SendAll(int fd, const std::string& bytes) {
+  for (size_t sent = 0; sent < bytes.size();) {
+    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 // Writes `bytes` on a new connection to `port`, half-closes it, and returns
 // all the bridge wrote back before it closed.
 std::string RawExchange(int port, const std::string& bytes) {
   const int fd = ConnectTo(port);
   if (fd < 0) return "<cannot connect>";
-  // MSG_NOSIGNAL: the bridge may close (431, 413) before all is written.
-  for (size_t sent = 0; sent < bytes.size();) {
-    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
+  SendAll(fd, bytes);
   shutdown(fd, SHUT_WR);
   std::string got;
   char buf[4096];
@@ -394,10 +400,6 @@ std::string ReadUntil(int fd, const std::string& needle) {
     if (n > 0) got.append(buf, n);
   }
   return got;
-}
-
-bool SendAll(int fd, const std::string& bytes) {
-  return send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
 TEST_F(BridgeHttpTest, ExpectContinueChunkedAndHttp10BodiesArePushed) {

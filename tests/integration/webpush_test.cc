@@ -8,7 +8,6 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/harness.h"
@@ -37,16 +36,16 @@ std::string Device(const std::string& app_id, const std::string& endpoint,
 // sent once. Every other notification is a new event, as a homeserver's
 // are: every device here has the same pushkey (the test key pair), so with
 // the same event the push memory would answer the repeats without pushing.
-std::string SpecEvent(const std::vector<std::string>& devices, const std::string& prio = "high") {
+std::string SpecEvent(const std::vector<std::string>& devices, const std::string& prio = "high",
+                      const std::string& event_id = "$3957tyerfgewrf384") {
   return SpecNotifyBody(devices, prio,
-                        R"(,"format":"org.matrix.custom.html","formatted_body":"<i>floating</i>")");
+                        R"(,"format":"org.matrix.custom.html","formatted_body":"<i>floating</i>")",
+                        /*room_alias=*/false, event_id);
 }
 std::string Notification(const std::vector<std::string>& devices,
                          const std::string& prio = "high") {
   static std::atomic<int> events{0};
-  return absl::StrReplaceAll(
-      SpecEvent(devices, prio),
-      {{R"("$3957tyerfgewrf384")", absl::StrCat(R"("$event-)", ++events, R"(")")}});
+  return SpecEvent(devices, prio, absl::StrCat("$event-", ++events));
 }
 
 class WebPushTest : public ::testing::Test {
