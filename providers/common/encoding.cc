@@ -1,123 +1,92 @@
 #include "providers/common/encoding.h"
 
-#include <array>
-#include <cstdint>
+#include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+
+// Abseil does the decoding and encoding. Its decoders are more lenient than
+// push keys need: they skip whitespace and keep non-zero unused trailing bits.
+// The checks here give the strictness each caller documents in encoding.h.
 namespace herald::providers {
 namespace {
 
-constexpr char kStdAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+enum class Alphabet { kStandard, kUrl, kEither };
 
-struct DecodeTable {
-  std::array<int8_t, 256> value{};
-  constexpr explicit DecodeTable(const char* alphabet) {
-    for (auto& v : value) v = -1;
-    for (int i = 0; i < 64; ++i) value[static_cast<unsigned char>(alphabet[i])] = i;
+bool InAlphabet(char c, Alphabet alphabet) {
+  if (absl::ascii_isalnum(static_cast<unsigned char>(c))) return true;
+  switch (alphabet) {
+    case Alphabet::kStandard:
+      return c == '+' || c == '/';
+    case Alphabet::kUrl:
+      return c == '-' || c == '_';
+    case Alphabet::kEither:
+      return c == '+' || c == '/' || c == '-' || c == '_';
   }
-};
-constexpr DecodeTable kStdTable(kStdAlphabet);
-constexpr DecodeTable kUrlTable(kUrlAlphabet);
-
-constexpr DecodeTable AnyTable() {
-  DecodeTable t(kStdAlphabet);
-  t.value['-'] = 62;
-  t.value['_'] = 63;
-  return t;
-}
-constexpr DecodeTable kAnyTable = AnyTable();
-
-std::string EncodeBase64(absl::string_view bytes, const char* alphabet, bool pad) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t n = (uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                 (uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
-                 uint32_t{static_cast<unsigned char>(bytes[i + 2])};
-    out.push_back(alphabet[(n >> 18) & 63]);
-    out.push_back(alphabet[(n >> 12) & 63]);
-    out.push_back(alphabet[(n >> 6) & 63]);
-    out.push_back(alphabet[n & 63]);
-  }
-  const size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    uint32_t n = uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
-    out.push_back(alphabet[(n >> 18) & 63]);
-    out.push_back(alphabet[(n >> 12) & 63]);
-    if (pad) out.append("==");
-  } else if (rest == 2) {
-    uint32_t n = (uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                 (uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8);
-    out.push_back(alphabet[(n >> 18) & 63]);
-    out.push_back(alphabet[(n >> 12) & 63]);
-    out.push_back(alphabet[(n >> 6) & 63]);
-    if (pad) out.push_back('=');
-  }
-  return out;
+  return false;
 }
 
-std::optional<std::string> DecodeBase64(absl::string_view text, const DecodeTable& table,
-                                        bool canonical = true) {
-  size_t len = text.size();
+// The text without its '=' padding, or nullopt when a character is outside the
+// alphabet, the padding does not complete the last quantum exactly, or the
+// length cannot encode whole bytes.
+std::optional<absl::string_view> Unpadded(absl::string_view text, Alphabet alphabet) {
+  absl::string_view body = text;
   size_t pad = 0;
-  while (len > 0 && text[len - 1] == '=') {
-    --len;
+  while (!body.empty() && body.back() == '=') {
+    body.remove_suffix(1);
     ++pad;
   }
-  // Padding, when present, must complete the last quantum exactly.
   if (pad > 0 && (pad > 2 || text.size() % 4 != 0)) return std::nullopt;
-  // One leftover character cannot encode a byte.
-  if (len % 4 == 1) return std::nullopt;
-
-  std::string out;
-  out.reserve(len / 4 * 3 + 2);
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; ++i) {
-    const int v = table.value[static_cast<unsigned char>(text[i])];
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-      buffer &= (1u << bits) - 1;
-    }
+  if (body.size() % 4 == 1) return std::nullopt;
+  for (char c : body) {
+    if (!InAlphabet(c, alphabet)) return std::nullopt;
   }
-  // Unused trailing bits must be zero (canonical encoding only).
-  if (canonical && buffer != 0) return std::nullopt;
-  return out;
+  return body;
+}
+
+// Canonical means the unused trailing bits are zero: the bytes encode back to
+// the same text.
+std::optional<std::string> CanonicalOnly(std::string bytes, absl::string_view body,
+                                         Alphabet alphabet) {
+  const std::string again =
+      alphabet == Alphabet::kUrl ? absl::WebSafeBase64Escape(bytes) : absl::Base64Escape(bytes);
+  absl::string_view again_body(again);
+  while (!again_body.empty() && again_body.back() == '=') again_body.remove_suffix(1);
+  if (again_body != body) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace
 
-std::string Base64UrlEncode(absl::string_view bytes) {
-  return EncodeBase64(bytes, kUrlAlphabet, /*pad=*/false);
-}
+std::string Base64UrlEncode(absl::string_view bytes) { return absl::WebSafeBase64Escape(bytes); }
 
 std::optional<std::string> Base64UrlDecode(absl::string_view text) {
-  return DecodeBase64(text, kUrlTable);
+  std::optional<absl::string_view> body = Unpadded(text, Alphabet::kUrl);
+  std::string bytes;
+  if (!body.has_value() || !absl::WebSafeBase64Unescape(*body, &bytes)) return std::nullopt;
+  return CanonicalOnly(std::move(bytes), *body, Alphabet::kUrl);
 }
 
 std::optional<std::string> Base64Decode(absl::string_view text) {
-  return DecodeBase64(text, kStdTable);
+  std::optional<absl::string_view> body = Unpadded(text, Alphabet::kStandard);
+  std::string bytes;
+  if (!body.has_value() || !absl::Base64Unescape(*body, &bytes)) return std::nullopt;
+  return CanonicalOnly(std::move(bytes), *body, Alphabet::kStandard);
 }
 
 std::optional<std::string> Base64DecodeAnyAlphabet(absl::string_view text) {
-  return DecodeBase64(text, kAnyTable, /*canonical=*/false);
+  std::optional<absl::string_view> body = Unpadded(text, Alphabet::kEither);
+  if (!body.has_value()) return std::nullopt;
+  std::string standard(*body);
+  for (char& c : standard) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  std::string bytes;
+  if (!absl::Base64Unescape(standard, &bytes)) return std::nullopt;
+  return bytes;
 }
 
-std::string HexEncode(absl::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
+std::string HexEncode(absl::string_view bytes) { return absl::BytesToHexString(bytes); }
 
 }  // namespace herald::providers

@@ -539,9 +539,14 @@ TEST(Base64DecodeAnyAlphabet, TakesWhatClientsSend) {
   // Non-zero unused trailing bits are ignored here, as Python's base64 does.
   EXPECT_EQ(Base64DecodeAnyAlphabet("+/9"), bytes);
   EXPECT_EQ(Base64UrlDecode("-_9"), std::nullopt);  // the strict decoders stay strict
-  for (const char* bad : {"+/8==", "+/8=x", "+ /8", "A", "+/8!"}) {
+  // Whitespace, stray characters and broken padding are refused here too,
+  // although Abseil's decoder (underneath) would skip whitespace.
+  for (const char* bad : {"+/8==", "+/8=x", "+ /8", "A", "+/8!", "+/8\n", "\t+/8", "+/8=\n",
+                          "Zg=", "Z=g=", "====", "=", "Zm9vY", "Zm9v=", "+/8."}) {
     EXPECT_EQ(Base64DecodeAnyAlphabet(bad), std::nullopt) << bad;
   }
+  EXPECT_EQ(Base64DecodeAnyAlphabet(std::string("+/\08", 4)), std::nullopt);
+  EXPECT_EQ(Base64DecodeAnyAlphabet(""), "");
 }
 
 }  // namespace
