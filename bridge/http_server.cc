@@ -442,9 +442,8 @@ class Session : public std::enable_shared_from_this<Session> {
     pending->version = req.version();
     pending->keep_alive = req.keep_alive();
     herald::v1::DispatchRequest request;
-    if (std::optional<NotifyError> err =
-            ParseNotifyBody(req.body(), request.mutable_notification())) {
-      Reply r = Error(http::status::bad_request, ErrCode(err->code), err->message);
+    if (absl::Status err = ParseNotifyBody(req.body(), request.mutable_notification()); !err.ok()) {
+      Reply r = Error(http::status::bad_request, ErrCode(err), err.message());
       r.close = !pending->keep_alive;
       return Write(std::move(r), pending->version);
     }
@@ -481,7 +480,8 @@ class Session : public std::enable_shared_from_this<Session> {
       // stream, so this goes on a new one).
       if (herald::v1::IsNotStarted(status) && pending->sends < 3 && !pending->answered.load()) {
         herald::v1::DispatchRequest again;
-        ParseNotifyBody(pending->body, again.mutable_notification());
+        // The body parsed when it arrived; it parses the same now.
+        ParseNotifyBody(pending->body, again.mutable_notification()).IgnoreError();
         self->Send(std::move(again), pending);
         return;
       }

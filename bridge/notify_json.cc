@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -110,20 +112,23 @@ class BodyHandler {
   bool lone_surrogate_ = false;
 };
 
-NotifyError NotJson(std::string message) {
-  return NotifyError{NotifyErrorCode::kNotJson, std::move(message)};
+// Marks a status as "the body is not JSON at all" (M_NOT_JSON).
+constexpr absl::string_view kNotJsonPayload = "herald.bridge/not-json";
+
+absl::Status NotJson(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kNotJsonPayload, absl::Cord());
+  return status;
 }
 
-NotifyError BadJson(std::string message) {
-  return NotifyError{NotifyErrorCode::kBadJson, std::move(message)};
-}
+absl::Status BadJson(absl::string_view message) { return absl::InvalidArgumentError(message); }
 
 // `field` + " " + `requirement`, e.g. "notification.prio must be ...".
-NotifyError BadField(absl::string_view field, absl::string_view requirement) {
+absl::Status BadField(absl::string_view field, absl::string_view requirement) {
   return BadJson(absl::StrCat(field, " ", requirement));
 }
 
-std::optional<NotifyError> ParseJson(absl::string_view body, rapidjson::Document* doc) {
+absl::Status ParseJson(absl::string_view body, rapidjson::Document* doc) {
   // Iterative: a recursive descent parser would overflow the stack on a
   // body of a few hundred thousand '['. Validating the encoding rejects
   // non-UTF-8 strings (bytes outside strings are syntax errors anyway).
@@ -168,7 +173,7 @@ std::optional<NotifyError> ParseJson(absl::string_view body, rapidjson::Document
                      "byte ",
                      stream.Tell(), ")"));
   }
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 // -- Reading the DOM ----------------------------------------------------------
@@ -277,70 +282,69 @@ std::string FieldPath(absl::string_view path, absl::string_view name) {
 }
 
 // Reads the required non-empty string `name` of `object` into `out`.
-std::optional<NotifyError> RequiredString(const Value& object, absl::string_view path,
-                                          const char* name, std::string* out) {
+absl::Status RequiredString(const Value& object, absl::string_view path, const char* name,
+                            std::string* out) {
   const Value* value = Member(object, name);
   if (value == nullptr || !IsText(*value) || value->GetStringLength() == 0) {
     return BadField(FieldPath(path, name), "must be a non-empty string");
   }
   out->assign(value->GetString(), value->GetStringLength());
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 // Reads the optional object `name` of `object` into `out` as JSON text;
 // leaves `out` empty (the proto's "absent") when there is none.
-std::optional<NotifyError> OptionalObjectText(const Value& object, absl::string_view path,
-                                              const char* name, std::string* out) {
+absl::Status OptionalObjectText(const Value& object, absl::string_view path, const char* name,
+                                std::string* out) {
   const Value* value = Member(object, name);
-  if (value == nullptr) return std::nullopt;
+  if (value == nullptr) return absl::OkStatus();
   if (!value->IsObject()) {
     return BadField(FieldPath(path, name), "must be an object");
   }
   *out = ToJsonText(*value);
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 // Reads the optional non-negative integer `name` of `counts`; calls `set`
 // with it when present.
 template <typename Setter>
-std::optional<NotifyError> OptionalCount(const Value& counts, const char* name, Setter set) {
+absl::Status OptionalCount(const Value& counts, const char* name, Setter set) {
   const Value* value = Member(counts, name);
-  if (value == nullptr) return std::nullopt;
+  if (value == nullptr) return absl::OkStatus();
   std::optional<int64_t> count = AsInt64(*value);
   if (!count.has_value() || *count < 0) {
     return BadField(FieldPath("notification.counts", name), "must be a non-negative integer");
   }
   set(*count);
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
-std::optional<NotifyError> ParseCounts(const Value& json, Notification* n) {
+absl::Status ParseCounts(const Value& json, Notification* n) {
   const Value* counts = Member(json, "counts");
-  if (counts == nullptr) return std::nullopt;
+  if (counts == nullptr) return absl::OkStatus();
   if (!counts->IsObject()) {
     return BadField("notification.counts", "must be an object");
   }
   // Set even when empty: "counts": {} is distinct from no counts.
   herald::v1::Counts* out = n->mutable_counts();
-  if (auto error = OptionalCount(*counts, "unread", [&](int64_t c) { out->set_unread(c); })) {
+  if (absl::Status error = OptionalCount(*counts, "unread", [&](int64_t c) { out->set_unread(c); });
+      !error.ok())
     return error;
-  }
   return OptionalCount(*counts, "missed_calls", [&](int64_t c) { out->set_missed_calls(c); });
 }
 
-std::optional<NotifyError> ParseDevice(const Value& json, SizeType index,
-                                       herald::v1::Device* device) {
+absl::Status ParseDevice(const Value& json, SizeType index, herald::v1::Device* device) {
   const std::string path = absl::StrCat("notification.devices[", index, "]");
   if (!json.IsObject()) return BadField(path, "must be an object");
 
   // Both identify the pusher: without them nothing can be delivered, nor
   // reported as rejected.
-  if (auto error = RequiredString(json, path, "app_id", device->mutable_app_id())) {
+  if (absl::Status error = RequiredString(json, path, "app_id", device->mutable_app_id());
+      !error.ok())
     return error;
-  }
-  if (auto error = RequiredString(json, path, "pushkey", device->mutable_pushkey())) {
+  if (absl::Status error = RequiredString(json, path, "pushkey", device->mutable_pushkey());
+      !error.ok())
     return error;
-  }
 
   if (const Value* ts = Member(json, "pushkey_ts"); ts != nullptr) {
     std::optional<int64_t> seconds = AsInt64(*ts);
@@ -350,13 +354,13 @@ std::optional<NotifyError> ParseDevice(const Value& json, SizeType index,
     device->set_pushkey_ts(*seconds);
   }
 
-  if (auto error = OptionalObjectText(json, path, "data", device->mutable_data_json())) {
+  if (absl::Status error = OptionalObjectText(json, path, "data", device->mutable_data_json());
+      !error.ok())
     return error;
-  }
   return OptionalObjectText(json, path, "tweaks", device->mutable_tweaks_json());
 }
 
-std::optional<NotifyError> ParseNotification(const Value& json, Notification* n) {
+absl::Status ParseNotification(const Value& json, Notification* n) {
   for (const StringField& f : kStringFields) {
     const Value* value = Member(json, f.name);
     if (value == nullptr) continue;
@@ -387,38 +391,32 @@ std::optional<NotifyError> ParseNotification(const Value& json, Notification* n)
     }
   }
 
-  if (auto error = OptionalObjectText(json, "notification", "content", n->mutable_content_json())) {
+  if (absl::Status error =
+          OptionalObjectText(json, "notification", "content", n->mutable_content_json());
+      !error.ok())
     return error;
-  }
-  if (auto error = ParseCounts(json, n)) return error;
+  if (absl::Status error = ParseCounts(json, n); !error.ok()) return error;
 
   const Value* devices = Member(json, "devices");
   if (devices == nullptr || !devices->IsArray() || devices->Empty()) {
     return BadField("notification.devices", "must be a non-empty array");
   }
   for (SizeType i = 0; i < devices->Size(); ++i) {
-    if (auto error = ParseDevice((*devices)[i], i, n->add_devices())) {
+    if (absl::Status error = ParseDevice((*devices)[i], i, n->add_devices()); !error.ok())
       return error;
-    }
   }
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-const char* ErrCode(NotifyErrorCode code) {
-  switch (code) {
-    case NotifyErrorCode::kNotJson:
-      return "M_NOT_JSON";
-    case NotifyErrorCode::kBadJson:
-      return "M_BAD_JSON";
-  }
-  return "M_BAD_JSON";  // Unreachable; keeps -Wreturn-type quiet.
+const char* ErrCode(const absl::Status& status) {
+  return status.GetPayload(kNotJsonPayload).has_value() ? "M_NOT_JSON" : "M_BAD_JSON";
 }
 
-std::optional<NotifyError> ParseNotifyBody(absl::string_view body, Notification* out) {
+absl::Status ParseNotifyBody(absl::string_view body, Notification* out) {
   rapidjson::Document doc;
-  if (auto error = ParseJson(body, &doc)) return error;
+  if (absl::Status error = ParseJson(body, &doc); !error.ok()) return error;
   if (!doc.IsObject()) return BadJson("body must be a JSON object");
 
   const Value* json = Member(doc, "notification");
@@ -427,9 +425,9 @@ std::optional<NotifyError> ParseNotifyBody(absl::string_view body, Notification*
   }
   // Built aside so that `out` is untouched on error.
   Notification parsed;
-  if (auto error = ParseNotification(*json, &parsed)) return error;
+  if (absl::Status error = ParseNotification(*json, &parsed); !error.ok()) return error;
   *out = std::move(parsed);
-  return std::nullopt;
+  return absl::OkStatus();
 }
 
 }  // namespace herald::bridge

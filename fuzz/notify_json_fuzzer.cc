@@ -12,7 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
   herald::v1::Notification notification;
-  if (herald::bridge::ParseNotifyBody(body, &notification)) return 0;  // refused: fine
+  if (!herald::bridge::ParseNotifyBody(body, &notification).ok()) return 0;  // refused: fine
   std::string wire;
   if (!notification.SerializeToString(&wire)) std::abort();
   herald::v1::Notification back;

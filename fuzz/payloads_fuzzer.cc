@@ -29,7 +29,7 @@ void MustBeJsonObject(const std::string& text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
   herald::v1::Notification n;
-  if (herald::bridge::ParseNotifyBody(body, &n)) return 0;
+  if (!herald::bridge::ParseNotifyBody(body, &n).ok()) return 0;
   for (const herald::v1::Device& device : n.devices()) {
     if (auto apns = herald::providers::apns::BuildApnsPayload(n, device)) {
       if (apns->size() > herald::providers::apns::kApnsMaxPayloadBytes) std::abort();

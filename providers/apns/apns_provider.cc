@@ -153,14 +153,17 @@ ApnsClassification ClassifyApnsResponse(const http::HttpResponse& r, absl::Time 
 ApnsTokenCache::ApnsTokenCache(SigningKey key, std::string key_id, std::string team_id)
     : key_(std::move(key)), key_id_(std::move(key_id)), team_id_(std::move(team_id)) {}
 
-std::string ApnsTokenCache::Get(absl::Time now, std::string* error) {
+absl::StatusOr<std::string> ApnsTokenCache::Get(absl::Time now) {
   absl::MutexLock lock(&mu_);
   const bool due = token_.empty() || renew_ || now - issued_ >= kTokenLifetime;
   if (due) {
     absl::StatusOr<std::string> jwt =
         MakeApnsJwt(key_, key_id_, team_id_, absl::ToUnixSeconds(now));
     if (!jwt.ok()) {
-      *error = std::string(jwt.status().message());
+      if (token_.empty()) return jwt.status();
+      HERALD_LOG(
+          kError, kComponent, "key ", key_id_,
+          ": cannot sign a new provider token, sending the previous one: ", jwt.status().message());
       return token_;
     }
     token_ = *std::move(jwt);
@@ -219,17 +222,13 @@ class ApnsProvider::TokenCredential final : public Credential {
       : tokens_(std::move(tokens)), app_id_(std::move(app_id)), clock_(clock) {}
 
   void Get(Callback done) override {
-    std::string error;
-    std::string jwt = tokens_->Get(clock_->Now(), &error);
-    if (jwt.empty()) {
-      HERALD_LOG(kError, kComponent, "app ", app_id_, ": cannot sign a provider token: ", error);
+    absl::StatusOr<std::string> jwt = tokens_->Get(clock_->Now());
+    if (!jwt.ok()) {
+      HERALD_LOG(kError, kComponent, "app ", app_id_,
+                 ": cannot sign a provider token: ", jwt.status().message());
       return done(absl::InternalError("cannot sign the APNs provider token"));
     }
-    if (!error.empty()) {  // the previous token is still sent
-      HERALD_LOG(kError, kComponent, "app ", app_id_,
-                 ": cannot sign a new provider token, sending the previous one: ", error);
-    }
-    done(std::move(jwt));
+    done(*std::move(jwt));
   }
   bool Refused(const std::string& used) override {
     if (!tokens_->Expired(used, clock_->Now())) return false;

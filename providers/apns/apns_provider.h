@@ -52,9 +52,10 @@ ApnsClassification ClassifyApnsResponse(const http::HttpResponse& response, absl
 class ApnsTokenCache {
  public:
   ApnsTokenCache(SigningKey key, std::string key_id, std::string team_id);
-  // The current token, renewed if due. When renewing fails, `error` is set
-  // and the previous token (empty if there is none) is returned.
-  std::string Get(absl::Time now, std::string* error);
+  // The current token, renewed if due. When renewing fails the failure is
+  // logged and the previous token returned; the error only when there is no
+  // previous token.
+  absl::StatusOr<std::string> Get(absl::Time now);
   // Apple said `token` expired. True when a retry with Get()'s token may
   // help: another one is current already, or `token` is at least 20 minutes
   // old and the next Get() renews it (so a burst of 403s renews once).

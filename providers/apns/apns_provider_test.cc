@@ -90,29 +90,28 @@ TEST(ApnsTokenCache, SharedRenewedAfterFiftyMinutesAndWhenExpired) {
   ASSERT_TRUE(key.ok()) << key.status();
   ApnsTokenCache cache(*key, "KEYID12345", "TEAMID1234");
   absl::Time t0 = absl::FromUnixSeconds(1700000000);
-  std::string error;
-  std::string first = cache.Get(t0, &error);
-  ASSERT_FALSE(first.empty()) << error;
-  EXPECT_EQ(cache.Get(t0 + absl::Minutes(49), &error), first);
-  std::string second = cache.Get(t0 + absl::Minutes(50), &error);
+  absl::StatusOr<std::string> first = cache.Get(t0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(49)), first);
+  absl::StatusOr<std::string> second = cache.Get(t0 + absl::Minutes(50));
   EXPECT_NE(second, first);
   EXPECT_EQ(cache.renewals(), 2);
   // A stale token reported expired: retry with the current one, no renewal.
-  EXPECT_TRUE(cache.Expired(first, t0 + absl::Minutes(51)));
-  EXPECT_EQ(cache.Get(t0 + absl::Minutes(51), &error), second);
+  EXPECT_TRUE(cache.Expired(*first, t0 + absl::Minutes(51)));
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(51)), second);
   // The current one, 1 minute old: renewing would break Apple's 20-minute rule.
-  EXPECT_FALSE(cache.Expired(second, t0 + absl::Minutes(51)));
-  EXPECT_EQ(cache.Get(t0 + absl::Minutes(51), &error), second);
+  EXPECT_FALSE(cache.Expired(*second, t0 + absl::Minutes(51)));
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(51)), second);
   // 20 minutes old: renewed once, however many pushes report it.
-  EXPECT_TRUE(cache.Expired(second, t0 + absl::Minutes(70)));
-  EXPECT_TRUE(cache.Expired(second, t0 + absl::Minutes(70)));
-  std::string third = cache.Get(t0 + absl::Minutes(70), &error);
+  EXPECT_TRUE(cache.Expired(*second, t0 + absl::Minutes(70)));
+  EXPECT_TRUE(cache.Expired(*second, t0 + absl::Minutes(70)));
+  absl::StatusOr<std::string> third = cache.Get(t0 + absl::Minutes(70));
   EXPECT_NE(third, second);
-  EXPECT_EQ(cache.Get(t0 + absl::Minutes(71), &error), third);
+  EXPECT_EQ(cache.Get(t0 + absl::Minutes(71)), third);
   EXPECT_EQ(cache.renewals(), 3);
-  EXPECT_FALSE(cache.Expired(third, t0 + absl::Minutes(71)));
+  EXPECT_FALSE(cache.Expired(*third, t0 + absl::Minutes(71)));
 
-  absl::StatusOr<VerifiedJwt> verified = VerifyJwt(third, key->PublicKeyPem());
+  absl::StatusOr<VerifiedJwt> verified = VerifyJwt(*third, key->PublicKeyPem());
   ASSERT_TRUE(verified.ok()) << verified.status();
   EXPECT_EQ(verified->header_json, R"({"alg":"ES256","kid":"KEYID12345"})");
   EXPECT_EQ(verified->claims_json, absl::StrCat(R"({"iss":"TEAMID1234","iat":)",
