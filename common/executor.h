@@ -1,6 +1,6 @@
 // What code that runs work later depends on: a clock, somewhere to run work
-// now, and a timer to run it later. Production uses absl::Now(), WorkPool and
-// TimerQueue; tests use manual ones that make time pass when they say so.
+// now, and a timer to run it later. Production uses Clock::Real(), WorkPool
+// and TimerQueue; tests use manual ones that make time pass when they say so.
 #pragma once
 
 #include <functional>
@@ -9,13 +9,24 @@
 
 namespace herald {
 
+// Two readings. Deadlines, backoff, timers and ages are measured on
+// Monotonic(), which a step of the system clock does not move. Now(), the
+// time of day, is only for what is written for others: token issue and expiry
+// times, HTTP dates.
 class Clock {
  public:
   virtual ~Clock() = default;
+  // The time of day.
   virtual absl::Time Now() const = 0;
-  // absl::Now().
+  // A monotonic time written as an absl::Time on an arbitrary epoch: compare
+  // it only with other Monotonic() readings.
+  virtual absl::Time Monotonic() const = 0;
+  // absl::Now() and the system's steady clock.
   static const Clock& Real();
 };
+
+// Clock::Real().Monotonic().
+absl::Time MonotonicNow();
 
 class Executor {
  public:
@@ -27,7 +38,8 @@ class Executor {
 class Timer {
  public:
   virtual ~Timer() = default;
-  // Runs `fn` at `when` (or soon after). It must be quick: hand work on.
+  // Runs `fn` at `when`, a Clock::Monotonic() reading (or soon after). It
+  // must be quick: hand work on.
   virtual void RunAt(absl::Time when, std::function<void()> fn) = 0;
 };
 

@@ -1,4 +1,5 @@
-// A Clock for tests: it stands still until told to move.
+// A Clock for tests: it stands still until told to move. Its two readings are
+// the same time line.
 #pragma once
 
 #include "absl/synchronization/mutex.h"
@@ -13,6 +14,7 @@ class ManualClock final : public Clock {
     absl::MutexLock lock(&mu_);
     return now_;
   }
+  absl::Time Monotonic() const override { return Now(); }
   void Advance(absl::Duration d) {
     absl::MutexLock lock(&mu_);
     now_ += d;

@@ -30,12 +30,13 @@ void TimerQueue::Loop() {
       while (true) {
         if (stopping_) return;
         absl::Time next = due_.empty() ? absl::InfiniteFuture() : due_.begin()->first;
-        if (next <= absl::Now()) break;
+        const absl::Time now = MonotonicNow();
+        if (next <= now) break;
         // Wakes when a new (maybe earlier) timer is added, or when `next` is due.
         auto changed = [this, next]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
           return stopping_ || (!due_.empty() && due_.begin()->first < next);
         };
-        mu_.AwaitWithDeadline(absl::Condition(&changed), next);
+        mu_.AwaitWithTimeout(absl::Condition(&changed), next - now);
       }
       fn = std::move(due_.begin()->second);
       due_.erase(due_.begin());

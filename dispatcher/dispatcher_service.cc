@@ -41,12 +41,13 @@ struct TopLevelObject : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, TopLevel
   }
 };
 
-// The gRPC caller's deadline; infinite when it set none.
-absl::Time CallerDeadline(const grpc::CallbackServerContext& context) {
+// The gRPC caller's deadline, a time of day, as a reading of `clock`'s
+// monotonic time; infinite when it set none.
+absl::Time CallerDeadline(const grpc::CallbackServerContext& context, const Clock& clock) {
   if (context.deadline() == std::chrono::system_clock::time_point::max()) {
     return absl::InfiniteFuture();
   }
-  return absl::FromChrono(context.deadline());
+  return clock.Monotonic() + (absl::FromChrono(context.deadline()) - clock.Now());
 }
 
 bool IsJsonObjectOrEmpty(const std::string& text) {
@@ -98,7 +99,7 @@ DispatcherService::DispatcherService(std::shared_ptr<const AppRegistry> apps, Fa
 
 absl::Time DispatcherService::DeadlineFor(const herald::v1::DispatchRequest& request,
                                           absl::Time caller_deadline) const {
-  const absl::Time now = absl::Now();
+  const absl::Time now = env_.clock->Monotonic();
   absl::Time theirs = caller_deadline;
   if (request.timeout_ms() > 0) {
     theirs = std::min(theirs, now + absl::Milliseconds(request.timeout_ms()));
@@ -129,7 +130,7 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(grpc::CallbackServerContex
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(problem.message())));
     return reactor;
   }
-  Start(request, response, DeadlineFor(*request, CallerDeadline(*context)),
+  Start(request, response, DeadlineFor(*request, CallerDeadline(*context, *env_.clock)),
         [reactor] { reactor->Finish(grpc::Status::OK); });
   return reactor;
 }
@@ -319,7 +320,7 @@ void DispatcherService::Unregister(DrainableStream* stream) {
 
 grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults>*
 DispatcherService::DispatchStream(grpc::CallbackServerContext* context) {
-  return new StreamReactor(this, context, CallerDeadline(*context));
+  return new StreamReactor(this, context, CallerDeadline(*context, *env_.clock));
 }
 
 }  // namespace herald::dispatcher

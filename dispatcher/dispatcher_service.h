@@ -60,7 +60,8 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   std::shared_ptr<const AppRegistry> SetApps(std::shared_ptr<const AppRegistry> apps);
 
   // When to stop trying: the configured deadline, the request's timeout_ms
-  // and the caller's deadline, less a margin to send the answer.
+  // and the caller's deadline, less a margin to send the answer. Deadlines
+  // are Clock::Monotonic() readings.
   absl::Time DeadlineFor(const herald::v1::DispatchRequest& request,
                          absl::Time caller_deadline) const;
 

@@ -89,7 +89,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         response_(response),
         on_done_(std::move(on_done)),
         deadline_(deadline),
-        started_(env.clock->Now()),
+        started_(env.clock->Monotonic()),
         devices_(request->notification().devices_size()) {}
 
   // Routes each device and answers repeats from memory here, on the caller's
@@ -146,7 +146,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     // The same device twice in one request is the homeserver's own doing:
     // push it as asked rather than answer "in flight" to ourselves.
     if (!claimed_here_.insert(d.key).second) return false;
-    std::optional<RecentPushes::State> known = env_.recent->Begin(d.key, env_.clock->Now());
+    std::optional<RecentPushes::State> known = env_.recent->Begin(d.key, env_.clock->Monotonic());
     if (!known) {
       d.claimed = true;
       return false;
@@ -211,7 +211,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       absl::Duration backoff =
           policy.initial_backoff * static_cast<double>(1 << (d.attempts - 1)) * policy.jitter();
       absl::Duration wait = std::max(backoff, outcome.retry_after);
-      const absl::Time now = env_.clock->Now();
+      const absl::Time now = env_.clock->Monotonic();
       if (now + wait + kMinAttemptTime < deadline_) {
         HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
                    " pushkey ", RedactPushkey(request_->notification().devices(i).pushkey()),
@@ -235,7 +235,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       } else if (outcome.kind == Outcome::Kind::kDropped) {
         final_state = RecentPushes::State::kDropped;  // the same payload would be refused again
       }
-      env_.recent->End(devices_[i].key, final_state, env_.clock->Now());
+      env_.recent->End(devices_[i].key, final_state, env_.clock->Monotonic());
     }
     devices_[i].outcome = std::move(outcome);
     if (pending_.fetch_sub(1) == 1) Finish();
@@ -300,7 +300,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     static Histogram* duration = Metrics::Global().GetHistogram(
         "herald_dispatch_duration_seconds", "Time from receipt to every device's outcome.");
     notifications->Add();
-    duration->Observe(absl::ToDoubleSeconds(env_.clock->Now() - started_));
+    duration->Observe(absl::ToDoubleSeconds(env_.clock->Monotonic() - started_));
     on_done_();
   }
 

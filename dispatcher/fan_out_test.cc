@@ -15,10 +15,12 @@ namespace {
 using providers::Outcome;
 
 // Clock, executor and timer in one, on the test's thread: posted work runs
-// when Run() is called, and timers as Run() moves time on to them.
+// when Run() is called, and timers as Run() moves time on to them. The time of
+// day follows the monotonic time except where StepWallClock() moves it alone.
 class ManualTime final : public Clock, public Executor, public Timer {
  public:
-  absl::Time Now() const override { return now_; }
+  absl::Time Now() const override { return now_ + wall_step_; }
+  absl::Time Monotonic() const override { return now_; }
   void Post(std::function<void()> fn) override { ready_.push_back(std::move(fn)); }
   void RunAt(absl::Time when, std::function<void()> fn) override {
     waits_.push_back(when - now_);
@@ -43,12 +45,15 @@ class ManualTime final : public Clock, public Executor, public Timer {
     }
   }
   void Advance(absl::Duration d) { now_ += d; }
+  // The system clock is set: the time of day jumps, monotonic time does not.
+  void StepWallClock(absl::Duration d) { wall_step_ += d; }
 
   // Every backoff asked for, in order.
   const std::vector<absl::Duration>& waits() const { return waits_; }
 
  private:
   absl::Time now_ = absl::FromUnixSeconds(1700000000);
+  absl::Duration wall_step_;
   std::deque<std::function<void()>> ready_;
   std::multimap<absl::Time, std::function<void()>> timers_;
   std::vector<absl::Duration> waits_;
@@ -142,7 +147,7 @@ class FanOutTest : public ::testing::Test {
   void Start(herald::v1::DispatchRequest&&, Result*) = delete;
   void Start(const herald::v1::DispatchRequest& request, Result* result,
              absl::Duration deadline = absl::Seconds(10)) {
-    StartFanOut(apps_, env_, &request, &result->response, time_.Now() + deadline,
+    StartFanOut(apps_, env_, &request, &result->response, time_.Monotonic() + deadline,
                 [result] { ++result->done; });
   }
   Result Dispatch(const herald::v1::DispatchRequest& request,
@@ -221,7 +226,7 @@ TEST_F(FanOutTest, NoRetryThatCannotFinishBeforeTheDeadline) {
   EXPECT_TRUE(time_.waits().empty());
   // Each attempt is told the deadline.
   ASSERT_EQ(provider_->calls.size(), 1u);
-  EXPECT_EQ(provider_->calls[0].deadline, time_.Now() + absl::Seconds(3));
+  EXPECT_EQ(provider_->calls[0].deadline, time_.Monotonic() + absl::Seconds(3));
 }
 
 TEST_F(FanOutTest, ABackoffEndingTooCloseToTheDeadlineIsNotWaited) {
@@ -348,6 +353,25 @@ TEST_F(FanOutTest, PushMemoryRemembersForItsTtlOnly) {
   EXPECT_EQ(provider_->calls.size(), 2u);
 }
 
+// Deadlines, backoff and the push memory's TTL are on the monotonic clock: a
+// step of the system clock neither expires nor extends anything.
+TEST_F(FanOutTest, AWallClockStepMovesNoDeadlineBackoffOrMemory) {
+  auto request = Request({{"com.example.app", "k1"}});
+  provider_->Script("k1", {Outcome::Retry("503")});
+  time_.StepWallClock(absl::Hours(-1));
+  Result r = Dispatch(request, absl::Seconds(3));
+  EXPECT_EQ(Only(r).outcome(), herald::v1::OUTCOME_DELIVERED);
+  EXPECT_EQ(time_.waits(), std::vector<absl::Duration>{absl::Milliseconds(250)});
+  ASSERT_EQ(provider_->calls.size(), 2u);
+  EXPECT_EQ(provider_->calls[0].deadline,
+            time_.Monotonic() - absl::Milliseconds(250) + absl::Seconds(3));
+  // A day forward on the wall, a minute on the monotonic clock: remembered.
+  time_.StepWallClock(absl::Hours(24));
+  time_.Advance(absl::Minutes(1));
+  Dispatch(request);
+  EXPECT_EQ(provider_->calls.size(), 2u);
+}
+
 TEST_F(FanOutTest, WithoutAnEventIdNothingIsRemembered) {
   auto badge = Request({{"com.example.app", "k1"}}, /*event_id=*/"");
   Dispatch(badge);
@@ -397,12 +421,13 @@ TEST_F(FanOutTest, NothingIsReadAfterOnDone) {
   auto response = std::make_unique<herald::v1::DispatchResponse>();
   int done = 0;
   int outcomes = 0;
-  StartFanOut(apps_, env_, request.get(), response.get(), time_.Now() + absl::Seconds(10), [&] {
-    ++done;
-    outcomes = response->outcomes_size();
-    request.reset();
-    response.reset();
-  });
+  StartFanOut(apps_, env_, request.get(), response.get(), time_.Monotonic() + absl::Seconds(10),
+              [&] {
+                ++done;
+                outcomes = response->outcomes_size();
+                request.reset();
+                response.reset();
+              });
   time_.Run();
   provider_->Release();
   time_.Run();

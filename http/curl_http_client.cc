@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "common/executor.h"
 #include "common/log.h"
 #include "http/endpoint.h"
 #include "http/upstream_metrics.h"
@@ -479,7 +480,7 @@ class CurlHttpClient::Loop {
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* user) {
     auto* m = static_cast<Multi*>(user);
     m->timer_due =
-        timeout_ms < 0 ? absl::InfiniteFuture() : absl::Now() + absl::Milliseconds(timeout_ms);
+        timeout_ms < 0 ? absl::InfiniteFuture() : MonotonicNow() + absl::Milliseconds(timeout_ms);
     return 0;
   }
 
@@ -490,7 +491,7 @@ class CurlHttpClient::Loop {
     while (true) {
       absl::Time due = absl::InfiniteFuture();
       for (const auto& m : multis_) due = std::min(due, m->timer_due);
-      absl::Duration wait = std::min(due - absl::Now(), absl::Seconds(1));
+      absl::Duration wait = std::min(due - MonotonicNow(), absl::Seconds(1));
       int wait_ms =
           wait <= absl::ZeroDuration()
               ? 0
@@ -528,7 +529,7 @@ class CurlHttpClient::Loop {
         // Each added handle asks for a timer of 0: the check below starts them.
         for (auto& t : batch) Start(std::move(t));
       }
-      absl::Time now = absl::Now();
+      absl::Time now = MonotonicNow();
       for (const auto& m : multis_) {
         if (m->timer_due <= now) {
           m->timer_due = absl::InfiniteFuture();
@@ -595,7 +596,7 @@ class CurlHttpClient::Resolver {
   }
 
   void Check(HttpRequest request, Callback done, SentAt sent) {
-    Job job{std::move(request), std::move(done), sent, absl::Now()};
+    Job job{std::move(request), std::move(done), sent, MonotonicNow()};
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
@@ -655,7 +656,7 @@ class CurlHttpClient::Resolver {
   void Decide(Job job) {
     if (Stopping()) return Answer(job, TransportError::kShutdown, "HTTP client is shutting down");
     // The wait here counts against the request's own timeout.
-    if (absl::Now() - job.queued >= job.request.timeout) {
+    if (MonotonicNow() - job.queued >= job.request.timeout) {
       return Answer(job, TransportError::kTimeout, "timed out waiting for a DNS lookup");
     }
     std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(job.request.url);
@@ -689,7 +690,7 @@ class CurlHttpClient::Resolver {
   Verdict Lookup(const std::string& host) {
     {
       absl::MutexLock lock(&cache_mu_);
-      if (auto it = cache_.find(host); it != cache_.end() && it->second.until > absl::Now()) {
+      if (auto it = cache_.find(host); it != cache_.end() && it->second.until > MonotonicNow()) {
         return it->second;
       }
     }
@@ -716,7 +717,7 @@ class CurlHttpClient::Resolver {
       freeaddrinfo(found);
     }
     // From the end of the lookup: a slow failure is not expired on arrival.
-    v.until = absl::Now() + (v.resolved ? kKeep : kKeepFailure);
+    v.until = MonotonicNow() + (v.resolved ? kKeep : kKeepFailure);
     absl::MutexLock lock(&cache_mu_);
     if (cache_.size() > 10000) cache_.clear();
     cache_[host] = v;

@@ -87,7 +87,7 @@ struct PushRequest {
   const herald::v1::Notification* notification;  // outlives the push
   const herald::v1::Device* device;              // outlives the push
   std::string request_id;
-  absl::Time deadline;  // the attempt must end by then
+  absl::Time deadline;  // the attempt must end by then (a Clock::Monotonic() reading)
   int attempt = 1;
 };
 

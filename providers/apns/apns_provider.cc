@@ -321,7 +321,7 @@ void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
       credential_.get(),
       [this, send](const std::string& jwt, std::function<void(CredentialAnswer)> answer) {
         std::optional<absl::Duration> timeout =
-            AttemptTimeout(options_.common, send->deadline, clock_->Now());
+            AttemptTimeout(options_.common, send->deadline, clock_->Monotonic());
         if (!timeout) return answer({DeadlinePassed()});
         http::HttpRequest http = send->http;
         http.timeout = *timeout;

@@ -136,7 +136,7 @@ TEST(ApnsProviderTest, AnExpiredProviderTokenIsRenewedOnceWithinApplesRule) {
   device.set_pushkey("3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
   auto push = [&] {
     Outcome got;
-    provider.Push({&n, &device, "test", clock.Now() + absl::Seconds(10), 1},
+    provider.Push({&n, &device, "test", clock.Monotonic() + absl::Seconds(10), 1},
                   [&](Outcome o) { got = std::move(o); });
     return got;  // the fake answers on the calling thread
   };

@@ -293,7 +293,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
       tokens_.get(),
       [this, send](const std::string& token, std::function<void(CredentialAnswer)> answer) {
         std::optional<absl::Duration> timeout =
-            AttemptTimeout(options_.common, send->deadline, clock_->Now());
+            AttemptTimeout(options_.common, send->deadline, clock_->Monotonic());
         if (!timeout) return answer({DeadlinePassed()});
         http::HttpRequest http;
         http.url = url_;

@@ -157,7 +157,7 @@ class GcmRenewTest : public ::testing::Test {
     device.set_app_id("com.example.android");
     device.set_pushkey("fcm-registration-token");
     Outcome got;
-    provider_->Push({&n, &device, "test", clock_.Now() + absl::Seconds(10), 1},
+    provider_->Push({&n, &device, "test", clock_.Monotonic() + absl::Seconds(10), 1},
                     [&](Outcome o) { got = std::move(o); });
     return got;
   }

@@ -1,6 +1,7 @@
 #include "providers/unifiedpush/unifiedpush_provider.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/executor.h"
 #include "common/log.h"
 #include "http/endpoint.h"
 #include "providers/common/device_data.h"
@@ -71,7 +72,7 @@ void UnifiedPushProvider::Push(const PushRequest& request, std::function<void(Ou
     return;
   }
   std::optional<absl::Duration> timeout =
-      AttemptTimeout(options_.common, request.deadline, absl::Now());
+      AttemptTimeout(options_.common, request.deadline, MonotonicNow());
   if (!timeout) {
     done(DeadlinePassed());
     return;

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/executor.h"
 #include "common/failpoint.h"
 #include "common/log.h"
 #include "http/endpoint.h"
@@ -145,13 +146,14 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     return;
   }
 
-  absl::Time now = absl::Now();
-  std::optional<absl::Duration> timeout = AttemptTimeout(options_.common, request.deadline, now);
+  std::optional<absl::Duration> timeout =
+      AttemptTimeout(options_.common, request.deadline, MonotonicNow());
   if (!timeout) {
     done(DeadlinePassed());
     return;
   }
-  absl::StatusOr<std::string> authorization = vapid_->AuthorizationFor(endpoint->origin, now);
+  absl::StatusOr<std::string> authorization =
+      vapid_->AuthorizationFor(endpoint->origin, absl::Now());
   if (!authorization.ok()) {
     HERALD_LOG(kError, kComponent, "app ", app_id_,
                ": cannot sign a VAPID token: ", authorization.status().message());
