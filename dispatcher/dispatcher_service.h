@@ -54,9 +54,9 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   void Unregister(DrainableStream* stream);
 
   // Config reload: notifications arriving from now on use `apps`; those in
-  // flight finish with the registry they started with. Returns the old one:
-  // the caller keeps it until nothing else holds it (its HTTP clients must
-  // not be destroyed on their own loop threads).
+  // flight finish with the registry they started with. Returns the old one.
+  // Whatever copy goes last may go on an HTTP client's loop thread, so
+  // registries are made by a RegistryReaper, which frees them elsewhere.
   std::shared_ptr<const AppRegistry> SetApps(std::shared_ptr<const AppRegistry> apps);
 
   // When to stop trying: the configured deadline, the request's timeout_ms

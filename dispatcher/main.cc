@@ -21,6 +21,7 @@
 #include "common/work_pool.h"
 #include "dispatcher/app_registry.h"
 #include "dispatcher/dispatcher_service.h"
+#include "dispatcher/registry_reaper.h"
 #include "grpcpp/grpcpp.h"
 #include "http/curl_http_client.h"
 #include "providers/api/provider.h"
@@ -31,6 +32,7 @@ constexpr char kComponent[] = "dispatcher";
 
 using herald::dispatcher::AppRegistry;
 using herald::dispatcher::DispatcherService;
+using herald::dispatcher::RegistryReaper;
 using Registry = std::shared_ptr<const AppRegistry>;
 
 struct Args {
@@ -178,9 +180,9 @@ void Drain(DispatcherService* service, std::unique_ptr<grpc::Server> server,
 
 // SIGHUP: the apps are rebuilt from the file and replace the old ones for
 // new notifications; the rest of the config needs a restart. The old
-// registry goes to `retired`.
+// registry is freed by `reaper` once the pushes using it are done.
 void ReloadApps(const std::string& config_path, const herald::providers::ProviderEnv& env,
-                DispatcherService* service, std::vector<Registry>* retired) {
+                DispatcherService* service, RegistryReaper* reaper) {
   absl::StatusOr<std::shared_ptr<const herald::Config>> fresh = herald::LoadConfigFile(config_path);
   std::vector<std::string> warnings;
   absl::StatusOr<std::unique_ptr<AppRegistry>> apps =
@@ -192,22 +194,9 @@ void ReloadApps(const std::string& config_path, const herald::providers::Provide
     return;
   }
   for (const std::string& w : warnings) HERALD_LOG(kWarning, kComponent, w);
-  retired->push_back(service->SetApps(Registry(std::move(*apps))));
+  service->SetApps(reaper->Share(*std::move(apps)));
   HERALD_LOG(kInfo, kComponent, "SIGHUP: apps reloaded from ", config_path, " (",
              (*fresh)->apps.size(), " app(s); changes outside apps need a restart)");
-}
-
-// Registries replaced by reloads are kept until in-flight work lets go of
-// them, so that they are destroyed on the main thread (an HTTP client
-// cannot be destroyed on its own loop thread). Waits up to `limit`.
-void ReleaseRetired(std::vector<Registry>* retired, absl::Duration limit) {
-  auto busy = [retired] {
-    return std::any_of(retired->begin(), retired->end(),
-                       [](const Registry& r) { return r != nullptr && r.use_count() > 1; });
-  };
-  const absl::Time until = absl::Now() + limit;
-  while (busy() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
-  retired->clear();
 }
 
 }  // namespace
@@ -240,9 +229,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Before the service and the workers: it outlives every registry.
+  RegistryReaper reaper;
   auto timers = std::make_unique<herald::TimerQueue>();
   auto pool = std::make_unique<herald::WorkPool>((*config)->dispatcher.worker_threads);
-  Registry registry(std::move(*apps));
+  Registry registry = reaper.Share(*std::move(apps));
   herald::dispatcher::RecentPushes recent(
       static_cast<size_t>((*config)->dispatcher.dedup_max_entries),
       (*config)->dispatcher.dedup_ttl);
@@ -265,17 +256,16 @@ int main(int argc, char** argv) {
              " worker thread(s)");
   registry.reset();  // the service holds it; a reload must be able to retire it
 
-  std::vector<Registry> retired;  // see ReleaseRetired
   int sig;
   while ((sig = herald::WaitForStopSignal()) == SIGHUP) {
-    retired.erase(std::remove_if(retired.begin(), retired.end(),
-                                 [](const Registry& r) { return r.use_count() == 1; }),
-                  retired.end());
-    ReloadApps(config_path, env, &service, &retired);
+    ReloadApps(config_path, env, &service, &reaper);
   }
   Drain(&service, std::move(server), fan_out.policy.deadline, sig);
-  retired.push_back(service.SetApps(nullptr));
-  ReleaseRetired(&retired, absl::Seconds(5));
+  service.SetApps(nullptr);
+  if (!reaper.WaitUntilAllFreed(absl::Seconds(5))) {
+    HERALD_LOG(kWarning, kComponent, reaper.live(),
+               " app registry(ies) still held by pushes; stopping their workers");
+  }
   // Retry timers stop first (one firing now would send on a destroyed
   // client; later ones are dropped); the pool runs what is left of the
   // pushes it was given; the HTTP client fails what is still out; only then
