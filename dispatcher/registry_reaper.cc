@@ -50,9 +50,8 @@ void RegistryReaper::Loop() {
     std::vector<std::unique_ptr<const AppRegistry>> batch;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !doomed_.empty();
-      };
+      auto ready = [this]()
+                       ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_ || !doomed_.empty(); };
       mu_.Await(absl::Condition(&ready));
       if (doomed_.empty()) return;  // stopping, and nothing left to free
       batch.swap(doomed_);

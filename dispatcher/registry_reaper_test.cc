@@ -61,7 +61,8 @@ TEST(RegistryReaper, WaitsForEveryCopy) {
   RegistryReaper reaper;
   std::thread::id destroyed_on;
   absl::Notification destroyed;
-  std::shared_ptr<const AppRegistry> service_copy = reaper.Share(Registry(&destroyed_on, &destroyed));
+  std::shared_ptr<const AppRegistry> service_copy =
+      reaper.Share(Registry(&destroyed_on, &destroyed));
   std::shared_ptr<const AppRegistry> push_copy = service_copy;
 
   service_copy.reset();  // a reload replaced it; a push still holds it
