@@ -92,13 +92,11 @@ Gauge* NotifyInFlight() {
   return g;
 }
 
-
 Gauge* IdleConnections() {
   static Gauge* g = Metrics::Global().GetGauge(
       "herald_http_connections_idle", "Open HTTP connections waiting for their next request.");
   return g;
 }
-
 
 // The dispatcher's answer → the homeserver's answer (notify_answer.h).
 Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchResponse* response) {

@@ -1,21 +1,15 @@
 #include "http/curl_http_client.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "absl/hash/hash.h"
@@ -26,193 +20,27 @@
 #include "absl/synchronization/mutex.h"
 #include "common/executor.h"
 #include "common/log.h"
+#include "http/curl_resolver.h"
+#include "http/curl_transfer.h"
 #include "http/endpoint.h"
+#include "http/private_address.h"
 #include "http/upstream_metrics.h"
 
 namespace herald::http {
 
-bool IsPrivateAddress(absl::string_view ip_text) {
-  std::string ip(ip_text);
-  in_addr v4{};
-  in6_addr v6{};
-  auto private_v4 = [](uint32_t a) {  // host byte order
-    auto in = [a](uint32_t net, int bits) {
-      uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
-      return (a & mask) == (net & mask);
-    };
-    return in(0x00000000, 8) ||   // 0.0.0.0/8 "this network"
-           in(0x0A000000, 8) ||   // 10/8
-           in(0x64400000, 10) ||  // 100.64/10 CGNAT
-           in(0x7F000000, 8) ||   // loopback
-           in(0xA9FE0000, 16) ||  // link-local
-           in(0xAC100000, 12) ||  // 172.16/12
-           in(0xC0000000, 24) ||  // 192.0.0/24 IETF protocol assignments
-           in(0xC0A80000, 16) ||  // 192.168/16
-           in(0xC6120000, 15) ||  // 198.18/15 benchmarking
-           in(0xE0000000, 4) ||   // multicast
-           in(0xF0000000, 4);     // reserved + broadcast
-  };
-  if (inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
-    return private_v4(ntohl(v4.s_addr));
-  }
-  if (inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
-    const uint8_t* b = v6.s6_addr;
-    static const uint8_t kZero[16] = {};
-    if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // :: and ::1
-    if ((b[0] & 0xFE) == 0xFC) return true;                  // fc00::/7 unique local
-    if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;  // fe80::/10 link-local
-    if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;  // fec0::/10 site-local
-    if (b[0] == 0xFF) return true;                           // multicast
-    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    static const uint8_t kNat64[12] = {0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
-    if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0 ||
-        std::memcmp(b, kZero, 12) == 0 /* deprecated v4-compatible */) {
-      uint32_t a =
-          (uint32_t{b[12]} << 24) | (uint32_t{b[13]} << 16) | (uint32_t{b[14]} << 8) | b[15];
-      return private_v4(a);
-    }
-    return false;
-  }
-  return true;
-}
-
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using curl::Classify;
+using curl::Clock;
+using curl::MayMultiplex;
+using curl::Multi;
+using curl::OnBody;
+using curl::OnHeader;
+using curl::OnPrereq;
+using curl::RecordEnd;
+using curl::Transfer;
 
 std::once_flag g_curl_init;
-
-// Every request ends here, exactly once, before its callback runs (so a
-// caller that saw the answer sees it counted): its time since Send(), its
-// status (or "error"), one fewer in flight.
-void RecordEnd(const HttpRequest& request, Clock::time_point sent, const HttpResponse& response) {
-  if (request.metrics == nullptr) return;
-  request.metrics->Finished(response.ok() ? response.status : 0,
-                            absl::FromChrono(Clock::now() - sent));
-}
-
-// One libcurl multi handle: its own connection cache and timer. libcurl
-// 7.88 walks a multi handle's connections to a host for every transfer it
-// starts (to find an idle one), and every connection in its cache for every
-// handle it removes (looking for a connect-only one), so a loop spreads
-// HTTP/1.1 transfers over a few multi handles instead of keeping thousands
-// of connections in one. (Transfers that may multiplex, which includes any
-// https:// URL, stay on one multi handle per origin: an HTTPS server that
-// only speaks HTTP/1.1 still gets all its connections in one.)
-struct Multi {
-  CURLM* handle = nullptr;
-  int index = 0;                                  // in its loop's multis_
-  int running = 0;                                // transfers added and not yet finished
-  absl::Time timer_due = absl::InfiniteFuture();  // curl's next timer
-  int epoll_fd = -1;                              // the loop's
-};
-
-struct Transfer {
-  CURL* easy = nullptr;
-  Multi* multi = nullptr;  // the multi handle running it; loop thread only
-  curl_slist* header_list = nullptr;
-  curl_slist* connect_to = nullptr;
-  HttpRequest request;
-  Clock::time_point sent;  // when CurlHttpClient::Send() took it
-  HttpResponse response;
-  HttpClient::Callback done;
-  size_t max_body = 0;
-  bool refused_address = false;
-  bool proxied = false;
-  int sends = 0;  // connections the request was about to go out on
-  bool resend_refused = false;
-  std::string refused_ip;
-
-  ~Transfer() {
-    if (header_list != nullptr) curl_slist_free_all(header_list);
-    if (connect_to != nullptr) curl_slist_free_all(connect_to);
-    if (easy != nullptr) curl_easy_cleanup(easy);
-  }
-};
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t len = size * n;
-  size_t room = t->max_body > t->response.body.size() ? t->max_body - t->response.body.size() : 0;
-  t->response.body.append(data, std::min(len, room));
-  return len;
-}
-
-size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t len = size * n;
-  absl::string_view line(data, len);
-  line = absl::StripTrailingAsciiWhitespace(line);
-  if (absl::StartsWith(line, "HTTP/")) {
-    t->response.headers.clear();  // a new response (after 1xx)
-    return len;
-  }
-  size_t colon = line.find(':');
-  if (colon == absl::string_view::npos || t->response.headers.size() > 200) return len;
-  t->response.headers.emplace_back(absl::AsciiStrToLower(line.substr(0, colon)),
-                                   std::string(absl::StripAsciiWhitespace(line.substr(colon + 1))));
-  return len;
-}
-
-// Over TLS (ALPN may pick HTTP/2) or with h2c by prior knowledge, a request
-// may share a connection with others to its origin.
-bool MayMultiplex(const HttpRequest& r) {
-  return r.version == HttpVersion::kHttp2PriorKnowledge ||
-         (r.version == HttpVersion::kAuto && absl::StartsWithIgnoreCase(r.url, "https:"));
-}
-
-// Runs once a connection is ready (new or reused), before the request goes
-// out: the one place where the peer address is known for certain.
-int OnPrereq(void* user, char* conn_primary_ip, char* /*conn_local_ip*/, int /*conn_primary_port*/,
-             int /*conn_local_port*/) {
-  auto* t = static_cast<Transfer*>(user);
-  // libcurl sends an HTTP/1.1 request again by itself when a reused
-  // connection dies before any answer; the dispatcher counts and spaces its
-  // attempts, so that second send is stopped here and the transfer fails
-  // like the first. Where HTTP/2 may be spoken, curl's re-sends are of
-  // streams the server never processed (REFUSED_STREAM, after a GOAWAY) or
-  // the downgrade to HTTP/1.1 a server asks for: those go ahead.
-  if (++t->sends > 1 && !MayMultiplex(t->request)) {
-    t->resend_refused = true;
-    return CURL_PREREQFUNC_ABORT;
-  }
-  // Through a proxy this is the proxy's address: the destination was
-  // checked before (CurlHttpClient::Resolver).
-  if (!t->request.allow_private_addresses && !t->proxied && IsPrivateAddress(conn_primary_ip)) {
-    t->refused_address = true;
-    t->refused_ip = conn_primary_ip;
-    return CURL_PREREQFUNC_ABORT;
-  }
-  return CURL_PREREQFUNC_OK;
-}
-
-TransportError Classify(CURLcode code) {
-  switch (code) {
-    case CURLE_OK:
-      return TransportError::kNone;
-    case CURLE_OPERATION_TIMEDOUT:
-      return TransportError::kTimeout;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-      return TransportError::kConnect;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_CRL_BADFILE:
-      return TransportError::kTls;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return TransportError::kBadUrl;
-    default:
-      return TransportError::kOther;
-  }
-}
 
 }  // namespace
 
@@ -569,168 +397,6 @@ class CurlHttpClient::Loop {
   std::vector<CURL*> idle_;                          // reset easy handles; loop thread only
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-};
-
-// Behind a proxy, the destination host of a request that refuses private
-// addresses is resolved here and checked before the request goes to a loop
-// (getaddrinfo blocks, so not on a loop thread), and the tunnel is pinned to
-// the public address checked (CONNECT_TO), so the proxy's own lookup cannot
-// be steered elsewhere. A few threads, so that one host with slow DNS does
-// not hold up the others; verdicts are kept for a short while (endpoints are
-// few hosts, pushes are many). Started on first use: apps that never refuse
-// private addresses (APNs, FCM) never start them.
-class CurlHttpClient::Resolver {
- public:
-  explicit Resolver(CurlHttpClient* client) : client_(client) {}
-  ~Resolver() { Stop(); }
-
-  // Ends the threads; what is queued, and whatever comes later, is answered
-  // kShutdown.
-  void Stop() {
-    {
-      absl::MutexLock lock(&mu_);
-      stopping_ = true;
-    }
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
-  }
-
-  void Check(HttpRequest request, Callback done, SentAt sent) {
-    Job job{std::move(request), std::move(done), sent, MonotonicNow()};
-    {
-      absl::MutexLock lock(&mu_);
-      if (!stopping_) {
-        if (threads_.empty()) {
-          for (int i = 0; i < kThreads; ++i) threads_.emplace_back([this] { Run(); });
-        }
-        queue_.push_back(std::move(job));
-        return;
-      }
-    }
-    Answer(job, TransportError::kShutdown, "HTTP client is shutting down");
-  }
-
- private:
-  struct Job {
-    HttpRequest request;
-    Callback done;
-    SentAt sent;
-    absl::Time queued;
-  };
-  struct Verdict {
-    bool resolved = false;
-    std::string public_ip;   // the first public address; empty when none
-    std::string private_ip;  // the first private one, for the log
-    absl::Time until;
-  };
-  static constexpr int kThreads = 4;
-  static constexpr absl::Duration kKeep = absl::Seconds(30);
-  static constexpr absl::Duration kKeepFailure = absl::Seconds(2);
-
-  static void Answer(Job& job, TransportError error, std::string detail) {
-    HttpResponse r;
-    r.error = error;
-    r.error_detail = std::move(detail);
-    RecordEnd(job.request, job.sent, r);
-    job.done(std::move(r));
-  }
-
-  void Run() {
-    while (true) {
-      std::optional<Job> job;
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](Resolver* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-              return r->stopping_ || !r->queue_.empty();
-            },
-            this));
-        if (queue_.empty()) return;  // stopping, nothing left
-        job.emplace(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      Decide(std::move(*job));  // answers kShutdown, without a lookup, when stopping
-    }
-  }
-
-  void Decide(Job job) {
-    if (Stopping()) return Answer(job, TransportError::kShutdown, "HTTP client is shutting down");
-    // The wait here counts against the request's own timeout.
-    if (MonotonicNow() - job.queued >= job.request.timeout) {
-      return Answer(job, TransportError::kTimeout, "timed out waiting for a DNS lookup");
-    }
-    std::optional<HttpEndpoint> endpoint = ParseHttpEndpoint(job.request.url);
-    std::string host = endpoint ? endpoint->host : "";
-    std::string port = !endpoint                                      ? ""
-                       : !endpoint->port.empty()                      ? endpoint->port
-                       : absl::StartsWith(endpoint->origin, "https:") ? "443"
-                                                                      : "80";
-    const std::string name =
-        host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
-    const Verdict verdict = Lookup(name);
-    if (!verdict.resolved) {
-      return Answer(job, TransportError::kConnect,
-                    absl::StrCat("cannot resolve ", name.empty() ? "the URL's host" : name));
-    }
-    if (verdict.public_ip.empty()) {
-      return Answer(job, TransportError::kRefusedAddress,
-                    absl::StrCat("refused to connect to private address ", verdict.private_ip));
-    }
-    const bool v6 = verdict.public_ip.find(':') != std::string::npos;
-    job.request.connect_to = absl::StrCat(host, ":", port, ":", v6 ? "[" : "", verdict.public_ip,
-                                          v6 ? "]" : "", ":", port);
-    client_->SendToLoop(std::move(job.request), std::move(job.done), job.sent);
-  }
-
-  bool Stopping() {
-    absl::MutexLock lock(&mu_);
-    return stopping_;
-  }
-
-  Verdict Lookup(const std::string& host) {
-    {
-      absl::MutexLock lock(&cache_mu_);
-      if (auto it = cache_.find(host); it != cache_.end() && it->second.until > MonotonicNow()) {
-        return it->second;
-      }
-    }
-    Verdict v;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (!host.empty() && getaddrinfo(host.c_str(), nullptr, &hints, &found) == 0) {
-      v.resolved = true;
-      for (addrinfo* a = found; a != nullptr && v.public_ip.empty(); a = a->ai_next) {
-        char text[INET6_ADDRSTRLEN] = {};
-        const void* addr =
-            a->ai_family == AF_INET
-                ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-        if (inet_ntop(a->ai_family, addr, text, sizeof(text)) == nullptr) continue;
-        if (IsPrivateAddress(text)) {
-          if (v.private_ip.empty()) v.private_ip = text;
-        } else {
-          v.public_ip = text;
-        }
-      }
-      freeaddrinfo(found);
-    }
-    // From the end of the lookup: a slow failure is not expired on arrival.
-    v.until = MonotonicNow() + (v.resolved ? kKeep : kKeepFailure);
-    absl::MutexLock lock(&cache_mu_);
-    if (cache_.size() > 10000) cache_.clear();
-    cache_[host] = v;
-    return v;
-  }
-
-  CurlHttpClient* client_;
-  absl::Mutex mu_;
-  std::deque<Job> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex cache_mu_;
-  std::unordered_map<std::string, Verdict> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 CurlHttpClient::CurlHttpClient(HttpClientOptions options) : proxied_(!options.proxy.empty()) {

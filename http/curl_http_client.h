@@ -37,10 +37,4 @@ class CurlHttpClient final : public HttpClient {
   std::unique_ptr<Resolver> resolver_;  // only with a proxy; outlives loops_
 };
 
-// True for addresses a public push endpoint must never resolve to: loopback,
-// RFC 1918, CGNAT, link-local, unique-local, multicast, unspecified, ...
-// `ip` is a textual IPv4 or IPv6 address; anything unparsable counts as
-// private (refuse when unsure).
-bool IsPrivateAddress(absl::string_view ip);
-
 }  // namespace herald::http

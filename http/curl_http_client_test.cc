@@ -1,6 +1,7 @@
 #include "http/curl_http_client.h"
 
 #include "gtest/gtest.h"
+#include "http/private_address.h"
 
 namespace herald::http {
 namespace {
