@@ -5,12 +5,14 @@
 #include <cstring>
 #include <iostream>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge/http_server.h"
 #include "common/allocator.h"
 #include "common/config.h"
+#include "common/flags.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/service.h"
@@ -20,32 +22,16 @@ namespace {
 
 constexpr char kComponent[] = "bridge";
 constexpr char kUsage[] =
-    "usage: herald-bridge [--config FILE] [--ready-file FILE]\n"
-    "  without --config: $SYGNAL_CONF, else ./sygnal.yaml\n";
+    "The Matrix Push Gateway's HTTP front door.\n"
+    "usage: herald-bridge [--config FILE] [--ready-file FILE]";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   herald::TuneAllocator();
-  std::string config_path;
-  std::string ready_file;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
-    } else if (absl::StartsWith(arg, "--config=")) {
-      config_path = arg.substr(strlen("--config="));
-    } else if (arg == "--ready-file" && i + 1 < argc) {
-      ready_file = argv[++i];
-    } else if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      std::cerr << "herald-bridge: unknown argument '" << arg << "'\n" << kUsage;
-      return 2;
-    }
-  }
-  if (config_path.empty()) config_path = herald::DefaultConfigFile();
+  herald::ParseCommandLine(argc, argv, kUsage);
+  const std::string config_path = herald::ConfigFileFlag();
+  const std::string ready_file = absl::GetFlag(FLAGS_ready_file);
   herald::PrepareProcess();
   auto config = herald::LoadConfigFile(config_path);
   if (!config.ok()) {

@@ -9,11 +9,13 @@
 #include <optional>
 #include <thread>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/allocator.h"
 #include "common/config.h"
+#include "common/flags.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/service.h"
@@ -26,6 +28,8 @@
 #include "http/curl_http_client.h"
 #include "providers/api/provider.h"
 
+ABSL_FLAG(bool, check_config, false, "check the config file (and the apps' keys) and exit");
+
 namespace {
 
 constexpr char kComponent[] = "dispatcher";
@@ -35,58 +39,18 @@ using herald::dispatcher::DispatcherService;
 using herald::dispatcher::RegistryReaper;
 using Registry = std::shared_ptr<const AppRegistry>;
 
-struct Args {
-  std::string config_path;
-  std::string ready_file;
-  bool check_only = false;
-  // --NAME APP_ID of a provider's command (ProviderRegistry::Commands()).
-  std::string command;
-  std::string command_app;
-};
+constexpr char kUsage[] =
+    "The gRPC service that delivers notifications.\n"
+    "usage: herald-dispatcher [--config FILE] [--ready-file FILE] [--check-config]\n"
+    "       herald-dispatcher [--config FILE] --print-vapid-public-key APP_ID";
 
-std::string Usage() {
-  std::string usage =
-      "usage: herald-dispatcher [--config FILE] [--ready-file FILE] [--check-config]\n";
-  for (const std::string& name : herald::providers::ProviderRegistry::Commands()) {
-    absl::StrAppend(&usage, "       herald-dispatcher [--config FILE] --", name, " APP_ID\n");
-  }
-  return usage + "  without --config: $SYGNAL_CONF, else ./sygnal.yaml\n";
-}
-
-// Fills `args`; an exit code when the process should end at once.
-std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--config" && i + 1 < argc) {
-      args->config_path = argv[++i];
-    } else if (absl::StartsWith(arg, "--config=")) {
-      args->config_path = arg.substr(strlen("--config="));
-    } else if (arg == "--ready-file" && i + 1 < argc) {
-      args->ready_file = argv[++i];
-    } else if (arg == "--check-config") {
-      args->check_only = true;
-    } else if (absl::StartsWith(arg, "--") && i + 1 < argc &&
-               herald::providers::ProviderRegistry::FindCommand(arg.substr(2)) != nullptr) {
-      args->command = arg.substr(2);
-      args->command_app = argv[++i];
-    } else if (arg == "--help" || arg == "-h") {
-      std::cout << Usage();
-      return 0;
-    } else {
-      std::cerr << "herald-dispatcher: unknown argument '" << arg << "'\n" << Usage();
-      return 2;
-    }
-  }
-  if (args->config_path.empty()) args->config_path = herald::DefaultConfigFile();
-  return std::nullopt;
-}
-
-int RunProviderCommand(const Args& args) {
-  absl::StatusOr<std::string> out =
-      (*herald::providers::ProviderRegistry::FindCommand(args.command))(args.config_path,
-                                                                        args.command_app);
+// A provider's command (--print-vapid-public-key APP_ID): runs instead of
+// the service.
+int RunProviderCommand(const herald::providers::ProviderRegistry::CommandCall& call,
+                       const std::string& config_path) {
+  absl::StatusOr<std::string> out = call.command(config_path, call.app_id);
   if (!out.ok()) {
-    std::cerr << "herald-dispatcher: " << out.status().message() << "\n";
+    std::cerr << "herald-dispatcher: --" << call.name << ": " << out.status().message() << "\n";
     return 1;
   }
   std::cout << *out << "\n";
@@ -203,10 +167,11 @@ void ReloadApps(const std::string& config_path, const herald::providers::Provide
 
 int main(int argc, char** argv) {
   herald::TuneAllocator();
-  Args args;
-  if (std::optional<int> exit_code = ParseArgs(argc, argv, &args)) return *exit_code;
-  if (!args.command.empty()) return RunProviderCommand(args);
-  const std::string& config_path = args.config_path;
+  herald::ParseCommandLine(argc, argv, kUsage);
+  const std::string config_path = herald::ConfigFileFlag();
+  if (auto command = herald::providers::ProviderRegistry::RequestedCommand()) {
+    return RunProviderCommand(*command, config_path);
+  }
   herald::PrepareProcess();
 
   absl::StatusOr<std::shared_ptr<const herald::Config>> config =
@@ -224,7 +189,7 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: bad config: " << apps.status().message() << "\n";
     return 1;
   }
-  if (args.check_only) {
+  if (absl::GetFlag(FLAGS_check_config)) {
     std::cout << config_path << ": OK (" << (*apps)->apps().size() << " app(s))\n";
     return 0;
   }
@@ -249,7 +214,7 @@ int main(int argc, char** argv) {
   }
   herald::MetricsHttpServer metrics;
   if (!StartMetrics(**config, &metrics)) return 1;
-  herald::WriteReadyFile(args.ready_file, bound_port,
+  herald::WriteReadyFile(absl::GetFlag(FLAGS_ready_file), bound_port,
                          (*config)->dispatcher.metrics_listen.empty() ? 0 : metrics.port());
   HERALD_LOG(kInfo, kComponent, "listening on ", (*config)->dispatcher.listen, " (port ",
              bound_port, ") with ", registry->apps().size(), " app(s), ", pool->threads(),

@@ -55,9 +55,8 @@ void CurlHttpClient::Resolver::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Resolver* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-            return r->stopping_ || !r->queue_.empty();
-          },
+          +[](Resolver* r)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) { return r->stopping_ || !r->queue_.empty(); },
           this));
       if (queue_.empty()) return;  // stopping, nothing left
       job.emplace(std::move(queue_.front()));

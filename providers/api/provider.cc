@@ -1,6 +1,8 @@
 #include "providers/api/provider.h"
 
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 
@@ -10,7 +12,8 @@ namespace {
 struct Registry {
   absl::Mutex mu;
   std::map<std::string, ProviderFactory> factories ABSL_GUARDED_BY(mu);
-  std::map<std::string, ProviderCommand> commands ABSL_GUARDED_BY(mu);
+  std::vector<std::pair<const absl::Flag<std::string>*, ProviderCommand>> commands
+      ABSL_GUARDED_BY(mu);
 };
 
 Registry& GetRegistry() {
@@ -61,25 +64,24 @@ std::vector<std::string> ProviderRegistry::Types() {
   return out;
 }
 
-void ProviderRegistry::RegisterCommand(const std::string& name, ProviderCommand command) {
+void ProviderRegistry::RegisterCommand(const absl::Flag<std::string>* app_id_flag,
+                                       ProviderCommand command) {
   Registry& r = GetRegistry();
   absl::MutexLock lock(&r.mu);
-  r.commands[name] = std::move(command);
+  r.commands.emplace_back(app_id_flag, std::move(command));
 }
 
-const ProviderCommand* ProviderRegistry::FindCommand(const std::string& name) {
+std::optional<ProviderRegistry::CommandCall> ProviderRegistry::RequestedCommand() {
   Registry& r = GetRegistry();
   absl::MutexLock lock(&r.mu);
-  auto it = r.commands.find(name);
-  return it == r.commands.end() ? nullptr : &it->second;
-}
-
-std::vector<std::string> ProviderRegistry::Commands() {
-  Registry& r = GetRegistry();
-  absl::MutexLock lock(&r.mu);
-  std::vector<std::string> out;
-  for (const auto& [name, command] : r.commands) out.push_back(name);
-  return out;
+  for (const auto& [flag, command] : r.commands) {
+    std::string app_id = absl::GetFlag(*flag);
+    if (!app_id.empty()) {
+      return CommandCall{std::string(absl::GetFlagReflectionHandle(*flag).Name()),
+                         std::move(app_id), command};
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace herald::providers

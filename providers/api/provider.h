@@ -7,9 +7,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/config.h"
@@ -120,9 +122,11 @@ struct ProviderEnv {
 using ProviderFactory = std::function<absl::StatusOr<std::unique_ptr<Provider>>(
     const std::string& app_id, ConfigMap& map, const ProviderEnv& env)>;
 
-// A provider's own command line action: `herald-dispatcher --NAME APP_ID`
-// runs it on the config file and prints what it returns (Web Push's
-// --print-vapid-public-key), so that the dispatcher knows no provider.
+// A provider's own command line action: the provider defines a string flag
+// (ABSL_FLAG) and registers it with the command; `herald-dispatcher --NAME
+// APP_ID` then runs the command on the config file instead of the service and
+// prints what it returns (Web Push's --print-vapid-public-key), so that the
+// dispatcher knows no provider.
 using ProviderCommand = std::function<absl::StatusOr<std::string>(const std::string& config_file,
                                                                   const std::string& app_id)>;
 
@@ -132,9 +136,15 @@ class ProviderRegistry {
   static const ProviderFactory* Find(const std::string& type);
   static std::vector<std::string> Types();
 
-  static void RegisterCommand(const std::string& name, ProviderCommand command);
-  static const ProviderCommand* FindCommand(const std::string& name);
-  static std::vector<std::string> Commands();
+  static void RegisterCommand(const absl::Flag<std::string>* app_id_flag, ProviderCommand command);
+  // After the command line is parsed: the first command whose flag was
+  // given, with the APP_ID given; nullopt when none was.
+  struct CommandCall {
+    std::string name;  // the flag's
+    std::string app_id;
+    ProviderCommand command;
+  };
+  static std::optional<CommandCall> RequestedCommand();
 };
 
 // Registers a factory at static-initialization time; link the provider's
@@ -145,8 +155,8 @@ struct ProviderRegistration {
   }
 };
 struct ProviderCommandRegistration {
-  ProviderCommandRegistration(const std::string& name, ProviderCommand command) {
-    ProviderRegistry::RegisterCommand(name, std::move(command));
+  ProviderCommandRegistration(const absl::Flag<std::string>* app_id_flag, ProviderCommand command) {
+    ProviderRegistry::RegisterCommand(app_id_flag, std::move(command));
   }
 };
 

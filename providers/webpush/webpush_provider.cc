@@ -253,11 +253,19 @@ absl::StatusOr<std::string> VapidPublicKeyForApp(const std::string& config_file,
   return absl::NotFoundError(absl::StrCat(config_file, ": no app '", app_id, "'"));
 }
 
-namespace {
+}  // namespace herald::providers::webpush
 
 // herald-dispatcher --print-vapid-public-key APP_ID: the key Web Push
 // clients must subscribe with (applicationServerKey).
-ProviderCommandRegistration print_vapid_public_key("print-vapid-public-key", &VapidPublicKeyForApp);
+ABSL_FLAG(std::string, print_vapid_public_key, "",
+          "APP_ID: print the VAPID public key of this Web Push app (for the clients' "
+          "applicationServerKey) and exit");
+
+namespace herald::providers::webpush {
+namespace {
+
+ProviderCommandRegistration print_vapid_public_key(&FLAGS_print_vapid_public_key,
+                                                   &VapidPublicKeyForApp);
 
 }  // namespace
 absl::StatusOr<std::string> MakeVapidJwt(const SigningKey& key, absl::string_view audience,

@@ -1,0 +1,66 @@
+#include "common/flags.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage_config.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "common/config.h"
+
+ABSL_FLAG(std::string, config, "",
+          "the config file (Sygnal's format); default: $SYGNAL_CONF, else ./sygnal.yaml");
+ABSL_FLAG(std::string, ready_file, "",
+          "once listening, write {\"port\": N, ...} here (for tests and tools)");
+
+namespace herald {
+namespace {
+
+// "--ready-file=x" → "--ready_file=x": only the name, never the value.
+std::string Underscored(const std::string& arg) {
+  if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) return arg;
+  std::string out = arg;
+  const size_t name_end = std::min(out.find('='), out.size());
+  for (size_t i = 2; i < name_end; ++i) {
+    if (out[i] == '-') out[i] = '_';
+  }
+  return out;
+}
+
+}  // namespace
+
+void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
+  absl::SetProgramUsageMessage(usage);
+  // --help lists Herald's flags (Abseil's own stay under --helpfull).
+  absl::FlagsUsageConfig help;
+  help.contains_help_flags = [](absl::string_view file) {
+    return !absl::StrContains(file, "absl/");
+  };
+  help.contains_helpshort_flags = help.contains_help_flags;
+  absl::SetFlagsUsageConfig(help);
+  std::vector<std::string> args;
+  bool names_end = false;  // after "--" everything is positional
+  for (int i = 0; i < argc; ++i) {
+    const std::string arg = argv[i];
+    args.push_back(i == 0 || names_end ? arg : Underscored(arg));
+    names_end = names_end || (i > 0 && arg == "--");
+  }
+  std::vector<char*> pointers;
+  for (std::string& a : args) pointers.push_back(a.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(pointers.size()), pointers.data());
+  if (positional.size() > 1) {
+    std::cerr << argv[0] << ": unexpected argument '" << positional[1] << "' (see --help)\n";
+    std::exit(2);
+  }
+}
+
+std::string ConfigFileFlag() {
+  std::string path = absl::GetFlag(FLAGS_config);
+  return path.empty() ? DefaultConfigFile() : path;
+}
+
+}  // namespace herald
