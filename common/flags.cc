@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/usage_config.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "common/config.h"
 

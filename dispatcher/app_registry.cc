@@ -3,7 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/glob.h"
-#include "http/curl_http_client.h"
 
 namespace herald::dispatcher {
 
@@ -29,16 +28,20 @@ AppRegistry::AppRegistry(std::vector<App> apps,
 }
 
 absl::StatusOr<std::unique_ptr<AppRegistry>> AppRegistry::Build(
-    const Config& config, const providers::ProviderEnv& env, std::vector<std::string>* warnings) {
+    const Config& config, const providers::ProviderEnv& env, const HttpClientFactory& make_client,
+    std::vector<std::string>* warnings) {
   std::vector<App> apps;
   std::vector<std::unique_ptr<http::HttpClient>> clients;
   providers::ProviderEnv app_env = env;
-  app_env.new_http_client = [&clients, &env](const http::HttpClientOptions& asked) {
-    http::HttpClientOptions options = asked;
-    options.proxy = env.proxy;  // every provider's traffic, as Sygnal's `proxy`
-    clients.push_back(std::make_unique<http::CurlHttpClient>(options));
-    return clients.back().get();
-  };
+  app_env.new_http_client = nullptr;
+  if (make_client) {
+    app_env.new_http_client = [&clients, &env, &make_client](const http::HttpClientOptions& asked) {
+      http::HttpClientOptions options = asked;
+      options.proxy = env.proxy;  // every provider's traffic, as Sygnal's `proxy`
+      clients.push_back(make_client(options));
+      return clients.back().get();
+    };
+  }
   for (const AppConfig& app : config.apps) {
     ConfigMap map(app.node, config.file, absl::StrCat("apps.", app.pattern));
     map.Accept("type");

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,13 +60,19 @@ struct AppMatch {
 
 class AppRegistry {
  public:
+  // Makes an HTTP client of an app's own (the dispatcher: a CurlHttpClient).
+  using HttpClientFactory =
+      std::function<std::unique_ptr<http::HttpClient>(const http::HttpClientOptions&)>;
+
   // Builds every app's provider; the first bad app stops it with the file,
   // key and reason. Unknown keys are appended to `warnings`. HTTP clients
-  // that apps ask for (ProviderEnv::new_http_client) belong to the registry,
-  // so a registry replaced on reload takes its clients with it; `env`'s own
-  // new_http_client is ignored.
+  // that apps ask for (ProviderEnv::new_http_client) are made by
+  // `make_client`, with `env.proxy`, and belong to the registry, so a
+  // registry replaced on reload takes its clients with it; `env`'s own
+  // new_http_client is ignored. Without `make_client` apps use `env.http`.
   static absl::StatusOr<std::unique_ptr<AppRegistry>> Build(const Config& config,
                                                             const providers::ProviderEnv& env,
+                                                            const HttpClientFactory& make_client,
                                                             std::vector<std::string>* warnings);
 
   // For tests: apps given directly.

@@ -62,7 +62,7 @@ apps:
   http::CurlHttpClient http;
   providers::ProviderEnv env{&http};
   std::vector<std::string> warnings;
-  auto registry = AppRegistry::Build(**config, env, &warnings);
+  auto registry = AppRegistry::Build(**config, env, nullptr, &warnings);
   ASSERT_FALSE(registry.ok());
   EXPECT_EQ(registry.status().message(), "h.yaml: apps.up.bad.ttl: must be between 0 and 2419200");
 }
@@ -73,13 +73,13 @@ TEST(AppRegistry, BuildWarnsUnknownKeysAndRejectsUnknownTypes) {
   http::CurlHttpClient http;
   providers::ProviderEnv env{&http};
   std::vector<std::string> warnings;
-  auto registry = AppRegistry::Build(**config, env, &warnings);
+  auto registry = AppRegistry::Build(**config, env, nullptr, &warnings);
   ASSERT_TRUE(registry.ok()) << registry.status();
   EXPECT_EQ(warnings, std::vector<std::string>{"h.yaml: apps.up.good.junk: unknown key, ignored"});
 
   auto bad = ParseConfig("apps: {x: {type: carrier-pigeon}}", "h.yaml");
   ASSERT_TRUE(bad.ok());
-  auto registry2 = AppRegistry::Build(**bad, env, &warnings);
+  auto registry2 = AppRegistry::Build(**bad, env, nullptr, &warnings);
   ASSERT_FALSE(registry2.ok());
   EXPECT_NE(registry2.status().message().find(
                 "h.yaml: apps.x.type: unknown provider type 'carrier-pigeon'"),

@@ -73,11 +73,18 @@ std::unique_ptr<herald::http::CurlHttpClient> SharedHttpClient(
   return http;
 }
 
+// An HTTP client of an app's own (apps.*.max_connections).
+std::unique_ptr<herald::http::HttpClient> NewAppHttpClient(
+    const herald::http::HttpClientOptions& options) {
+  return std::make_unique<herald::http::CurlHttpClient>(options);
+}
+
 // The apps with their providers; the config's and the apps' warnings logged.
 absl::StatusOr<std::unique_ptr<AppRegistry>> BuildApps(const herald::Config& config,
                                                        const herald::providers::ProviderEnv& env) {
   std::vector<std::string> warnings = config.warnings;
-  absl::StatusOr<std::unique_ptr<AppRegistry>> apps = AppRegistry::Build(config, env, &warnings);
+  absl::StatusOr<std::unique_ptr<AppRegistry>> apps =
+      AppRegistry::Build(config, env, NewAppHttpClient, &warnings);
   if (apps.ok()) {
     for (size_t i = config.warnings.size(); i < warnings.size(); ++i) {
       HERALD_LOG(kWarning, kComponent, warnings[i]);  // the apps' own warnings
@@ -150,7 +157,7 @@ void ReloadApps(const std::string& config_path, const herald::providers::Provide
   absl::StatusOr<std::shared_ptr<const herald::Config>> fresh = herald::LoadConfigFile(config_path);
   std::vector<std::string> warnings;
   absl::StatusOr<std::unique_ptr<AppRegistry>> apps =
-      fresh.ok() ? AppRegistry::Build(**fresh, env, &warnings)
+      fresh.ok() ? AppRegistry::Build(**fresh, env, NewAppHttpClient, &warnings)
                  : absl::StatusOr<std::unique_ptr<AppRegistry>>(fresh.status());
   if (!apps.ok()) {
     HERALD_LOG(kError, kComponent,

@@ -12,12 +12,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   auto config = herald::ParseConfig(text, "fuzz.yaml");
   if (!config.ok()) return 0;
-  // Building the registry gives APNs, FCM and capped Web Push apps an HTTP
-  // client each (threads, epoll): a few apps, not hundreds, per input.
+  // Building an app reads its keys and files: a few apps, not hundreds, per
+  // input.
   if ((*config)->apps.size() > 8) return 0;
-  herald::providers::ProviderEnv env;  // no shared client: UnifiedPush only reads keys
+  herald::providers::ProviderEnv env;  // no HTTP client at all: nothing is sent
   std::vector<std::string> warnings;
-  auto registry = herald::dispatcher::AppRegistry::Build(**config, env, &warnings);
+  auto registry = herald::dispatcher::AppRegistry::Build(**config, env, nullptr, &warnings);
   (void)registry;
   return 0;
 }

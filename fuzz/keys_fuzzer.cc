@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "providers/apns/apns_provider.h"
+#include "providers/apns/apns_token.h"
 #include "providers/common/signing_key.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

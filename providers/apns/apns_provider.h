@@ -9,6 +9,7 @@
 #include "common/executor.h"
 #include "http/http_client.h"
 #include "http/upstream_metrics.h"
+#include "providers/apns/apns_token.h"
 #include "providers/common/credential.h"
 #include "providers/common/jws.h"
 #include "providers/common/push_helpers.h"
@@ -102,11 +103,5 @@ class ApnsProvider : public Provider {
 
 // A random (v4) UUID in lower case, for apns-id.
 std::string NewUuid();
-
-// APNs provider token: header {"alg":"ES256","kid":KEY_ID}, claims
-// {"iss":TEAM_ID,"iat":IAT}. Needs an EC P-256 key; key_id and team_id must
-// be non-empty.
-absl::StatusOr<std::string> MakeApnsJwt(const SigningKey& key, absl::string_view key_id,
-                                        absl::string_view team_id, int64_t iat);
 
 }  // namespace herald::providers::apns
