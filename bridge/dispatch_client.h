@@ -4,7 +4,10 @@
 // message, so under load many notifications share one message and its costs
 // (an HTTP/2 frame, a syscall, a thread wake-up) instead of one unary call
 // each. Answers come back independently, as soon as each notification is done.
-#pragma once
+//
+// Threads: Dispatch() from any thread (the bridge's I/O threads); the streams'
+// reads, writes and `done` callbacks on gRPC's callback threads; the
+// destructor on the thread that stops the bridge.
 
 #include <atomic>
 #include <functional>

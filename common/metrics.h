@@ -1,6 +1,10 @@
 // Prometheus metrics: counters, gauges and histograms registered by name and
 // labels once, updated with relaxed atomics on hot paths, rendered in the
 // text exposition format for GET /metrics.
+//
+// Threads: series are created under the registry's lock and never freed;
+// updates are lock-free from any thread; Render() from the metrics
+// listener's thread.
 #pragma once
 
 #include <array>

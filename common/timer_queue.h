@@ -1,5 +1,9 @@
-// Runs callbacks at given times on one background thread. Used for retry
-// backoff: callbacks must be quick (they hand work to the HTTP client).
+// Runs callbacks at given times (Clock::Monotonic() readings) on one
+// background thread. Used for retry backoff.
+//
+// Threads: RunAt() and Stop() from any thread; the callbacks on the queue's
+// own thread, one at a time, so they must be quick (the fan-out's hand the
+// retry to the work pool).
 #pragma once
 
 #include <functional>

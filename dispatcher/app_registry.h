@@ -1,5 +1,9 @@
 // The configured apps, each with its provider, and the app_id → app lookup:
 // an exact app_id wins; otherwise exactly one glob must match.
+//
+// Threads: a registry does not change once built; Match() and the apps'
+// counters and in-flight limiters (atomics) are used from any thread at once.
+// Build() runs on the dispatcher's main thread.
 #pragma once
 
 #include <array>

@@ -1,6 +1,12 @@
 // herald.v1.Dispatcher: fans the devices of one notification out to their
 // providers in parallel, retries transient failures with backoff and jitter
 // inside the request's deadline, and answers with per-device outcomes.
+//
+// Threads: gRPC's callback threads call Dispatch() and the stream reactors'
+// OnReadDone(); each notification's pushes run on the fan-out's executor
+// (the work pool), and its answer is written from whichever thread gave the
+// last device outcome (a pool or HTTP loop thread). SetApps(), BeginDrain()
+// and the drain's wait run on the dispatcher's main thread.
 #pragma once
 
 #include <atomic>

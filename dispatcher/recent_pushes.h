@@ -2,6 +2,10 @@
 // (event_id, app_id, pushkey) push, so that a homeserver retrying a
 // notification (after a 502, a 504, a lost answer) does not push twice to
 // the devices that already got it.
+//
+// Threads: Begin() and End() from any thread (the fan-out's caller, the
+// pool, HTTP loop threads); the memory is split into shards, each behind
+// its own lock.
 #pragma once
 
 #include <array>

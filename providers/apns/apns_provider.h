@@ -1,5 +1,9 @@
 // APNs (`type: apns`): Apple's HTTP/2 provider API with token (JWT, .p8 key)
 // or certificate authentication. Config keys and payloads follow Sygnal's.
+//
+// Threads: Push() runs on a work-pool thread; the HTTP answer, the
+// classification and `done` on the HTTP client's loop thread. ApnsTokenCache
+// is locked and shared by every provider (and reload) using one key.
 #pragma once
 
 #include <memory>

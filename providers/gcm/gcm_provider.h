@@ -1,5 +1,9 @@
 // FCM HTTP v1 (`type: gcm`, `api_version: v1`): Google service-account
 // OAuth2 and Sygnal-compatible data messages.
+//
+// Threads: Push() runs on a work-pool thread; the answers to the OAuth token
+// fetch and to the send, and `done`, on the HTTP client's loop thread. The
+// access token is locked and shared by the app's pushes.
 #pragma once
 
 #include <functional>

@@ -1,5 +1,9 @@
 // UnifiedPush (`type: unifiedpush`): the pushkey is the distributor's endpoint
 // URL; the notification JSON (without devices) is POSTed to it.
+//
+// Threads: Push() runs on a work-pool thread; the HTTP answer and `done` on
+// the HTTP client's loop thread (or on the resolver's thread when a proxied
+// endpoint's host is refused).
 #pragma once
 
 #include <string>

@@ -1,5 +1,9 @@
 // Web Push (`type: webpush`): RFC 8030 delivery, RFC 8291 message encryption,
 // RFC 8292 VAPID. Config keys follow Sygnal's.
+//
+// Threads: Push() runs on a work-pool thread (the encryption and the VAPID
+// signature are done there); the HTTP answer and `done` on the HTTP client's
+// loop thread. The VAPID token cache is locked.
 #pragma once
 
 #include <map>
