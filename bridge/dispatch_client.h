@@ -8,6 +8,7 @@
 // Threads: Dispatch() from any thread (the bridge's I/O threads); the streams'
 // reads, writes and `done` callbacks on gRPC's callback threads; the
 // destructor on the thread that stops the bridge.
+#pragma once
 
 #include <atomic>
 #include <functional>
