@@ -1,6 +1,12 @@
 #include "common/metrics.h"
 
 #include <dirent.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,7 +20,12 @@
 
 namespace herald {
 
-Histogram::Histogram() : buckets_(Bounds().size()) {}
+void Counter::Add(int64_t n) { series_->Increment(static_cast<double>(n)); }
+int64_t Counter::value() const { return static_cast<int64_t>(series_->Value()); }
+
+void Gauge::Add(int64_t n) { series_->Increment(static_cast<double>(n)); }
+void Gauge::Set(int64_t n) { series_->Set(static_cast<double>(n)); }
+int64_t Gauge::value() const { return static_cast<int64_t>(series_->Value()); }
 
 const std::vector<double>& Histogram::Bounds() {
   static const std::vector<double>* bounds = new std::vector<double>{
@@ -22,17 +33,14 @@ const std::vector<double>& Histogram::Bounds() {
   return *bounds;
 }
 
-void Histogram::Observe(double seconds) {
-  const std::vector<double>& bounds = Bounds();
-  for (size_t i = 0; i < bounds.size(); ++i) {
-    if (seconds <= bounds[i]) {
-      buckets_[i].fetch_add(1, std::memory_order_relaxed);
-      break;
-    }
-  }
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<int64_t>(seconds * 1e6), std::memory_order_relaxed);
+void Histogram::Observe(double seconds) { series_->Observe(seconds); }
+
+int64_t Histogram::count() const {
+  return static_cast<int64_t>(series_->Collect().histogram.sample_count);
 }
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {}
+Metrics::~Metrics() = default;
 
 Metrics& Metrics::Global() {
   static Metrics* metrics = [] {
@@ -43,33 +51,32 @@ Metrics& Metrics::Global() {
   return *metrics;
 }
 
-Metrics::Family& Metrics::FamilyLocked(const std::string& name, const std::string& type,
-                                       const std::string& help) {
-  Family& f = families_[name];
-  if (f.type.empty()) {
-    f.type = type;
-    f.help = help;
-  }
-  return f;
-}
-
 namespace {
 
-// The series for `labels`, made on first use.
-template <typename T>
-T* Series(std::map<std::string, std::unique_ptr<T>>& series, const std::string& labels) {
-  std::unique_ptr<T>& slot = series[labels];
-  if (slot == nullptr) slot = std::make_unique<T>();
-  return slot.get();
-}
-
-std::string Braced(const std::string& labels) {
-  return labels.empty() ? "" : absl::StrCat("{", labels, "}");
-}
-
-std::string With(const std::string& labels, const std::string& extra) {
-  return absl::StrCat("{", labels, labels.empty() ? "" : ",", extra, "}");
-}
+// What each wrapper wraps, how its family is built, and where Metrics keeps
+// the wrappers.
+template <typename Wrapper>
+struct Kind;
+template <>
+struct Kind<Counter> {
+  using Series = prometheus::Counter;
+  static auto Builder() { return prometheus::BuildCounter(); }
+  static Series& Add(prometheus::Family<Series>& f, const MetricLabels& l) { return f.Add(l); }
+};
+template <>
+struct Kind<Gauge> {
+  using Series = prometheus::Gauge;
+  static auto Builder() { return prometheus::BuildGauge(); }
+  static Series& Add(prometheus::Family<Series>& f, const MetricLabels& l) { return f.Add(l); }
+};
+template <>
+struct Kind<Histogram> {
+  using Series = prometheus::Histogram;
+  static auto Builder() { return prometheus::BuildHistogram(); }
+  static Series& Add(prometheus::Family<Series>& f, const MetricLabels& l) {
+    return f.Add(l, Histogram::Bounds());
+  }
+};
 
 // A /proc file whole (their size reads as 0, so stat() cannot tell); empty
 // when it cannot be read.
@@ -165,76 +172,50 @@ std::string ProcessMetrics() {
 
 }  // namespace
 
-Counter* Metrics::GetCounter(const std::string& name, const std::string& help,
-                             const std::string& labels) {
+template <typename Wrapper>
+Wrapper* Metrics::Get(const std::string& name, const std::string& help,
+                      const MetricLabels& labels) {
+  using K = Kind<Wrapper>;
   absl::MutexLock lock(&mu_);
-  return Series(FamilyLocked(name, "counter", help).counters, labels);
+  auto& wrappers = [this]() -> auto& ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if constexpr (std::is_same_v<Wrapper, Counter>) return counters_;
+    if constexpr (std::is_same_v<Wrapper, Gauge>) return gauges_;
+    if constexpr (std::is_same_v<Wrapper, Histogram>) return histograms_;
+  }
+  ();
+  std::unique_ptr<Wrapper>& slot = wrappers[{name, labels}];
+  if (slot == nullptr) {
+    void*& family = families_[name];
+    if (family == nullptr) family = &K::Builder().Name(name).Help(help).Register(*registry_);
+    auto* typed = static_cast<prometheus::Family<typename K::Series>*>(family);
+    slot = std::make_unique<Wrapper>(&K::Add(*typed, labels));
+  }
+  return slot.get();
+}
+
+Counter* Metrics::GetCounter(const std::string& name, const std::string& help,
+                             const MetricLabels& labels) {
+  return Get<Counter>(name, help, labels);
 }
 
 Gauge* Metrics::GetGauge(const std::string& name, const std::string& help,
-                         const std::string& labels) {
-  absl::MutexLock lock(&mu_);
-  return Series(FamilyLocked(name, "gauge", help).gauges, labels);
+                         const MetricLabels& labels) {
+  return Get<Gauge>(name, help, labels);
 }
 
 Histogram* Metrics::GetHistogram(const std::string& name, const std::string& help,
-                                 const std::string& labels) {
-  absl::MutexLock lock(&mu_);
-  return Series(FamilyLocked(name, "histogram", help).histograms, labels);
+                                 const MetricLabels& labels) {
+  return Get<Histogram>(name, help, labels);
 }
 
 std::string Metrics::Render() const {
-  // Read before taking the lock: no counter lookup waits for /proc.
-  const std::string process = process_metrics_ ? ProcessMetrics() : "";
-  absl::MutexLock lock(&mu_);
-  std::string out;
-  for (const auto& [name, f] : families_) {
-    absl::StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ", f.type, "\n");
-    auto plain = [&out, &name = name](const auto& series) {
-      for (const auto& [labels, s] : series) {
-        absl::StrAppend(&out, name, Braced(labels), " ", s->value(), "\n");
-      }
-    };
-    plain(f.counters);
-    plain(f.gauges);
-    for (const auto& [labels, h] : f.histograms) {
-      int64_t cumulative = 0;
-      const std::vector<double>& bounds = Histogram::Bounds();
-      for (size_t i = 0; i < bounds.size(); ++i) {
-        cumulative += h->buckets_[i].load(std::memory_order_relaxed);
-        absl::StrAppend(&out, name, "_bucket",
-                        With(labels, absl::StrFormat("le=\"%g\"", bounds[i])), " ", cumulative,
-                        "\n");
-      }
-      const int64_t count = h->count();
-      absl::StrAppend(&out, name, "_bucket", With(labels, "le=\"+Inf\""), " ", count, "\n");
-      absl::StrAppend(&out, name, "_sum", Braced(labels), " ",
-                      absl::StrFormat("%.6f", h->sum_micros_.load() / 1e6), "\n");
-      absl::StrAppend(&out, name, "_count", Braced(labels), " ", count, "\n");
-    }
-  }
-  out += process;
+  std::string out = prometheus::TextSerializer().Serialize(registry_->Collect());
+  if (process_metrics_) out += ProcessMetrics();
   return out;
 }
 
-std::string Labels(const std::vector<std::pair<std::string, std::string>>& pairs) {
-  std::string out;
-  for (const auto& [k, v] : pairs) {
-    if (!out.empty()) out += ",";
-    absl::StrAppend(&out, k, "=\"");
-    for (char c : v) {
-      if (c == '\\' || c == '"') {
-        out += '\\';
-        out += c;
-      } else if (c == '\n') {
-        out += "\\n";
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  }
-  return out;
+MetricLabels Labels(std::initializer_list<std::pair<const std::string, std::string>> pairs) {
+  return MetricLabels(pairs);
 }
 
 }  // namespace herald

@@ -1,10 +1,11 @@
-// Prometheus metrics: counters, gauges and histograms registered by name and
-// labels once, updated with relaxed atomics on hot paths, rendered in the
-// text exposition format for GET /metrics.
+// Prometheus metrics on prometheus-cpp (Debian's prometheus-cpp-dev):
+// counters, gauges and histograms registered by name and labels once, then
+// updated through the pointers handed out; rendered in the text exposition
+// format for GET /metrics, with the standard process_* metrics added.
 //
 // Threads: series are created under the registry's lock and never freed;
-// updates are lock-free from any thread; Render() from the metrics
-// listener's thread.
+// updates from any thread (counters and gauges are atomics, a histogram
+// takes its own lock); Render() from the metrics listener's thread.
 #pragma once
 
 #include <array>
@@ -14,75 +15,89 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+class Registry;
+}  // namespace prometheus
+
 namespace herald {
+
+// A series' labels, e.g. {{"app", "im.vector"}, {"outcome", "delivered"}}.
+using MetricLabels = std::map<std::string, std::string>;
 
 class Counter {
  public:
-  void Add(int64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
-  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Counter(prometheus::Counter* series) : series_(series) {}
+  void Add(int64_t n = 1);
+  int64_t value() const;
 
  private:
-  std::atomic<int64_t> value_{0};
+  prometheus::Counter* series_;
 };
 
 class Gauge {
  public:
-  void Add(int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
-  void Set(int64_t n) { value_.store(n, std::memory_order_relaxed); }
-  int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  explicit Gauge(prometheus::Gauge* series) : series_(series) {}
+  void Add(int64_t n);
+  void Set(int64_t n);
+  int64_t value() const;
 
  private:
-  std::atomic<int64_t> value_{0};
+  prometheus::Gauge* series_;
 };
 
 // Latency histogram in seconds with fixed buckets (1 ms … 10 s: most
 // answers take under 5 ms).
 class Histogram {
  public:
-  Histogram();
+  explicit Histogram(prometheus::Histogram* series) : series_(series) {}
   void Observe(double seconds);
   static const std::vector<double>& Bounds();
-  int64_t count() const { return count_.load(std::memory_order_relaxed); }
+  int64_t count() const;
 
  private:
-  friend class Metrics;
-  std::vector<std::atomic<int64_t>> buckets_;  // cumulative on render
-  std::atomic<int64_t> count_{0};
-  std::atomic<int64_t> sum_micros_{0};
+  prometheus::Histogram* series_;
 };
 
-// `labels` are written as Prometheus expects, e.g. `app="im.vector",outcome="delivered"`
-// (see Labels()). The returned pointers live as long as the process.
+// The returned pointers live as long as the process.
 class Metrics {
  public:
+  Metrics();
+  ~Metrics();
   static Metrics& Global();
   Counter* GetCounter(const std::string& name, const std::string& help,
-                      const std::string& labels = "");
-  Gauge* GetGauge(const std::string& name, const std::string& help, const std::string& labels = "");
+                      const MetricLabels& labels = {});
+  Gauge* GetGauge(const std::string& name, const std::string& help,
+                  const MetricLabels& labels = {});
   Histogram* GetHistogram(const std::string& name, const std::string& help,
-                          const std::string& labels = "");
+                          const MetricLabels& labels = {});
   // Global()'s text also has the standard process_* metrics (CPU time,
   // resident memory, file descriptors, start time) under the names
   // Prometheus client libraries use, read from /proc as it renders.
   std::string Render() const;
 
  private:
-  struct Family {
-    std::string type;  // counter, gauge, histogram
-    std::string help;
-    std::map<std::string, std::unique_ptr<Counter>> counters;
-    std::map<std::string, std::unique_ptr<Gauge>> gauges;
-    std::map<std::string, std::unique_ptr<Histogram>> histograms;
-  };
-  Family& FamilyLocked(const std::string& name, const std::string& type, const std::string& help)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  template <typename Wrapper>
+  Wrapper* Get(const std::string& name, const std::string& help, const MetricLabels& labels);
 
+  std::shared_ptr<prometheus::Registry> registry_;
   mutable absl::Mutex mu_;
-  std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+  // The wrappers handed out, by family name and labels; the families
+  // (prometheus::Family<T>*) by name.
+  std::map<std::pair<std::string, MetricLabels>, std::unique_ptr<Counter>> counters_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, MetricLabels>, std::unique_ptr<Gauge>> gauges_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, MetricLabels>, std::unique_ptr<Histogram>> histograms_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, void*> families_ ABSL_GUARDED_BY(mu_);
   bool process_metrics_ = false;  // set once, for Global()
 };
 
@@ -109,7 +124,7 @@ class ByStatusCode {
   mutable std::array<std::atomic<T*>, kCodes> cache_{};
 };
 
-// `key="value"` pairs, values escaped; e.g. Labels({{"app", id}, {"outcome", "delivered"}}).
-std::string Labels(const std::vector<std::pair<std::string, std::string>>& pairs);
+// The labels of a series, e.g. Labels({{"app", id}, {"outcome", "delivered"}}).
+MetricLabels Labels(std::initializer_list<std::pair<const std::string, std::string>> pairs);
 
 }  // namespace herald

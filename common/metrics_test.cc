@@ -52,8 +52,10 @@ TEST(Metrics, RendersPrometheusText) {
 
 TEST(Metrics, SameNameAndLabelsIsTheSameCounter) {
   Metrics m;
-  EXPECT_EQ(m.GetCounter("x_total", "X.", "a=\"1\""), m.GetCounter("x_total", "X.", "a=\"1\""));
-  EXPECT_NE(m.GetCounter("x_total", "X.", "a=\"1\""), m.GetCounter("x_total", "X.", "a=\"2\""));
+  EXPECT_EQ(m.GetCounter("x_total", "X.", Labels({{"a", "1"}})),
+            m.GetCounter("x_total", "X.", Labels({{"a", "1"}})));
+  EXPECT_NE(m.GetCounter("x_total", "X.", Labels({{"a", "1"}})),
+            m.GetCounter("x_total", "X.", Labels({{"a", "2"}})));
 }
 
 TEST(Metrics, GlobalRendersProcessMetrics) {

@@ -36,10 +36,9 @@ UpstreamMetrics::UpstreamMetrics(const std::string& app_label)
                                             "by app.",
                                             labels_)),
       responses_([this](int code) {
-        return Metrics::Global().GetCounter(
-            kResponses, kResponsesHelp,
-            absl::StrCat(labels_, ",",
-                         Labels({{"code", code <= 0 ? "error" : absl::StrCat(code)}})));
+        MetricLabels labels = labels_;
+        labels["code"] = code <= 0 ? "error" : absl::StrCat(code);
+        return Metrics::Global().GetCounter(kResponses, kResponsesHelp, labels);
       }) {}
 
 void UpstreamMetrics::Started() const { in_flight_->Add(1); }

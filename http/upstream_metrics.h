@@ -33,7 +33,7 @@ class UpstreamMetrics {
  private:
   explicit UpstreamMetrics(const std::string& app_label);
 
-  const std::string labels_;  // app="..."
+  const MetricLabels labels_;  // {app: ...}
   Histogram* const duration_;
   Gauge* const in_flight_;
   // herald_upstream_responses_total by status; 0 is code="error".
