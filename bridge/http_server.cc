@@ -120,25 +120,25 @@ class HttpServer::Impl {
 
  private:
   void Accept(tcp::acceptor* acceptor) {
-    acceptor->async_accept(asio::make_strand(ioc_),
-                           [this, acceptor](beast::error_code ec, tcp::socket socket) {
-                             if (ec == asio::error::operation_aborted) return;
-                             std::shared_ptr<Session> evicted;
-                             if (!ec && shared_.connections->value() >= shared_.max_connections &&
-                                 (evicted = idle_.TakeOldest()) == nullptr) {
-                               // Full of busy connections: refuse the newcomer
-                               // rather than take every descriptor.
-                               NoteConnectionLimit(false);
-                               beast::error_code ignored;
-                               socket.close(ignored);
-                             } else if (!ec) {
-                               beast::error_code ignored;
-                               socket.set_option(tcp::no_delay(true), ignored);
-                               if (evicted != nullptr) NoteConnectionLimit(true);
-                               StartSession(std::move(socket), &shared_, std::move(evicted));
-                             }
-                             if (acceptor->is_open()) Accept(acceptor);
-                           });
+    acceptor->async_accept(
+        asio::make_strand(ioc_), [this, acceptor](beast::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          const bool full = !ec && shared_.connections->value() >= shared_.max_connections;
+          std::shared_ptr<Session> evicted = full ? idle_.TakeOldest() : nullptr;
+          if (full && evicted == nullptr) {
+            // Full of busy connections: refuse the newcomer
+            // rather than take every descriptor.
+            NoteConnectionLimit(false);
+            beast::error_code ignored;
+            socket.close(ignored);
+          } else if (!ec) {
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            if (evicted != nullptr) NoteConnectionLimit(true);
+            StartSession(std::move(socket), &shared_, evicted);
+          }
+          if (acceptor->is_open()) Accept(acceptor);
+        });
   }
 
   // Counted each time; logged at most once a minute of each kind: a flood of

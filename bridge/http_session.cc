@@ -139,7 +139,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // for its next request. If one has begun on it since it was picked (that
   // one is served), the next longest-idle is tried; with none left the
   // newcomer is closed instead, so that the cap holds.
-  void EvictFor(std::shared_ptr<Session> newcomer) {
+  void EvictFor(const std::shared_ptr<Session>& newcomer) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), newcomer] {
       if (self->waiting_idle_) return self->Close();
       if (std::shared_ptr<Session> next = self->shared_->idle->TakeOldest()) {
@@ -343,7 +343,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
  public:
   // The deadline passed with no answer from the dispatcher.
-  void TimedOut(std::shared_ptr<Pending> pending) {
+  void TimedOut(const std::shared_ptr<Pending>& pending) {
     asio::post(stream_.get_executor(), [self = shared_from_this(), pending] {
       if (pending->answered.load()) return;
       HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
@@ -355,7 +355,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  void Send(herald::v1::DispatchRequest request, std::shared_ptr<Pending> pending) {
+  void Send(herald::v1::DispatchRequest request, const std::shared_ptr<Pending>& pending) {
     ++pending->sends;
     request.set_request_id(pending->request_id);
     request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
@@ -470,7 +470,7 @@ void Deadlines::TimeOutDue(Clock::time_point now) {
       list_.pop_front();
     }
   }
-  for (Waiting& w : due) w.session->TimedOut(std::move(w.pending));
+  for (Waiting& w : due) w.session->TimedOut(w.pending);
 }
 
 void IdleSessions::Add(std::weak_ptr<Session> session, Mark* mark) {
@@ -513,7 +513,7 @@ Gauge* ServerShared::OpenConnections() {
 }
 
 void StartSession(tcp::socket socket, const ServerShared* shared,
-                  std::shared_ptr<Session> evicted) {
+                  const std::shared_ptr<Session>& evicted) {
   auto session = std::make_shared<Session>(std::move(socket), shared);
   if (evicted != nullptr) evicted->EvictFor(session);
   session->Run();

@@ -119,6 +119,6 @@ struct ServerShared {
 // the server is full, `evicted` is the idle connection picked to make room:
 // it is closed if still idle, else the next idle one, else the newcomer.
 void StartSession(boost::asio::ip::tcp::socket socket, const ServerShared* shared,
-                  std::shared_ptr<Session> evicted);
+                  const std::shared_ptr<Session>& evicted);
 
 }  // namespace herald::bridge

@@ -13,8 +13,8 @@
 
 namespace herald {
 
-ConfigMap::ConfigMap(YAML::Node node, std::string file, std::string path)
-    : node_(std::move(node)),
+ConfigMap::ConfigMap(const YAML::Node& node, std::string file, std::string path)
+    : node_(node),
       file_(std::move(file)),
       path_(std::move(path)),
       error_(std::make_shared<absl::Status>()) {}
@@ -355,6 +355,7 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
       std::optional<std::string> type = app.String("type");
       if (!type) {
         app.Fail("type", "missing (one of apns, gcm, webpush, unifiedpush)");
+        return app.status();
       }
       if (!app.status().ok()) return app.status();
       config->apps.push_back(AppConfig{app_id, *type, kv.second});

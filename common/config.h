@@ -20,7 +20,7 @@ namespace herald {
 // keys can be warned about.
 class ConfigMap {
  public:
-  ConfigMap(YAML::Node node, std::string file, std::string path);
+  ConfigMap(const YAML::Node& node, std::string file, std::string path);
 
   std::optional<std::string> String(const std::string& key);
   std::string String(const std::string& key, const std::string& fallback);

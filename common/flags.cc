@@ -49,6 +49,7 @@ void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
     names_end = names_end || (i > 0 && arg == "--");
   }
   std::vector<char*> pointers;
+  pointers.reserve(args.size());
   for (std::string& a : args) pointers.push_back(a.data());
   std::vector<char*> positional =
       absl::ParseCommandLine(static_cast<int>(pointers.size()), pointers.data());

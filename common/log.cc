@@ -67,7 +67,7 @@ std::string RedactPushkey(absl::string_view pushkey) {
   // matched up without showing the key.
   uint32_t hash = 2166136261u;
   for (unsigned char c : pushkey) hash = (hash ^ c) * 16777619u;
-  const std::string tail =
+  std::string tail =
       absl::StrCat("…(", pushkey.size(), " chars, #", absl::Hex(hash, absl::kZeroPad8), ")");
   size_t scheme_end = pushkey.find("://");
   if (scheme_end != absl::string_view::npos && scheme_end < 10) {

@@ -255,6 +255,7 @@ ABSL_NAMESPACE_END
 //   specializations gRPC's tags and interceptors hold (ours use neither). This hides too a race
 //   between our code and gRPC's inline code on the same memory; a race between two accesses of our
 //   own, in callbacks gRPC runs or not, is still reported.
+// NOLINTNEXTLINE(bugprone-reserved-identifier): the name TSan looks for.
 extern "C" const char* __tsan_default_suppressions() {
   return "called_from_lib:libgrpc.so.29\n"
          "called_from_lib:libgpr.so.29\n"

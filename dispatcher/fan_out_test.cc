@@ -125,7 +125,7 @@ class FanOutTest : public ::testing::Test {
 
   // A notification for (app_id, pushkey) pairs; no event_id when empty.
   static herald::v1::DispatchRequest Request(
-      std::vector<std::pair<std::string, std::string>> devices,
+      const std::vector<std::pair<std::string, std::string>>& devices,
       const std::string& event_id = "$e") {
     herald::v1::DispatchRequest r;
     r.set_request_id("test");

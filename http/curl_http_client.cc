@@ -47,7 +47,7 @@ std::once_flag g_curl_init;
 // An event-loop thread, its epoll set and the libcurl multi handles it drives.
 class CurlHttpClient::Loop {
  public:
-  explicit Loop(HttpClientOptions options) : options_(options) {
+  explicit Loop(const HttpClientOptions& options) : options_(options) {
     std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -399,7 +399,8 @@ class CurlHttpClient::Loop {
   int wake_fd_ = -1;
 };
 
-CurlHttpClient::CurlHttpClient(HttpClientOptions options) : proxied_(!options.proxy.empty()) {
+CurlHttpClient::CurlHttpClient(const HttpClientOptions& options)
+    : proxied_(!options.proxy.empty()) {
   for (int i = 0; i < std::max(1, options.threads); ++i) {
     loops_.push_back(std::make_unique<Loop>(options));
   }

@@ -16,7 +16,7 @@ namespace herald::http {
 
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(HttpClientOptions options = {});
+  explicit CurlHttpClient(const HttpClientOptions& options = {});
   ~CurlHttpClient() override;  // Fails pending requests with kShutdown, joins the loops.
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;

@@ -36,12 +36,12 @@ TEST(FakeHttpClientTest, HeldAnswersWaitForRelease) {
   FakeHttpClient client;
   client.Hold();
   int answered = 0;
-  client.Send(Post("/x"), [&](HttpResponse r) { answered += r.status == 200; });
+  client.Send(Post("/x"), [&](const HttpResponse& r) { answered += r.status == 200; });
   EXPECT_EQ(answered, 0);
   EXPECT_EQ(client.held(), 1u);
   client.Release();
   EXPECT_EQ(answered, 1);
-  client.Send(Post("/y"), [&](HttpResponse r) { answered += r.status == 200; });
+  client.Send(Post("/y"), [&](const HttpResponse& r) { answered += r.status == 200; });
   EXPECT_EQ(answered, 2);  // no longer held
 }
 
@@ -50,7 +50,7 @@ TEST(FakeHttpClientTest, HeldAnswersAreShutdownWhenTheClientGoes) {
   {
     FakeHttpClient client;
     client.Hold();
-    client.Send(Post("/x"), [&](HttpResponse r) { got = r.error; });
+    client.Send(Post("/x"), [&](const HttpResponse& r) { got = r.error; });
   }
   EXPECT_EQ(got, TransportError::kShutdown);
 }

@@ -60,6 +60,7 @@ std::vector<std::string> ProviderRegistry::Types() {
   Registry& r = GetRegistry();
   absl::MutexLock lock(&r.mu);
   std::vector<std::string> out;
+  out.reserve(r.factories.size());
   for (const auto& [type, factory] : r.factories) out.push_back(type);
   return out;
 }

@@ -313,20 +313,20 @@ void ApnsProvider::Push(const PushRequest& request, std::function<void(Outcome)>
   http.ca_file = options_.common.ca_file;
   http.client_cert_file = options_.certfile;
   http.metrics = metrics_;
-  Attempt(std::move(send));
+  Attempt(send);
 }
 
-void ApnsProvider::Attempt(std::shared_ptr<Send> send) {
+void ApnsProvider::Attempt(const std::shared_ptr<Send>& send) {
   SendWithCredential(
       credential_.get(),
-      [this, send](const std::string& jwt, std::function<void(CredentialAnswer)> answer) {
+      [this, send](const std::string& jwt, const std::function<void(CredentialAnswer)>& answer) {
         std::optional<absl::Duration> timeout =
             AttemptTimeout(options_.common, send->deadline, clock_->Monotonic());
         if (!timeout) return answer({DeadlinePassed()});
         http::HttpRequest http = send->http;
         http.timeout = *timeout;
         if (!jwt.empty()) http.headers.emplace_back("authorization", absl::StrCat("bearer ", jwt));
-        http_->Send(std::move(http), [this, answer](http::HttpResponse response) {
+        http_->Send(std::move(http), [this, answer](const http::HttpResponse& response) {
           ApnsClassification c = ClassifyApnsResponse(response, clock_->Now());
           answer({std::move(c.outcome), c.provider_token_expired});
         });

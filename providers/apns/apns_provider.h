@@ -95,7 +95,7 @@ class ApnsProvider : public Provider {
  private:
   struct Send;
   class TokenCredential;
-  void Attempt(std::shared_ptr<Send> send);
+  void Attempt(const std::shared_ptr<Send>& send);
 
   std::string app_id_;
   ApnsOptions options_;

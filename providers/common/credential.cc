@@ -13,7 +13,7 @@ struct Sending {
   bool renewed = false;
 };
 
-void Try(std::shared_ptr<Sending> s) {
+void Try(const std::shared_ptr<Sending>& s) {
   auto send = [s](const std::string& used) {
     s->attempt(used, [s, used](CredentialAnswer answer) {
       if (answer.refused && s->credential != nullptr && !s->renewed &&

@@ -42,7 +42,7 @@ Sent Send(Credential* credential, std::vector<bool> refusals) {
   Sent run;
   SendWithCredential(
       credential,
-      [&](const std::string& c, std::function<void(CredentialAnswer)> answer) {
+      [&](const std::string& c, const std::function<void(CredentialAnswer)>& answer) {
         const size_t n = run.sent_with.size();
         run.sent_with.push_back(c);
         const bool refused = n < refusals.size() && refusals[n];

@@ -91,8 +91,8 @@ std::optional<std::string> EcdsaRawToDer(absl::string_view raw) {
   EcdsaSigPtr sig(ECDSA_SIG_new());
   if (r == nullptr || s == nullptr || sig == nullptr) return std::nullopt;
   if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1) return std::nullopt;
-  r.release();  // Now owned by sig.
-  s.release();
+  (void)r.release();  // Now owned by sig.
+  (void)s.release();
   unsigned char* der = nullptr;
   const int len = i2d_ECDSA_SIG(sig.get(), &der);
   if (len <= 0) return std::nullopt;

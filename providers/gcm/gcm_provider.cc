@@ -146,25 +146,19 @@ AccessTokenSource::AccessTokenSource(ServiceAccount account, http::HttpClient* h
       clock_(clock) {}
 
 void AccessTokenSource::Get(Callback done) {
-  std::string token;
-  bool start_fetch = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (token_.empty() || clock_->Now() >= refresh_at_) {
-      waiters_.push_back(std::move(done));
-      if (!fetching_) {
-        fetching_ = true;
-        start_fetch = true;
-      }
-    } else {
-      token = token_;
-    }
+  absl::ReleasableMutexLock lock(&mu_);
+  if (!token_.empty() && clock_->Now() < refresh_at_) {
+    std::string token = token_;
+    lock.Release();
+    done(std::move(token));
+    return;
   }
-  if (start_fetch) {
-    Fetch();
-  } else if (!token.empty()) {
-    done(token);
-  }
+  // Answered when the fetch (this one's, or one already out) ends.
+  waiters_.push_back(std::move(done));
+  const bool start_fetch = !fetching_;
+  fetching_ = true;
+  lock.Release();
+  if (start_fetch) Fetch();
 }
 
 bool AccessTokenSource::Refused(const std::string& token) {
@@ -285,13 +279,13 @@ void GcmProvider::Push(const PushRequest& request, std::function<void(Outcome)> 
   send->body = *std::move(message);
   send->deadline = request.deadline;
   send->done = std::move(done);
-  Attempt(std::move(send));
+  Attempt(send);
 }
 
-void GcmProvider::Attempt(std::shared_ptr<Send> send) {
+void GcmProvider::Attempt(const std::shared_ptr<Send>& send) {
   SendWithCredential(
       tokens_.get(),
-      [this, send](const std::string& token, std::function<void(CredentialAnswer)> answer) {
+      [this, send](const std::string& token, const std::function<void(CredentialAnswer)>& answer) {
         std::optional<absl::Duration> timeout =
             AttemptTimeout(options_.common, send->deadline, clock_->Monotonic());
         if (!timeout) return answer({DeadlinePassed()});
@@ -303,7 +297,7 @@ void GcmProvider::Attempt(std::shared_ptr<Send> send) {
         http.ca_file = options_.common.ca_file;
         http.timeout = *timeout;
         http.metrics = metrics_;
-        http_->Send(std::move(http), [this, answer](http::HttpResponse response) {
+        http_->Send(std::move(http), [this, answer](const http::HttpResponse& response) {
           FcmClassification c = ClassifyFcmResponse(response, clock_->Now());
           answer({std::move(c.outcome), c.unauthorized});
         });

@@ -97,7 +97,7 @@ class GcmProvider : public Provider {
 
  private:
   struct Send;
-  void Attempt(std::shared_ptr<Send> send);
+  void Attempt(const std::shared_ptr<Send>& send);
 
   std::string app_id_;
   GcmOptions options_;

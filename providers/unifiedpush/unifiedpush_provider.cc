@@ -95,19 +95,19 @@ void UnifiedPushProvider::Push(const PushRequest& request, std::function<void(Ou
   std::string app_id = app_id_;
   std::string request_id = request.request_id;
   std::string shown = RedactPushkey(endpoint);
-  http_->Send(std::move(http),
-              [done = std::move(done), app_id, request_id, shown](http::HttpResponse response) {
-                Outcome outcome = ClassifyUnifiedPushResponse(response, absl::Now());
-                if (response.error == http::TransportError::kRefusedAddress) {
-                  HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint ",
-                             shown, " resolves to a private address (", response.error_detail,
-                             "); rejected (set allow_private_addresses: true to allow)");
-                } else {
-                  HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, ": ", shown,
-                             " → ", OutcomeKindName(outcome.kind), " ", outcome.detail);
-                }
-                done(std::move(outcome));
-              });
+  http_->Send(std::move(http), [done = std::move(done), app_id, request_id,
+                                shown](const http::HttpResponse& response) {
+    Outcome outcome = ClassifyUnifiedPushResponse(response, absl::Now());
+    if (response.error == http::TransportError::kRefusedAddress) {
+      HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint ", shown,
+                 " resolves to a private address (", response.error_detail,
+                 "); rejected (set allow_private_addresses: true to allow)");
+    } else {
+      HERALD_LOG(kDebug, kComponent, "[", request_id, "] app ", app_id, ": ", shown, " → ",
+                 OutcomeKindName(outcome.kind), " ", outcome.detail);
+    }
+    done(std::move(outcome));
+  });
 }
 
 namespace {

@@ -181,7 +181,7 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
   std::string request_id = request.request_id;
   std::string host = endpoint->host;
   http_->Send(std::move(http), [done = std::move(done), app_id, request_id, shown,
-                                host](http::HttpResponse response) {
+                                host](const http::HttpResponse& response) {
     Outcome outcome = ClassifyWebPushResponse(response, absl::Now());
     if (response.error == http::TransportError::kRefusedAddress) {
       HERALD_LOG(kWarning, kComponent, "[", request_id, "] app ", app_id, ": endpoint host ", host,

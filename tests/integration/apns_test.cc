@@ -50,6 +50,7 @@ std::pair<std::string, std::string> Token(uint8_t fill) {
 std::string Notification(const std::vector<std::string>& pushkeys, const std::string& app_id,
                          const std::string& prio = "high") {
   std::vector<std::string> devices;
+  devices.reserve(pushkeys.size());
   for (const std::string& k : pushkeys) devices.push_back(DeviceJson(app_id, k, "{}"));
   return SpecNotifyBody(devices, prio);
 }
@@ -364,6 +365,7 @@ TEST_F(ApnsTest, ResetStreamAndGoawayAreSurvived) {
 TEST_F(ApnsTest, ManyDevicesShareAFewConnections) {
   SetRules(R"({"path_prefix":"/3/device/","delay_ms":200})");
   std::vector<std::string> keys;
+  keys.reserve(20);
   for (int i = 0; i < 20; ++i) keys.push_back(Token(0x20 + i).first);
   HttpResult r = herald_->Notify(Notification(keys, "com.example.app.ios"));
   EXPECT_EQ(r.status, 200) << r.body;

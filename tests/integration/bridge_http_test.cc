@@ -516,6 +516,7 @@ TEST_F(BridgeHttpTest, LoneSurrogatesAreNotJsonAndHurtNobodyElse) {
   // could not parse, ending the stream every other request was on.
   std::atomic<int> good_failures{0};
   std::vector<std::thread> steady;
+  steady.reserve(4);
   for (int t = 0; t < 4; ++t) {
     steady.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
@@ -641,6 +642,7 @@ TEST(HostileClientTest, AtTheConnectionLimitTheLongestIdleMakesRoom) {
     return fd;
   };
   std::vector<int> idle;
+  idle.reserve(3);
   for (int i = 0; i < 3; ++i) idle.push_back(open_served());
   // All three back to waiting for their next request.
   for (int i = 0; i < 500 && metric("herald_http_connections_idle") != 3; ++i) {

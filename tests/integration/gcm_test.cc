@@ -16,6 +16,7 @@ constexpr char kEmail[] = "herald-test@test-project.iam.gserviceaccount.com";
 
 std::string Notification(const std::vector<std::string>& tokens, const std::string& data = "{}") {
   std::vector<std::string> devices;
+  devices.reserve(tokens.size());
   for (const std::string& t : tokens) {
     devices.push_back(DeviceJson("com.example.app.android", t, data));
   }

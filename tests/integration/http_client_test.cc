@@ -30,7 +30,7 @@ std::vector<int> Burst(http::HttpClient& client, const std::string& url, int n) 
   std::vector<int> statuses(n, -1);
   absl::BlockingCounter done(n);
   for (int i = 0; i < n; ++i) {
-    client.Send(Post(url), [&statuses, &done, i](http::HttpResponse r) {
+    client.Send(Post(url), [&statuses, &done, i](const http::HttpResponse& r) {
       statuses[i] = r.ok() ? r.status : -static_cast<int>(r.error);
       done.DecrementCount();
     });
@@ -129,7 +129,7 @@ TEST_P(HttpClientTest, OneOriginOverHttp2SharesOneLoopAndItsConnection) {
     http::HttpRequest r = Post(fake.base_url() + "/up/" + std::to_string(i));
     r.ca_file = pki.ca_cert;
     r.origin = fake.base_url();
-    client.Send(std::move(r), [&](http::HttpResponse resp) {
+    client.Send(std::move(r), [&](const http::HttpResponse& resp) {
       if (resp.ok() && resp.status == 200) ++ok;
       done.DecrementCount();
     });

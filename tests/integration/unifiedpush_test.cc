@@ -281,6 +281,7 @@ TEST_F(UnifiedPushTest, EndpointsOutsideTheAllowListAreNotSentNorRejected) {
 TEST_F(UnifiedPushTest, DevicesGoOutInParallel) {
   fake_->SetRules(R"([{"path_prefix":"/up/slow","delay_ms":300}])");
   std::vector<std::string> devices;
+  devices.reserve(10);
   for (int i = 0; i < 10; ++i) {
     devices.push_back(DeviceJson("org.unifiedpush.a", Endpoint(absl::StrCat("/up/slow/", i))));
   }
@@ -355,6 +356,7 @@ TEST(UnifiedPushUpstreamTest, FullInflightLimitShedsLoadWith429) {
   Herald herald(kLimitedApps, kDispatcher);
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":500}])");
   std::vector<std::string> devices;
+  devices.reserve(4);
   for (int i = 0; i < 4; ++i) {
     devices.push_back(DeviceJson("up.small", fake.base_url() + absl::StrCat("/up/small", i)));
   }
@@ -513,6 +515,7 @@ TEST(UnifiedPushTlsTest, Http2OverTlsMultiplexesOnFewConnections) {
       kDispatcher);
   fake.SetRules(R"([{"path_prefix":"/up/","delay_ms":200}])");
   std::vector<std::string> devices;
+  devices.reserve(10);
   for (int i = 0; i < 10; ++i) {
     devices.push_back(DeviceJson("up.tls", fake.base_url() + absl::StrCat("/up/", i)));
   }
