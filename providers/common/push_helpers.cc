@@ -84,6 +84,15 @@ std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options, ab
   return std::min(options.timeout, remaining);
 }
 
+std::optional<Outcome> SkipUnlessAllowed(const http::HostAllowList& allowed,
+                                         const http::HttpEndpoint& endpoint, const char* component,
+                                         const std::string& request_id, const std::string& app_id) {
+  if (allowed.Allows(endpoint.host, endpoint.port)) return std::nullopt;
+  HERALD_LOG(kWarning, component, "[", request_id, "] app ", app_id, ": endpoint host ",
+             endpoint.host, " is not in allowed_endpoints; not sent");
+  return Outcome::Skipped(absl::StrCat("endpoint host ", endpoint.host, " not allowed"));
+}
+
 Outcome DeadlinePassed() {
   return Outcome::Retry("deadline passed before sending").Because(Outcome::Reason::kDeadline);
 }

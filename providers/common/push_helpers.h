@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "http/endpoint.h"
 #include "http/http_client.h"
 #include "proto/herald/v1/herald.pb.h"
 #include "providers/api/provider.h"
@@ -52,6 +53,14 @@ CommonAppOptions ReadCommonAppOptions(ConfigMap& map);
 std::optional<absl::Duration> AttemptTimeout(const CommonAppOptions& options, absl::Time deadline,
                                              absl::Time now);
 Outcome DeadlinePassed();
+
+// `allowed_endpoints` refuses `endpoint`'s host: the operator's choice, not
+// the pushkey's fault, so the push is skipped (not sent, the pusher kept: it
+// pushes again once the list allows it) and the refusal logged. nullopt when
+// the host is allowed.
+std::optional<Outcome> SkipUnlessAllowed(const http::HostAllowList& allowed,
+                                         const http::HttpEndpoint& endpoint, const char* component,
+                                         const std::string& request_id, const std::string& app_id);
 
 // `n`, or with send_badge_counts false a copy without counts (Sygnal's
 // send_badge_counts: no badge, no unread/missed_calls). The copy lives until

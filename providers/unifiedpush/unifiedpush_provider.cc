@@ -63,12 +63,9 @@ void UnifiedPushProvider::Push(const PushRequest& request, std::function<void(Ou
              .Because(Outcome::Reason::kEndpointRefused));
     return;
   }
-  if (!allowed_.Allows(parsed->host, parsed->port)) {
-    // The operator's choice, not the pushkey's fault: not sent, and the
-    // pusher is kept (it pushes again once the list allows it).
-    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_, ": endpoint host ",
-               parsed->host, " is not in allowed_endpoints; not sent");
-    done(Outcome::Skipped(absl::StrCat("endpoint host ", parsed->host, " not allowed")));
+  if (std::optional<Outcome> skipped =
+          SkipUnlessAllowed(allowed_, *parsed, kComponent, request.request_id, app_id_)) {
+    done(*std::move(skipped));
     return;
   }
   std::optional<absl::Duration> timeout =

@@ -113,10 +113,9 @@ void WebPushProvider::Push(const PushRequest& request, std::function<void(Outcom
     done(Outcome::Skipped("events_only: not an event"));
     return;
   }
-  if (!allowed_.Allows(endpoint->host, endpoint->port)) {
-    HERALD_LOG(kWarning, kComponent, "[", request.request_id, "] app ", app_id_, ": endpoint host ",
-               endpoint->host, " is not in allowed_endpoints; not sent");
-    done(Outcome::Skipped(absl::StrCat("endpoint host ", endpoint->host, " not allowed")));
+  if (std::optional<Outcome> skipped =
+          SkipUnlessAllowed(allowed_, *endpoint, kComponent, request.request_id, app_id_)) {
+    done(*std::move(skipped));
     return;
   }
   std::optional<std::string> payload =
