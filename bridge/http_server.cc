@@ -168,12 +168,13 @@ class HttpServer::Impl {
   const Config& config_;
   asio::io_context ioc_;
   asio::steady_timer deadline_timer_{ioc_};
-  // Both outlive client_: its destructor ends the streams, and their
-  // callbacks still read shared_ (a draining answer is sent again).
+  // All outlive client_: its destructor ends the streams, and their
+  // callbacks still read shared_ (a draining answer is sent again). shared_
+  // outlives the lists too: sessions still on them read it as they go.
+  ServerShared shared_;
   Deadlines deadlines_;
   IdleSessions idle_;
   NotifyCount notifies_;
-  ServerShared shared_;
   DispatchClient client_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;

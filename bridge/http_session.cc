@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "bridge/notify_answer.h"
 #include "bridge/notify_json.h"
+#include "common/executor.h"
 #include "common/log.h"
 #include "proto/herald/v1/protocol.h"
 
@@ -503,7 +504,7 @@ void NotifyCount::End() {
 bool NotifyCount::WaitForNone(absl::Duration limit) {
   absl::MutexLock lock(&mu_);
   auto none = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return in_flight_ == 0; };
-  return mu_.AwaitWithTimeout(absl::Condition(&none), limit);
+  return AwaitMonotonic(&mu_, absl::Condition(&none), limit);
 }
 
 Gauge* ServerShared::OpenConnections() {

@@ -2,7 +2,6 @@
 //   herald-bridge --config FILE
 #include <signal.h>
 
-#include <cstring>
 #include <iostream>
 
 #include "absl/flags/flag.h"

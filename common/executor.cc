@@ -1,5 +1,6 @@
 #include "common/executor.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/time/clock.h"
@@ -14,6 +15,15 @@ class RealClock final : public Clock {
 };
 
 }  // namespace
+
+bool AwaitMonotonic(absl::Mutex* mu, const absl::Condition& condition, absl::Duration limit) {
+  const absl::Time end = MonotonicNow() + limit;
+  while (true) {
+    const absl::Duration left = end - MonotonicNow();
+    if (left <= absl::ZeroDuration()) return condition.Eval();
+    if (mu->AwaitWithTimeout(condition, std::min(left, absl::Seconds(1)))) return true;
+  }
+}
 
 absl::Time MonotonicNow() {
   return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());

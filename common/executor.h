@@ -5,6 +5,7 @@
 
 #include <functional>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace herald {
@@ -27,6 +28,12 @@ class Clock {
 
 // Clock::Real().Monotonic().
 absl::Time MonotonicNow();
+
+// mu->AwaitWithTimeout(condition, limit), with `limit` measured on the
+// monotonic clock: Debian's Abseil (20220623) turns a timeout into a wall-clock
+// deadline, so the wait is taken in slices of at most a second and a step of
+// the system clock moves its end by no more than that. `mu` must be held.
+bool AwaitMonotonic(absl::Mutex* mu, const absl::Condition& condition, absl::Duration limit);
 
 class Executor {
  public:

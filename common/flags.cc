@@ -1,14 +1,17 @@
 #include "common/flags.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/config.h"
 
 ABSL_FLAG(std::string, config, "",
@@ -17,20 +20,16 @@ ABSL_FLAG(std::string, ready_file, "",
           "once listening, write {\"port\": N, ...} here (for tests and tools)");
 
 namespace herald {
-namespace {
 
-// "--ready-file=x" → "--ready_file=x": only the name, never the value.
-std::string Underscored(const std::string& arg) {
+std::string FlagSpelling(const std::string& arg) {
+  if (arg == "-h") return "--help";
   if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) return arg;
-  std::string out = arg;
-  const size_t name_end = std::min(out.find('='), out.size());
-  for (size_t i = 2; i < name_end; ++i) {
-    if (out[i] == '-') out[i] = '_';
-  }
-  return out;
+  const size_t name_end = std::min(arg.find('='), arg.size());
+  std::string name = arg.substr(2, name_end - 2);
+  std::replace(name.begin(), name.end(), '-', '_');
+  if (absl::FindCommandLineFlag(name) == nullptr) return arg;
+  return absl::StrCat("--", name, arg.substr(name_end));
 }
-
-}  // namespace
 
 void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
   absl::SetProgramUsageMessage(usage);
@@ -42,12 +41,8 @@ void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
   help.contains_helpshort_flags = help.contains_help_flags;
   absl::SetFlagsUsageConfig(help);
   std::vector<std::string> args;
-  bool names_end = false;  // after "--" everything is positional
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    args.push_back(i == 0 || names_end ? arg : Underscored(arg));
-    names_end = names_end || (i > 0 && arg == "--");
-  }
+  args.reserve(argc);
+  for (int i = 0; i < argc; ++i) args.push_back(i == 0 ? argv[i] : FlagSpelling(argv[i]));
   std::vector<char*> pointers;
   pointers.reserve(args.size());
   for (std::string& a : args) pointers.push_back(a.data());

@@ -1,6 +1,7 @@
 // The command line of both binaries, on Abseil flags. A '-' inside a flag's
 // name is read as '_', so the documented spellings (--ready-file,
-// --check-config, --print-vapid-public-key) are the flags --ready_file, ...
+// --check-config, --print-vapid-public-key) are the flags --ready_file, ...;
+// -h is --help.
 #pragma once
 
 #include <string>
@@ -20,6 +21,12 @@ namespace herald {
 // Exits at once, as Abseil does, on --help and on an unknown flag or a bad
 // value (1), and on an argument that is not a flag (2).
 void ParseCommandLine(int argc, char** argv, absl::string_view usage);
+
+// One argument as Abseil is given it: "--ready-file=x" → "--ready_file=x"
+// when ready_file is a flag (only a flag's name is rewritten, never a value:
+// a config path "--my-conf.yaml" after --config stays as it is); "-h" →
+// "--help"; anything else unchanged.
+std::string FlagSpelling(const std::string& arg);
 
 // --config, else $SYGNAL_CONF, else ./sygnal.yaml.
 std::string ConfigFileFlag();

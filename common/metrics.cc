@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -59,18 +60,21 @@ template <typename Wrapper>
 struct Kind;
 template <>
 struct Kind<Counter> {
+  static constexpr char kName[] = "counter";
   using Series = prometheus::Counter;
   static auto Builder() { return prometheus::BuildCounter(); }
   static Series& Add(prometheus::Family<Series>& f, const MetricLabels& l) { return f.Add(l); }
 };
 template <>
 struct Kind<Gauge> {
+  static constexpr char kName[] = "gauge";
   using Series = prometheus::Gauge;
   static auto Builder() { return prometheus::BuildGauge(); }
   static Series& Add(prometheus::Family<Series>& f, const MetricLabels& l) { return f.Add(l); }
 };
 template <>
 struct Kind<Histogram> {
+  static constexpr char kName[] = "histogram";
   using Series = prometheus::Histogram;
   static auto Builder() { return prometheus::BuildHistogram(); }
   static Series& Add(prometheus::Family<Series>& f, const MetricLabels& l) {
@@ -185,9 +189,16 @@ Wrapper* Metrics::Get(const std::string& name, const std::string& help,
   ();
   std::unique_ptr<Wrapper>& slot = wrappers[{name, labels}];
   if (slot == nullptr) {
-    void*& family = families_[name];
-    if (family == nullptr) family = &K::Builder().Name(name).Help(help).Register(*registry_);
-    auto* typed = static_cast<prometheus::Family<typename K::Series>*>(family);
+    FamilyEntry& family = families_[name];
+    if (family.family == nullptr) {
+      family = {K::kName, &K::Builder().Name(name).Help(help).Register(*registry_)};
+    }
+    if (family.kind != K::kName) {  // a programming error: one name, two kinds
+      std::fprintf(stderr, "metric %s is a %s, asked for as a %s\n", name.c_str(), family.kind,
+                   K::kName);
+      std::abort();
+    }
+    auto* typed = static_cast<prometheus::Family<typename K::Series>*>(family.family);
     slot = std::make_unique<Wrapper>(&K::Add(*typed, labels));
   }
   return slot.get();

@@ -5,7 +5,8 @@
 //
 // Threads: series are created under the registry's lock and never freed;
 // updates from any thread (counters and gauges are atomics, a histogram
-// takes its own lock); Render() from the metrics listener's thread.
+// takes its own lock); Render() from whichever thread serves GET /metrics
+// (the metrics listener's, or a bridge I/O thread).
 #pragma once
 
 #include <array>
@@ -97,7 +98,11 @@ class Metrics {
       ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, MetricLabels>, std::unique_ptr<Histogram>> histograms_
       ABSL_GUARDED_BY(mu_);
-  std::map<std::string, void*> families_ ABSL_GUARDED_BY(mu_);
+  struct FamilyEntry {
+    const char* kind;  // "counter", "gauge", "histogram"
+    void* family;      // prometheus::Family<T>* of that kind
+  };
+  std::map<std::string, FamilyEntry> families_ ABSL_GUARDED_BY(mu_);
   bool process_metrics_ = false;  // set once, for Global()
 };
 

@@ -36,7 +36,7 @@ void TimerQueue::Loop() {
         auto changed = [this, next]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
           return stopping_ || (!due_.empty() && due_.begin()->first < next);
         };
-        mu_.AwaitWithTimeout(absl::Condition(&changed), next - now);
+        AwaitMonotonic(&mu_, absl::Condition(&changed), next - now);
       }
       fn = std::move(due_.begin()->second);
       due_.erase(due_.begin());

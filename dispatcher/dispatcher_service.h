@@ -5,7 +5,9 @@
 // Threads: gRPC's callback threads call Dispatch() and the stream reactors'
 // OnReadDone(); each notification's pushes run on the fan-out's executor
 // (the work pool), and its answer is written from whichever thread gave the
-// last device outcome (a pool or HTTP loop thread). SetApps(), BeginDrain()
+// last device outcome: a pool, HTTP loop or resolver thread, or the gRPC
+// thread itself when no device needed a push (unroutable, or answered from
+// the push memory). SetApps(), BeginDrain()
 // and the drain's wait run on the dispatcher's main thread.
 #pragma once
 

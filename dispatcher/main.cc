@@ -2,15 +2,13 @@
 //   herald-dispatcher --config FILE
 #include <signal.h>
 
-#include <algorithm>
-#include <cstring>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/allocator.h"
@@ -42,7 +40,8 @@ using Registry = std::shared_ptr<const AppRegistry>;
 constexpr char kUsage[] =
     "The gRPC service that delivers notifications.\n"
     "usage: herald-dispatcher [--config FILE] [--ready-file FILE] [--check-config]\n"
-    "       herald-dispatcher [--config FILE] --print-vapid-public-key APP_ID";
+    "       herald-dispatcher [--config FILE] --PROVIDER-COMMAND APP_ID (a provider's flag,\n"
+    "       listed below)";
 
 // A provider's command (--print-vapid-public-key APP_ID): runs instead of
 // the service.
@@ -235,8 +234,12 @@ int main(int argc, char** argv) {
   Drain(&service, std::move(server), fan_out.policy.deadline, sig);
   service.SetApps(nullptr);
   if (!reaper.WaitUntilAllFreed(absl::Seconds(5))) {
+    // Pushes still out on an app's own HTTP client would answer into the
+    // service, the pool and the timers being destroyed below: end here,
+    // without destructors (every caller has had its answer or its drain).
     HERALD_LOG(kWarning, kComponent, reaper.live(),
-               " app registry(ies) still held by pushes; stopping their workers");
+               " app registry(ies) still held by pushes 5 s after the drain; exiting now");
+    std::_Exit(0);
   }
   // Retry timers stop first (one firing now would send on a destroyed
   // client; later ones are dropped); the pool runs what is left of the

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "common/executor.h"
 #include "common/log.h"
 
 namespace herald::dispatcher {
@@ -37,7 +38,7 @@ std::shared_ptr<const AppRegistry> RegistryReaper::Share(std::unique_ptr<const A
 bool RegistryReaper::WaitUntilAllFreed(absl::Duration limit) {
   absl::MutexLock lock(&mu_);
   auto all_freed = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) { return live_ == 0; };
-  return mu_.AwaitWithTimeout(absl::Condition(&all_freed), limit);
+  return AwaitMonotonic(&mu_, absl::Condition(&all_freed), limit);
 }
 
 int RegistryReaper::live() const {

@@ -138,7 +138,7 @@ class ProviderRegistry {
 
   static void RegisterCommand(const absl::Flag<std::string>* app_id_flag, ProviderCommand command);
   // After the command line is parsed: the first command whose flag was
-  // given, with the APP_ID given; nullopt when none was.
+  // given a non-empty APP_ID, with it; nullopt when none was.
   struct CommandCall {
     std::string name;  // the flag's
     std::string app_id;

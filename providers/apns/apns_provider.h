@@ -4,6 +4,8 @@
 // Threads: Push() runs on a work-pool thread; the HTTP answer, the
 // classification and `done` on the HTTP client's loop thread. ApnsTokenCache
 // is locked and shared by every provider (and reload) using one key.
+// An outcome known before sending (rejected pushkey, skipped, deadline
+// passed) calls `done` right away, on the pool thread.
 #pragma once
 
 #include <memory>

@@ -147,7 +147,7 @@ AccessTokenSource::AccessTokenSource(ServiceAccount account, http::HttpClient* h
 
 void AccessTokenSource::Get(Callback done) {
   absl::ReleasableMutexLock lock(&mu_);
-  if (!token_.empty() && clock_->Now() < refresh_at_) {
+  if (!token_.empty() && clock_->Monotonic() < refresh_at_) {
     std::string token = token_;
     lock.Release();
     done(std::move(token));
@@ -229,7 +229,7 @@ void AccessTokenSource::Deliver(absl::StatusOr<std::string> result, absl::Durati
     fetching_ = false;
     if (result.ok()) {
       token_ = *result;
-      refresh_at_ = clock_->Now() + std::max(lifetime - kRefreshMargin, lifetime / 2);
+      refresh_at_ = clock_->Monotonic() + std::max(lifetime - kRefreshMargin, lifetime / 2);
     }
     waiters.swap(waiters_);
   }

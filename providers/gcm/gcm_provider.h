@@ -4,6 +4,8 @@
 // Threads: Push() runs on a work-pool thread; the answers to the OAuth token
 // fetch and to the send, and `done`, on the HTTP client's loop thread. The
 // access token is locked and shared by the app's pushes.
+// An outcome known before sending (rejected pushkey, skipped, deadline
+// passed) calls `done` right away, on the pool thread.
 #pragma once
 
 #include <functional>
@@ -83,7 +85,7 @@ class AccessTokenSource final : public Credential {
   const Clock* clock_;
   mutable absl::Mutex mu_;
   std::string token_ ABSL_GUARDED_BY(mu_);
-  absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time refresh_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // monotonic
   bool fetching_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Callback> waiters_ ABSL_GUARDED_BY(mu_);
 };

@@ -4,6 +4,8 @@
 // Threads: Push() runs on a work-pool thread; the HTTP answer and `done` on
 // the HTTP client's loop thread (or on the resolver's thread when a proxied
 // endpoint's host is refused).
+// An outcome known before sending (rejected pushkey, skipped, deadline
+// passed) calls `done` right away, on the pool thread.
 #pragma once
 
 #include <string>

@@ -3,7 +3,10 @@
 //
 // Threads: Push() runs on a work-pool thread (the encryption and the VAPID
 // signature are done there); the HTTP answer and `done` on the HTTP client's
-// loop thread. The VAPID token cache is locked.
+// loop thread (or on the resolver's thread when a proxied endpoint's host is
+// refused). The VAPID token cache is locked.
+// An outcome known before sending (rejected pushkey, skipped, deadline
+// passed) calls `done` right away, on the pool thread.
 #pragma once
 
 #include <map>
