@@ -42,10 +42,12 @@ Counter* ConnectionsAtLimit(bool evicted) {
 
 class HttpServer::Impl {
  public:
-  Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
+  Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
+       std::function<bool()> dispatcher_ready)
       : config_(config),
         ioc_(config.http.io_threads),
         client_(std::move(stub), config.dispatcher.streams) {
+    shared_.dispatcher_ready = std::move(dispatcher_ready);
     shared_.client = &client_;
     shared_.deadlines = &deadlines_;
     shared_.idle = &idle_;
@@ -181,8 +183,9 @@ class HttpServer::Impl {
   std::atomic<int64_t> last_full_log_[2] = {0, 0};  // refusing, evicting
 };
 
-HttpServer::HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub)
-    : impl_(std::make_unique<Impl>(config, std::move(stub))) {}
+HttpServer::HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
+                       std::function<bool()> dispatcher_ready)
+    : impl_(std::make_unique<Impl>(config, std::move(stub), std::move(dispatcher_ready))) {}
 HttpServer::~HttpServer() = default;
 absl::Status HttpServer::Start() { return impl_->Start(); }
 int HttpServer::port() const { return impl_->port(); }

@@ -3,6 +3,7 @@
 // asynchronous gRPC calls to the dispatcher.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,7 +17,10 @@ namespace herald::bridge {
 
 class HttpServer {
  public:
-  HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub);
+  // `dispatcher_ready` says whether a connection to a dispatcher is up (for
+  // GET /ready); it is called on the I/O threads and must be quick.
+  HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
+             std::function<bool()> dispatcher_ready);
   ~HttpServer();
 
   // Binds every address and starts the I/O threads.

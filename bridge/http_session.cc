@@ -308,6 +308,14 @@ class Session : public std::enable_shared_from_this<Session> {
                       "unsupported method on /metrics");
         reply.headers.emplace_back("Allow", "GET");
       }
+    } else if (path == "/ready") {
+      if (req.method() == http::verb::get || req.method() == http::verb::head) {
+        reply = ReadyReply();
+      } else {
+        reply = Error(http::status::method_not_allowed, "M_UNRECOGNIZED",
+                      "unsupported method on /ready");
+        reply.headers.emplace_back("Allow", "GET, HEAD");
+      }
     } else if (path == "/health") {
       if (req.method() == http::verb::get || req.method() == http::verb::head) {
         reply = Json(http::status::ok, R"({"status":"ok"})");
@@ -319,10 +327,24 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       reply = Error(http::status::not_found, "M_UNRECOGNIZED", "unrecognized request");
     }
-    reply.counted = path != "/health" && path != "/metrics";
+    reply.counted = path != "/health" && path != "/ready" && path != "/metrics";
     reply.head = req.method() == http::verb::head;
     reply.close = reply.close || !keep_alive;
     Write(std::move(reply), version);
+  }
+
+  // GET /ready: 200 while a dispatcher connection is up and the bridge is not
+  // draining; else 503, so that a load balancer sends notifications elsewhere.
+  Reply ReadyReply() const {
+    if (shared_->stopping.load()) {
+      return Error(http::status::service_unavailable, "M_UNKNOWN",
+                   "draining: not taking new notifications");
+    }
+    if (shared_->dispatcher_ready && !shared_->dispatcher_ready()) {
+      return Error(http::status::service_unavailable, "M_UNKNOWN",
+                   "no connection to a dispatcher is up");
+    }
+    return Json(http::status::ok, R"({"status":"ready"})");
   }
 
   void StartNotify(http::request<http::string_body> req) {

@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <vector>
@@ -101,6 +102,8 @@ struct ServerShared {
   NotifyCount* notifies;
   // Set by Stop(): answers say "Connection: close" and sessions stop reading.
   std::atomic<bool> stopping{false};
+  // Whether a connection to a dispatcher is up (GET /ready).
+  std::function<bool()> dispatcher_ready;
   absl::Duration deadline;
   uint64_t max_body_bytes;
   // metrics.prometheus asks for /metrics on this (public) listener.

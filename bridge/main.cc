@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/service.h"
+#include "common/version.h"
 #include "grpcpp/grpcpp.h"
 
 namespace {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   herald::ApplyLogConfig(**config, kComponent);
+  herald::ExportBuildInfo();
 
   grpc::ChannelArguments args;
   // Several dispatchers behind one DNS name: spread calls, skip dead ones.
@@ -59,7 +61,11 @@ int main(int argc, char** argv) {
   auto stub =
       std::shared_ptr<herald::v1::Dispatcher::Stub>(herald::v1::Dispatcher::NewStub(channel));
 
-  herald::bridge::HttpServer server(**config, stub);
+  // Ready while a connection to a dispatcher is up (asking also starts one
+  // when the channel is idle).
+  herald::bridge::HttpServer server(**config, stub, [channel] {
+    return channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+  });
   absl::Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "herald-bridge: " << started.message() << "\n";

@@ -13,11 +13,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
+#include "common/version.h"
 
 ABSL_FLAG(std::string, config, "",
           "the config file (Sygnal's format); default: $SYGNAL_CONF, else ./sygnal.yaml");
 ABSL_FLAG(std::string, ready_file, "",
           "once listening, write {\"port\": N, ...} here (for tests and tools)");
+ABSL_FLAG(bool, version, false, "print the program's name and version, and exit");
 
 namespace herald {
 
@@ -51,6 +53,11 @@ void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
   if (positional.size() > 1) {
     std::cerr << argv[0] << ": unexpected argument '" << positional[1] << "' (see --help)\n";
     std::exit(2);
+  }
+  if (absl::GetFlag(FLAGS_version)) {
+    const std::string program = argv[0];
+    std::cout << program.substr(program.rfind('/') + 1) << " " << kVersion << "\n";
+    std::exit(0);
   }
 }
 

@@ -19,7 +19,8 @@ namespace herald {
 
 // Parses the command line into the flags, with `usage` shown by --help.
 // Exits at once, as Abseil does, on --help and on an unknown flag or a bad
-// value (1), and on an argument that is not a flag (2).
+// value (1), on an argument that is not a flag (2), and after printing
+// "PROGRAM VERSION" on --version (0).
 void ParseCommandLine(int argc, char** argv, absl::string_view usage);
 
 // One argument as Abseil is given it: "--ready-file=x" → "--ready_file=x"

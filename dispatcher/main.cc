@@ -18,11 +18,14 @@
 #include "common/metrics_http.h"
 #include "common/service.h"
 #include "common/timer_queue.h"
+#include "common/version.h"
 #include "common/work_pool.h"
 #include "dispatcher/app_registry.h"
 #include "dispatcher/dispatcher_service.h"
 #include "dispatcher/registry_reaper.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "http/curl_http_client.h"
 #include "providers/api/provider.h"
 
@@ -107,6 +110,10 @@ herald::dispatcher::FanOutEnv FanOutFor(const herald::Config& config, herald::Ex
 
 std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config, DispatcherService* service,
                                         int* bound_port) {
+  // grpc.health.v1.Health (what Kubernetes' gRPC probes ask) and server
+  // reflection (grpcurl, grpc_cli), both from gRPC itself.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.dispatcher.listen, grpc::InsecureServerCredentials(), bound_port);
   builder.RegisterService(service);
@@ -120,7 +127,12 @@ std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config, Dispatcher
   // A second dispatcher started on the same port must fail, not silently
   // take half of the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  return builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server != nullptr) {
+    // SERVING for the server as a whole ("") and for the service by name.
+    server->GetHealthCheckService()->SetServingStatus("herald.v1.Dispatcher", true);
+  }
+  return server;
 }
 
 // dispatcher.metrics_listen, when set; false (said on stderr) when it
@@ -141,6 +153,9 @@ bool StartMetrics(const herald::Config& config, herald::MetricsHttpServer* metri
 // (Logged once new notifications are refused.)
 void Drain(DispatcherService* service, std::unique_ptr<grpc::Server> server,
            absl::Duration deadline, int signal) {
+  // NOT_SERVING from the start of the drain (Watch streams hear it at once),
+  // and no later change.
+  server->GetHealthCheckService()->Shutdown();
   service->BeginDrain();
   HERALD_LOG(kInfo, kComponent, "signal ", signal, ": draining (up to ",
              absl::FormatDuration(deadline), ")");
@@ -187,6 +202,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   herald::ApplyLogConfig(**config, kComponent);
+  herald::ExportBuildInfo();
 
   herald::providers::ProviderEnv env;
   std::unique_ptr<herald::http::CurlHttpClient> http = SharedHttpClient(**config, &env);

@@ -1,0 +1,173 @@
+// Health, readiness and identity: the bridge's /health and /ready, the
+// dispatcher's grpc.health.v1.Health, --version and herald_build_info.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/version.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/harness/harness.h"
+#include "tests/health/health.grpc.pb.h"
+
+namespace herald::testing {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+// One request on a new connection, as written; everything the server sent
+// until it closed.
+std::string RawExchange(int port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string got;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
+  }
+  close(fd);
+  return got;
+}
+
+// Polls `ok` every 100 ms for up to 15 s.
+bool Eventually(const std::function<bool()>& ok) {
+  const absl::Time until = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < until) {
+    if (ok()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return ok();
+}
+
+TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
+  const std::string dir = TempDir() + "/ready";
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  const int grpc_port = FreePort();
+  const std::string config = dir + "/herald.yaml";
+  WriteFile(config, absl::StrCat("http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n",
+                                 "dispatcher:\n  listen: 127.0.0.1:", grpc_port,
+                                 "\n  target: dns:///127.0.0.1:", grpc_port, "\n",
+                                 "apps:\n  org.unifiedpush.a: {type: unifiedpush}\n"));
+  Process bridge;
+  bridge.Start({Runfile("bridge/herald-bridge"), "--config", config, "--ready-file",
+                dir + "/bridge.ready"},
+               dir + "/bridge.log");
+  const int port = WaitForReadyFile(dir + "/bridge.ready", bridge, "bridge")["port"].GetInt();
+  const std::string ready = absl::StrCat("http://127.0.0.1:", port, "/ready");
+
+  // No dispatcher yet: alive, not ready, with a Matrix error.
+  EXPECT_EQ(HttpCall("GET", absl::StrCat("http://127.0.0.1:", port, "/health")).status, 200);
+  HttpResult not_ready = HttpCall("GET", ready);
+  EXPECT_EQ(not_ready.status, 503) << not_ready.body;
+  EXPECT_EQ(not_ready.body, R"({"errcode":"M_UNKNOWN","error":"no connection to a dispatcher is up"})");
+  // HEAD: the same status, no body after the headers.
+  const std::string head =
+      RawExchange(port, "HEAD /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(head, "HTTP/1.1 503")) << head;
+  EXPECT_TRUE(absl::EndsWith(head, "\r\n\r\n")) << head;
+  HttpResult post = HttpCall("POST", ready, "{}");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_EQ(post.headers["allow"], "GET, HEAD");
+
+  // A dispatcher comes up behind the running bridge: ready.
+  Process dispatcher;
+  dispatcher.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config, "--ready-file",
+                    dir + "/dispatcher.ready"},
+                   dir + "/dispatcher.log");
+  WaitForReadyFile(dir + "/dispatcher.ready", dispatcher, "dispatcher");
+  const absl::Time up = absl::Now();
+  EXPECT_TRUE(Eventually([&] { return HttpCall("GET", ready).status == 200; })) << bridge.Log();
+  EXPECT_EQ(HttpCall("GET", ready).body, R"({"status":"ready"})");
+  const std::string head_ok =
+      RawExchange(port, "HEAD /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(head_ok, "HTTP/1.1 200")) << head_ok;
+  EXPECT_TRUE(absl::EndsWith(head_ok, "\r\n\r\n")) << head_ok;
+  std::cerr << "ready " << absl::FormatDuration(absl::Now() - up)
+            << " after the dispatcher listened\n";
+
+  // It dies: not ready again.
+  kill(dispatcher.pid(), SIGKILL);
+  dispatcher.Wait(absl::Seconds(5));
+  const absl::Time gone = absl::Now();
+  EXPECT_TRUE(Eventually([&] { return HttpCall("GET", ready).status == 503; })) << bridge.Log();
+  std::cerr << "not ready " << absl::FormatDuration(absl::Now() - gone)
+            << " after the dispatcher died\n";
+  EXPECT_EQ(bridge.Stop(), 0);
+}
+
+TEST(HealthTest, TheDispatcherServesGrpcHealthAndIsNotServingFromTheDrain) {
+  Herald herald("  org.unifiedpush.a: {type: unifiedpush}\n");
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", herald.dispatcher_port()),
+                                     grpc::InsecureChannelCredentials());
+  std::unique_ptr<Health::Stub> health = Health::NewStub(channel);
+  for (const char* service : {"", "herald.v1.Dispatcher"}) {
+    grpc::ClientContext context;
+    HealthCheckRequest request;
+    request.set_service(service);
+    HealthCheckResponse response;
+    grpc::Status status = health->Check(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << service;
+  }
+  {
+    grpc::ClientContext context;
+    HealthCheckRequest request;
+    request.set_service("no.such.Service");
+    HealthCheckResponse response;
+    EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+
+  // A watcher hears NOT_SERVING as soon as SIGTERM starts the drain.
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  HealthCheckRequest all;
+  std::unique_ptr<grpc::ClientReader<HealthCheckResponse>> watch =
+      health->Watch(&watch_context, all);
+  HealthCheckResponse update;
+  ASSERT_TRUE(watch->Read(&update));
+  EXPECT_EQ(update.status(), HealthCheckResponse::SERVING);
+  kill(herald.dispatcher().pid(), SIGTERM);
+  bool not_serving = false;
+  while (!not_serving && watch->Read(&update)) {
+    not_serving = update.status() == HealthCheckResponse::NOT_SERVING;
+  }
+  EXPECT_TRUE(not_serving) << herald.dispatcher().Log();
+  watch_context.TryCancel();
+  watch->Finish();
+  EXPECT_EQ(herald.dispatcher().Wait(absl::Seconds(15)), 0) << herald.dispatcher().Log();
+}
+
+TEST(HealthTest, BothBinariesSayTheirVersion) {
+  for (const char* binary : {"bridge/herald-bridge", "dispatcher/herald-dispatcher"}) {
+    Process p;
+    const std::string log = absl::StrCat(TempDir(), "/version-", getpid(), ".log");
+    p.Start({Runfile(binary), "--version"}, log);
+    EXPECT_EQ(p.Wait(absl::Seconds(10)), 0) << binary;
+    const std::string name = std::string(binary).substr(std::string(binary).find('/') + 1);
+    EXPECT_EQ(p.Log(), absl::StrCat(name, " ", kVersion, "\n"));
+  }
+  Herald herald("  org.unifiedpush.a: {type: unifiedpush}\n",
+                "  metrics_listen: 127.0.0.1:0\n");
+  EXPECT_EQ(MetricValue(herald.DispatcherMetrics(),
+                        absl::StrCat("herald_build_info{version=\"", kVersion, "\"}")),
+            1);
+}
+
+}  // namespace
+}  // namespace herald::testing
