@@ -110,6 +110,9 @@ class HttpServer::Impl {
         acceptor->close(ec);
       }
     });
+    // Keep-alive connections waiting for a request go now, so that their
+    // clients reconnect to another bridge; busy ones close after their answer.
+    idle_.CloseAll();
     notifies_.WaitForNone(drain);
     ioc_.stop();
     for (auto& t : threads_) t.join();

@@ -150,6 +150,13 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Closes the connection if it still waits for its next request.
+  void CloseIfIdle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->waiting_idle_) self->Close();
+    });
+  }
+
   IdleSessions::Mark* idle_mark() { return &idle_mark_; }
 
  private:
@@ -509,6 +516,10 @@ void IdleSessions::Remove(Mark* mark) {
   mark->listed = false;
   list_.erase(mark->at);
   IdleConnections()->Add(-1);
+}
+
+void IdleSessions::CloseAll() {
+  while (std::shared_ptr<Session> idle = TakeOldest()) idle->CloseIfIdle();
 }
 
 void NotifyCount::Begin() {

@@ -74,6 +74,9 @@ class IdleSessions {
   // Takes the oldest still alive off the list (clearing its Mark); null
   // when there is none.
   std::shared_ptr<Session> TakeOldest();
+  // Draining: closes every connection waiting for its next request (one
+  // that has just begun a request is served and closed after its answer).
+  void CloseAll();
 
  private:
   absl::Mutex mu_;

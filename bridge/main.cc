@@ -96,8 +96,9 @@ int main(int argc, char** argv) {
                "SIGHUP: the bridge has nothing to reload (restart it to "
                "change http.* or dispatcher.target)");
   }
-  HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining");
-  server.Stop((*config)->dispatcher.deadline);
+  HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
+             absl::FormatDuration((*config)->http.drain_timeout), ")");
+  server.Stop((*config)->http.drain_timeout);
   HERALD_LOG(kInfo, kComponent, "stopped");
   return 0;
 }

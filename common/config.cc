@@ -296,6 +296,7 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->http.io_threads = static_cast<int>(http.Int("io_threads", 2, 1, 256));
   config->http.header_timeout = http.Seconds("header_timeout", config->http.header_timeout);
   config->http.body_timeout = http.Seconds("body_timeout", config->http.body_timeout);
+  config->http.drain_timeout = http.Seconds("drain_timeout", config->http.drain_timeout);
   config->http.max_connections = http.Int("max_connections", 10000, 1, 10000000);
 
   ConfigMap disp = top.Map("dispatcher");

@@ -68,6 +68,9 @@ struct HttpConfig {
   // its body within body_timeout; else the connection is closed.
   absl::Duration header_timeout = absl::Seconds(10);
   absl::Duration body_timeout = absl::Seconds(10);
+  // SIGTERM: how long the bridge waits for the notifications it holds
+  // before it exits (inside Kubernetes' default 30 s grace period).
+  absl::Duration drain_timeout = absl::Seconds(20);
   // Open connections the bridge keeps; beyond it new ones are refused.
   int64_t max_connections = 10000;
 };

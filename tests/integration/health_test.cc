@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -64,9 +65,9 @@ TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
                                  "\n  target: dns:///127.0.0.1:", grpc_port, "\n",
                                  "apps:\n  org.unifiedpush.a: {type: unifiedpush}\n"));
   Process bridge;
-  bridge.Start({Runfile("bridge/herald-bridge"), "--config", config, "--ready-file",
-                dir + "/bridge.ready"},
-               dir + "/bridge.log");
+  bridge.Start(
+      {Runfile("bridge/herald-bridge"), "--config", config, "--ready-file", dir + "/bridge.ready"},
+      dir + "/bridge.log");
   const int port = WaitForReadyFile(dir + "/bridge.ready", bridge, "bridge")["port"].GetInt();
   const std::string ready = absl::StrCat("http://127.0.0.1:", port, "/ready");
 
@@ -74,7 +75,8 @@ TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
   EXPECT_EQ(HttpCall("GET", absl::StrCat("http://127.0.0.1:", port, "/health")).status, 200);
   HttpResult not_ready = HttpCall("GET", ready);
   EXPECT_EQ(not_ready.status, 503) << not_ready.body;
-  EXPECT_EQ(not_ready.body, R"({"errcode":"M_UNKNOWN","error":"no connection to a dispatcher is up"})");
+  EXPECT_EQ(not_ready.body,
+            R"({"errcode":"M_UNKNOWN","error":"no connection to a dispatcher is up"})");
   // HEAD: the same status, no body after the headers.
   const std::string head =
       RawExchange(port, "HEAD /ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -153,6 +155,67 @@ TEST(HealthTest, TheDispatcherServesGrpcHealthAndIsNotServingFromTheDrain) {
   EXPECT_EQ(herald.dispatcher().Wait(absl::Seconds(15)), 0) << herald.dispatcher().Log();
 }
 
+// Whether a new connection to `port` is accepted.
+bool CanConnect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+TEST(HealthTest, OnSigtermTheBridgeAnswersWhatItHoldsClosesIdleConnectionsAndExits) {
+  FakeProvider fake;
+  fake.SetRules(R"([{"path_prefix":"/up/slow","delay_ms":1500}])");
+  Herald herald("  org.unifiedpush.a: {type: unifiedpush, allow_private_addresses: true}\n", "",
+                "  drain_timeout: 10\n");
+  const std::string base = herald.url("");
+  const int port = std::stoi(base.substr(base.rfind(':') + 1));
+
+  // A keep-alive connection that has had its answer and waits for more.
+  int idle = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(idle, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  char buf[4096];
+  ASSERT_GT(read(idle, buf, sizeof(buf)), 0);
+  timeval five{5, 0};
+  setsockopt(idle, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof(five));
+
+  // A notification the slow endpoint holds for 1.5 s.
+  HttpResult held;
+  std::thread slow([&] {
+    held = herald.Notify(
+        SpecNotifyBody({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/slow/1")}));
+  });
+  fake.Requests(1);  // it has reached the endpoint
+
+  const absl::Time sigterm = absl::Now();
+  kill(herald.bridge().pid(), SIGTERM);
+  // The idle connection is closed at once (EOF, not the 5 s timeout).
+  EXPECT_EQ(read(idle, buf, sizeof(buf)), 0);
+  const absl::Duration idle_closed = absl::Now() - sigterm;
+  EXPECT_LT(idle_closed, absl::Seconds(1));
+  close(idle);
+  // New connections are refused.
+  EXPECT_TRUE(Eventually([&] { return !CanConnect(port); }));
+  // What it held is answered, then it exits 0.
+  slow.join();
+  EXPECT_EQ(held.status, 200) << held.body << held.error;
+  EXPECT_EQ(held.body, R"({"rejected":[]})");
+  EXPECT_EQ(herald.bridge().Wait(absl::Seconds(10)), 0) << herald.bridge().Log();
+  std::cerr << "idle connection closed " << absl::FormatDuration(idle_closed)
+            << " after SIGTERM; exited " << absl::FormatDuration(absl::Now() - sigterm)
+            << " after it\n";
+}
+
 TEST(HealthTest, BothBinariesSayTheirVersion) {
   for (const char* binary : {"bridge/herald-bridge", "dispatcher/herald-dispatcher"}) {
     Process p;
@@ -162,8 +225,7 @@ TEST(HealthTest, BothBinariesSayTheirVersion) {
     const std::string name = std::string(binary).substr(std::string(binary).find('/') + 1);
     EXPECT_EQ(p.Log(), absl::StrCat(name, " ", kVersion, "\n"));
   }
-  Herald herald("  org.unifiedpush.a: {type: unifiedpush}\n",
-                "  metrics_listen: 127.0.0.1:0\n");
+  Herald herald("  org.unifiedpush.a: {type: unifiedpush}\n", "  metrics_listen: 127.0.0.1:0\n");
   EXPECT_EQ(MetricValue(herald.DispatcherMetrics(),
                         absl::StrCat("herald_build_info{version=\"", kVersion, "\"}")),
             1);
