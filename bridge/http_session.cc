@@ -48,6 +48,8 @@ struct Reply {
   // An answer to HEAD: the headers a GET would get, and no body (one would
   // be read as the start of the next answer on the connection).
   bool head = false;
+  // The answer to a notify request: NotifyCount ends once it is written.
+  bool ends_notify = false;
 };
 
 Reply Json(http::status status, std::string body) {
@@ -171,9 +173,17 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(16 * 1024);
     parser_->eager(true);
     if (buffer_.size() > 0) return ParseBuffered();  // the next pipelined request
+    // Draining: a connection that would wait for its next request closes
+    // instead (the drain's CloseAll may have passed it by already).
+    if (shared_->stopping.load()) return Close();
     stream_.expires_after(kIdleTimeout);
     waiting_idle_ = true;
     shared_->idle->Add(weak_from_this(), &idle_mark_);
+    if (shared_->stopping.load()) {  // stopped between the check and Add
+      waiting_idle_ = false;
+      shared_->idle->Remove(&idle_mark_);
+      return Close();
+    }
     stream_.async_read_some(buffer_.prepare(kFirstRead),
                             [self = shared_from_this()](beast::error_code ec, size_t bytes) {
                               self->waiting_idle_ = false;
@@ -420,10 +430,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void Answer(const std::shared_ptr<Pending>& pending, Reply r) {
     if (pending->answered.exchange(true)) return;
     shared_->deadlines->Remove(pending.get());
-    shared_->notifies->End();
     NotifyDuration(static_cast<int>(r.status))
         ->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
     r.close = !pending->keep_alive;
+    r.ends_notify = true;  // a drain waits until it is written
     Write(std::move(r), pending->version);
   }
 
@@ -439,11 +449,14 @@ class Session : public std::enable_shared_from_this<Session> {
     res->prepare_payload();
     if (reply.head) res->body().clear();  // Content-Length stays the GET's
     stream_.expires_after(kIdleTimeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
-                        if (ec || close) return self->Close();
-                        self->Read();
-                      });
+    const bool ends_notify = reply.ends_notify;
+    http::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res, close, ends_notify](beast::error_code ec, size_t) {
+          if (ends_notify) self->shared_->notifies->End();
+          if (ec || close) return self->Close();
+          self->Read();
+        });
   }
 
   void Close() {

@@ -19,7 +19,6 @@ ABSL_FLAG(std::string, config, "",
           "the config file (Sygnal's format); default: $SYGNAL_CONF, else ./sygnal.yaml");
 ABSL_FLAG(std::string, ready_file, "",
           "once listening, write {\"port\": N, ...} here (for tests and tools)");
-ABSL_FLAG(bool, version, false, "print the program's name and version, and exit");
 
 namespace herald {
 
@@ -41,6 +40,10 @@ void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
     return !absl::StrContains(file, "absl/");
   };
   help.contains_helpshort_flags = help.contains_help_flags;
+  // Abseil's own --version prints this and exits 0.
+  const std::string program = argv[0];
+  const std::string name = program.substr(program.rfind('/') + 1);
+  help.version_string = [name] { return absl::StrCat(name, " ", kVersion, "\n"); };
   absl::SetFlagsUsageConfig(help);
   std::vector<std::string> args;
   args.reserve(argc);
@@ -53,11 +56,6 @@ void ParseCommandLine(int argc, char** argv, absl::string_view usage) {
   if (positional.size() > 1) {
     std::cerr << argv[0] << ": unexpected argument '" << positional[1] << "' (see --help)\n";
     std::exit(2);
-  }
-  if (absl::GetFlag(FLAGS_version)) {
-    const std::string program = argv[0];
-    std::cout << program.substr(program.rfind('/') + 1) << " " << kVersion << "\n";
-    std::exit(0);
   }
 }
 
