@@ -15,6 +15,8 @@
 #include "common/metrics.h"
 #include "providers/apns/apns_payload.h"
 #include "providers/common/device_data.h"
+#include "providers/common/openssl_util.h"
+#include "providers/common/signing_key.h"
 #include "rapidjson/document.h"
 
 namespace herald::providers::apns {
@@ -34,23 +36,23 @@ std::string Reason(const http::HttpResponse& r) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
-// A PEM file holding a certificate and its private key (Sygnal's certfile);
-// `not_after` gets the certificate's expiry (Unix seconds), 0 if unreadable.
-absl::Status CheckCertFile(const std::string& path, int64_t* not_after) {
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
-  std::rewind(f);
-  EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
-  std::fclose(f);
-  bool ok = cert != nullptr && key != nullptr;
-  bool match = ok && X509_check_private_key(cert, key) == 1;
+// A PEM file holding a certificate and its private key (Sygnal's certfile):
+// the certificate's expiry (Unix seconds; 0 if it cannot be read), or why the
+// file is not usable.
+absl::StatusOr<int64_t> CertFileExpiry(const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadPemFile(path);
+  if (!pem.ok()) return pem.status();
+  openssl::X509Ptr cert(PEM_read_bio_X509(openssl::MemBio(*pem).get(), nullptr, nullptr, nullptr));
+  openssl::PkeyPtr key(
+      PEM_read_bio_PrivateKey(openssl::MemBio(*pem).get(), nullptr, nullptr, nullptr));
+  openssl::Cleanse(*pem);
+  const bool ok = cert != nullptr && key != nullptr;
+  const bool match = ok && X509_check_private_key(cert.get(), key.get()) == 1;
   std::tm expiry{};
-  *not_after = cert != nullptr && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &expiry) == 1
-                   ? static_cast<int64_t>(timegm(&expiry))
-                   : 0;
-  X509_free(cert);
-  EVP_PKEY_free(key);
+  const int64_t not_after =
+      cert != nullptr && ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &expiry) == 1
+          ? static_cast<int64_t>(timegm(&expiry))
+          : 0;
   if (!ok) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " must hold a PEM certificate and its unencrypted private key"));
@@ -59,7 +61,7 @@ absl::Status CheckCertFile(const std::string& path, int64_t* not_after) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": the private key does not match the certificate"));
   }
-  return absl::OkStatus();
+  return not_after;
 }
 
 }  // namespace
@@ -116,8 +118,12 @@ ApnsOptions ReadApnsOptions(ConfigMap& map) {
     if (o.topic.empty())
       map.Fail("topic", "required with keyfile (token auth): the app's bundle id");
   } else if (!o.certfile.empty()) {
-    absl::Status cert = CheckCertFile(o.certfile, &o.certificate_not_after);
-    if (!cert.ok()) map.Fail("certfile", std::string(cert.message()));
+    absl::StatusOr<int64_t> not_after = CertFileExpiry(o.certfile);
+    if (not_after.ok()) {
+      o.certificate_not_after = *not_after;
+    } else {
+      map.Fail("certfile", std::string(not_after.status().message()));
+    }
   } else {
     map.Fail("keyfile", "missing: give keyfile + key_id + team_id + topic, or certfile");
   }

@@ -29,6 +29,7 @@ using PkeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Free<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Free<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using BioPtr = std::unique_ptr<BIO, Free<BIO, BIO_free_all>>;
+using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Free<BIGNUM, BN_clear_free>>;
 using BnCtxPtr = std::unique_ptr<BN_CTX, Free<BN_CTX, BN_CTX_free>>;
 using EcGroupPtr = std::unique_ptr<EC_GROUP, Free<EC_GROUP, EC_GROUP_free>>;

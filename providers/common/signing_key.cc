@@ -125,7 +125,7 @@ absl::StatusOr<SigningKey> SigningKey::FromPem(absl::string_view pem) {
       absl::StrCat("the PEM holds no private key (found: ", absl::StrJoin(seen, ", "), ")"));
 }
 
-absl::StatusOr<SigningKey> SigningKey::FromPemFile(const std::string& path) {
+absl::StatusOr<std::string> ReadPemFile(const std::string& path) {
   constexpr size_t kMaxSize = 1 << 20;  // Key files are a few KiB.
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
@@ -151,8 +151,14 @@ absl::StatusOr<SigningKey> SigningKey::FromPemFile(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot read ", path, ": ", too_large ? "file too large" : std::strerror(read_errno)));
   }
-  absl::StatusOr<SigningKey> key = FromPem(pem);
-  Cleanse(pem);
+  return pem;
+}
+
+absl::StatusOr<SigningKey> SigningKey::FromPemFile(const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadPemFile(path);
+  if (!pem.ok()) return pem.status();
+  absl::StatusOr<SigningKey> key = FromPem(*pem);
+  Cleanse(*pem);
   if (!key.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
   }

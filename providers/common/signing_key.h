@@ -57,4 +57,8 @@ class SigningKey {
   Kind kind_;
 };
 
+// A PEM file's text (at most 1 MiB): the one reader of key and certificate
+// files. The caller should Cleanse() it once read if it holds a private key.
+absl::StatusOr<std::string> ReadPemFile(const std::string& path);
+
 }  // namespace herald::providers
