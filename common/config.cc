@@ -273,6 +273,7 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
 
   ConfigMap log = top.Map("log");
   config->log_level = log.String("level", "info");
+  config->log_format = log.String("format", "text");
   // Sygnal's keys that Herald does not do: accepted, and named in a warning
   // so that an operator swapping Sygnal for Herald knows what is lost.
   auto unsupported = [&](ConfigMap& map, const std::string& key, const std::string& why) {
@@ -368,6 +369,9 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   if (!ParseLogLevel(config->log_level, &ignored)) {
     return absl::InvalidArgumentError(
         absl::StrCat(file, ": log.level: must be debug, info, warning or error"));
+  }
+  if (config->log_format != "text" && config->log_format != "json") {
+    return absl::InvalidArgumentError(absl::StrCat(file, ": log.format: must be text or json"));
   }
   Append(&config->warnings, top.UnknownKeyWarnings());
   Append(&config->warnings, log.UnknownKeyWarnings());

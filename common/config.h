@@ -121,6 +121,7 @@ struct AppConfig {
 struct Config {
   std::string file;
   std::string log_level = "info";
+  std::string log_format = "text";  // log.format: text or json
   HttpConfig http;
   DispatcherConfig dispatcher;
   PrometheusConfig prometheus;

@@ -114,6 +114,7 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
       {"apps: {a: 3}", "h.yaml: apps.a: must be a mapping"},
       {"apps: [a]", "h.yaml: apps: must be a mapping"},
       {"log: {level: loud}", "h.yaml: log.level: must be debug, info, warning or error"},
+      {"log: {format: xml}", "h.yaml: log.format: must be text or json"},
       {"http: {port: 1\n  bad", "h.yaml: line "},
       {"- 1\n- 2", "h.yaml: the top level must be a mapping"},
   };

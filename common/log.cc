@@ -9,11 +9,32 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace herald {
 namespace {
 
 std::atomic<int> g_min_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<bool> g_json{false};
+
+// One JSON object per line; rapidjson escapes quotes and control characters.
+std::string JsonLine(absl::string_view time, const char* level, absl::string_view component,
+                     absl::string_view message) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("time");
+  writer.String(time.data(), static_cast<rapidjson::SizeType>(time.size()));
+  writer.Key("level");
+  writer.String(level);
+  writer.Key("component");
+  writer.String(component.data(), static_cast<rapidjson::SizeType>(component.size()));
+  writer.Key("message");
+  writer.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  writer.EndObject();
+  return absl::StrCat(absl::string_view(buffer.GetString(), buffer.GetSize()), "\n");
+}
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -32,6 +53,8 @@ const char* LevelName(LogLevel level) {
 }  // namespace
 
 void SetLogLevel(LogLevel level) { g_min_level.store(static_cast<int>(level)); }
+
+void SetLogFormat(LogFormat format) { g_json.store(format == LogFormat::kJson); }
 
 bool ParseLogLevel(absl::string_view text, LogLevel* out) {
   std::string t = absl::AsciiStrToLower(text);
@@ -54,9 +77,12 @@ bool LogEnabled(LogLevel level) {
 }
 
 void LogLine(LogLevel level, absl::string_view component, absl::string_view message) {
-  std::string line =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()), " ",
-                   LevelName(level), " ", component, ": ", message, "\n");
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string line =
+      g_json.load(std::memory_order_relaxed)
+          ? JsonLine(time, LevelName(level), component, message)
+          : absl::StrCat(time, " ", LevelName(level), " ", component, ": ", message, "\n");
   // One write() per line so that lines from several threads do not interleave.
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

@@ -16,7 +16,12 @@ void SetLogLevel(LogLevel level);
 // Parses "debug", "info", "warning"/"warn", "error"; false if unknown.
 bool ParseLogLevel(absl::string_view text, LogLevel* out);
 bool LogEnabled(LogLevel level);
-// Writes one line: "2026-11-28T11:40:00.123Z INFO component: message".
+// How lines are written: text (the default) or one JSON object per line
+// (log.format: json). Thread-safe.
+enum class LogFormat { kText, kJson };
+void SetLogFormat(LogFormat format);
+// Writes one line: "2026-11-28T11:40:00.123Z INFO component: message", or
+// {"time":"2026-11-28T11:40:00.123Z","level":"INFO","component":"...","message":"..."}.
 void LogLine(LogLevel level, absl::string_view component, absl::string_view message);
 
 // A short, non-secret stand-in for a pushkey: enough to correlate log lines,

@@ -1,5 +1,7 @@
 #include "common/service.h"
 
+#include <grpc/support/log.h>
+
 #include <pthread.h>
 
 #include <cstdio>
@@ -29,10 +31,25 @@ void PrepareProcess() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
+namespace {
+
+void GrpcLogLine(gpr_log_func_args* args) {
+  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                                   : LogLevel::kDebug;
+  if (!LogEnabled(level)) return;
+  LogLine(level, "grpc", absl::StrCat(args->message, " (", args->file, ":", args->line, ")"));
+}
+
+}  // namespace
+
 void ApplyLogConfig(const Config& config, const char* component) {
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(config.log_level, &level);
   SetLogLevel(level);
+  SetLogFormat(config.log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  // gRPC's own messages become lines of ours (so log.format covers them).
+  gpr_set_log_function(GrpcLogLine);
   for (const std::string& w : config.warnings) HERALD_LOG(kWarning, component, w);
 }
 

@@ -12,10 +12,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/version.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 #include "tests/harness/harness.h"
 #include "tests/health/health.grpc.pb.h"
 
@@ -219,6 +221,64 @@ TEST(HealthTest, OnSigtermTheBridgeAnswersWhatItHoldsClosesIdleConnectionsAndExi
   std::cerr << "idle connection closed " << absl::FormatDuration(idle_closed)
             << " after SIGTERM; exited " << absl::FormatDuration(absl::Now() - sigterm)
             << " after it\n";
+}
+
+// log.format: json: every line either service writes is one JSON object.
+TEST(HealthTest, WithJsonLogsEveryLineOfBothServicesIsAJsonObject) {
+  const std::string dir = TempDir() + "/jsonlogs";
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  FakeProvider fake;
+  const std::string config = dir + "/herald.yaml";
+  auto write_config = [&](int grpc_port) {
+    WriteFile(config, absl::StrCat("log:\n  level: debug\n  format: json\n",
+                                   "http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n",
+                                   "dispatcher:\n  listen: 127.0.0.1:0\n",
+                                   "  target: dns:///127.0.0.1:", grpc_port, "\n",
+                                   "apps:\n  org.unifiedpush.a: {type: unifiedpush, ",
+                                   "allow_private_addresses: true, junk: 1}\n"));
+  };
+  write_config(1);
+  Process dispatcher;
+  dispatcher.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config, "--ready-file",
+                    dir + "/dispatcher.ready"},
+                   dir + "/dispatcher.log");
+  write_config(
+      WaitForReadyFile(dir + "/dispatcher.ready", dispatcher, "dispatcher")["port"].GetInt());
+  Process bridge;
+  bridge.Start(
+      {Runfile("bridge/herald-bridge"), "--config", config, "--ready-file", dir + "/bridge.ready"},
+      dir + "/bridge.log");
+  const int port = WaitForReadyFile(dir + "/bridge.ready", bridge, "bridge")["port"].GetInt();
+  const std::string notify = absl::StrCat("http://127.0.0.1:", port, "/_matrix/push/v1/notify");
+  // A push, a rejected pushkey (a warning with a redacted key) and a bad body.
+  fake.SetRules(R"([{"path_prefix":"/up/gone","status":404}])");
+  HttpResult ok = HttpCall(
+      "POST", notify,
+      SpecNotifyBody({DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/fine"),
+                      DeviceJson("org.unifiedpush.a", fake.base_url() + "/up/gone/secret")}));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(HttpCall("POST", notify, "{").status, 400);
+  EXPECT_EQ(bridge.Stop(), 0);
+  EXPECT_EQ(dispatcher.Stop(), 0);
+
+  for (const Process* p : {&dispatcher, &bridge}) {
+    int lines = 0;
+    bool warned_junk = false;
+    for (absl::string_view line : absl::StrSplit(p->Log(), '\n', absl::SkipEmpty())) {
+      ++lines;
+      rapidjson::Document doc;
+      doc.Parse(line.data(), line.size());
+      ASSERT_FALSE(doc.HasParseError()) << p->log_file() << ": " << line;
+      ASSERT_TRUE(doc.IsObject()) << line;
+      for (const char* key : {"time", "level", "component", "message"}) {
+        ASSERT_TRUE(doc.HasMember(key) && doc[key].IsString()) << key << " in " << line;
+      }
+      EXPECT_FALSE(absl::StrContains(line, "/up/gone/secret")) << line;  // redacted
+      warned_junk = warned_junk || absl::StrContains(doc["message"].GetString(), "junk");
+    }
+    EXPECT_GT(lines, 2) << p->log_file();
+    if (p == &dispatcher) EXPECT_TRUE(warned_junk) << p->Log();
+  }
 }
 
 TEST(HealthTest, BothBinariesSayTheirVersion) {
