@@ -173,13 +173,14 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(16 * 1024);
     parser_->eager(true);
     if (buffer_.size() > 0) return ParseBuffered();  // the next pipelined request
-    // Draining: a connection that would wait for its next request closes
-    // instead (the drain's CloseAll may have passed it by already).
-    if (shared_->stopping.load()) return Close();
     stream_.expires_after(kIdleTimeout);
     waiting_idle_ = true;
     shared_->idle->Add(weak_from_this(), &idle_mark_);
-    if (shared_->stopping.load()) {  // stopped between the check and Add
+    // Draining: a connection that would wait for its next request closes
+    // instead. Checked after joining the list, so that the drain's CloseAll
+    // (which runs after `stopping` is set) either finds it there or this
+    // sees `stopping`.
+    if (shared_->stopping.load()) {
       waiting_idle_ = false;
       shared_->idle->Remove(&idle_mark_);
       return Close();

@@ -104,6 +104,16 @@ class FakeProvider {
   int control_port_ = 0;
 };
 
+// A TCP connection to loopback `port`; -1 when refused.
+int ConnectTo(int port);
+// Writes all of `bytes` on `fd`; false when the peer stopped it first
+// (MSG_NOSIGNAL: a server may close before all is written).
+bool SendAll(int fd, const std::string& bytes);
+// Writes `bytes` on a new connection to `port`, half-closes it, and returns
+// all the server wrote back before it closed (reads give up after 10 s
+// without data, so a server that never closes fails the test, not the run).
+std::string RawExchange(int port, const std::string& bytes);
+
 // A loopback TCP port free at the time of the call (for servers that cannot
 // take port 0 and report theirs).
 int FreePort();

@@ -22,46 +22,6 @@
 namespace herald::testing {
 namespace {
 
-// A TCP connection to the bridge on loopback `port`; -1 when refused.
-int ConnectTo(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Writes all of `bytes` on `fd`; false when the peer stopped it first.
-// MSG_NOSIGNAL: the bridge may close (431, 413) before all is written.
-bool SendAll(int fd, const std::string& bytes) {
-  for (size_t sent = 0; sent < bytes.size();) {
-    const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Writes `bytes` on a new connection to `port`, half-closes it, and returns
-// all the bridge wrote back before it closed.
-std::string RawExchange(int port, const std::string& bytes) {
-  const int fd = ConnectTo(port);
-  if (fd < 0) return "<cannot connect>";
-  SendAll(fd, bytes);
-  shutdown(fd, SHUT_WR);
-  std::string got;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
-  close(fd);
-  return got;
-}
-
 size_t Occurrences(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;

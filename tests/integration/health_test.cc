@@ -28,25 +28,15 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-// One request on a new connection, as written; everything the server sent
-// until it closed.
-std::string RawExchange(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval ten{10, 0};  // a server that never closes fails the test, not the run
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &ten, sizeof(ten));
-  std::string got;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, n);
-  }
-  close(fd);
-  return got;
+// Starts `name` ("bridge" or "dispatcher") on `config`, its log and ready
+// file in `dir`; returns the port it listens on once it does.
+int StartService(Process* p, const std::string& name, const std::string& config,
+                 const std::string& dir) {
+  const std::string binary =
+      name == "bridge" ? "bridge/herald-bridge" : "dispatcher/herald-dispatcher";
+  p->Start({Runfile(binary), "--config", config, "--ready-file", dir + "/" + name + ".ready"},
+           dir + "/" + name + ".log");
+  return WaitForReadyFile(dir + "/" + name + ".ready", *p, name)["port"].GetInt();
 }
 
 // Polls `ok` every 100 ms for up to 15 s.
@@ -69,10 +59,7 @@ TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
                                  "\n  target: dns:///127.0.0.1:", grpc_port, "\n",
                                  "apps:\n  org.unifiedpush.a: {type: unifiedpush}\n"));
   Process bridge;
-  bridge.Start(
-      {Runfile("bridge/herald-bridge"), "--config", config, "--ready-file", dir + "/bridge.ready"},
-      dir + "/bridge.log");
-  const int port = WaitForReadyFile(dir + "/bridge.ready", bridge, "bridge")["port"].GetInt();
+  const int port = StartService(&bridge, "bridge", config, dir);
   const std::string ready = absl::StrCat("http://127.0.0.1:", port, "/ready");
 
   // No dispatcher yet: alive, not ready, with a Matrix error.
@@ -92,10 +79,7 @@ TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
 
   // A dispatcher comes up behind the running bridge: ready.
   Process dispatcher;
-  dispatcher.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config, "--ready-file",
-                    dir + "/dispatcher.ready"},
-                   dir + "/dispatcher.log");
-  WaitForReadyFile(dir + "/dispatcher.ready", dispatcher, "dispatcher");
+  StartService(&dispatcher, "dispatcher", config, dir);
   const absl::Time up = absl::Now();
   EXPECT_TRUE(Eventually([&] { return HttpCall("GET", ready).status == 200; })) << bridge.Log();
   EXPECT_EQ(HttpCall("GET", ready).body, R"({"status":"ready"})");
@@ -163,14 +147,9 @@ TEST(HealthTest, TheDispatcherServesGrpcHealthAndIsNotServingFromTheDrain) {
 
 // Whether a new connection to `port` is accepted.
 bool CanConnect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
+  const int fd = ConnectTo(port);
+  if (fd >= 0) close(fd);
+  return fd >= 0;
 }
 
 TEST(HealthTest, OnSigtermTheBridgeAnswersWhatItHoldsClosesIdleConnectionsAndExits) {
@@ -182,14 +161,9 @@ TEST(HealthTest, OnSigtermTheBridgeAnswersWhatItHoldsClosesIdleConnectionsAndExi
   const int port = std::stoi(base.substr(base.rfind(':') + 1));
 
   // A keep-alive connection that has had its answer and waits for more.
-  int idle = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(idle, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  const std::string get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(write(idle, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  const int idle = ConnectTo(port);
+  ASSERT_GE(idle, 0);
+  ASSERT_TRUE(SendAll(idle, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
   char buf[4096];
   ASSERT_GT(read(idle, buf, sizeof(buf)), 0);
   timeval five{5, 0};
@@ -239,16 +213,9 @@ TEST(HealthTest, WithJsonLogsEveryLineOfBothServicesIsAJsonObject) {
   };
   write_config(1);
   Process dispatcher;
-  dispatcher.Start({Runfile("dispatcher/herald-dispatcher"), "--config", config, "--ready-file",
-                    dir + "/dispatcher.ready"},
-                   dir + "/dispatcher.log");
-  write_config(
-      WaitForReadyFile(dir + "/dispatcher.ready", dispatcher, "dispatcher")["port"].GetInt());
+  write_config(StartService(&dispatcher, "dispatcher", config, dir));
   Process bridge;
-  bridge.Start(
-      {Runfile("bridge/herald-bridge"), "--config", config, "--ready-file", dir + "/bridge.ready"},
-      dir + "/bridge.log");
-  const int port = WaitForReadyFile(dir + "/bridge.ready", bridge, "bridge")["port"].GetInt();
+  const int port = StartService(&bridge, "bridge", config, dir);
   const std::string notify = absl::StrCat("http://127.0.0.1:", port, "/_matrix/push/v1/notify");
   // A push, a rejected pushkey (a warning with a redacted key) and a bad body.
   fake.SetRules(R"([{"path_prefix":"/up/gone","status":404}])");
