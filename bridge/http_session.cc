@@ -378,6 +378,7 @@ class Session : public std::enable_shared_from_this<Session> {
     pending->body = std::move(req.body());  // kept to resend if a dispatcher drains
     pending->request_id = NewRequestId();
     shared_->notifies->Begin();
+    NotifyInFlight()->Add(1);
     shared_->deadlines->Add(shared_from_this(), pending, shared_->deadline);
     Send(std::move(request), pending);
   }
@@ -431,6 +432,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Answer(const std::shared_ptr<Pending>& pending, Reply r) {
     if (pending->answered.exchange(true)) return;
     shared_->deadlines->Remove(pending.get());
+    NotifyInFlight()->Add(-1);  // answered; the drain's count ends once written
     NotifyDuration(static_cast<int>(r.status))
         ->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
     r.close = !pending->keep_alive;
@@ -539,13 +541,11 @@ void IdleSessions::CloseAll() {
 void NotifyCount::Begin() {
   absl::MutexLock lock(&mu_);
   ++in_flight_;
-  NotifyInFlight()->Add(1);
 }
 
 void NotifyCount::End() {
   absl::MutexLock lock(&mu_);
   --in_flight_;
-  NotifyInFlight()->Add(-1);
 }
 
 bool NotifyCount::WaitForNone(absl::Duration limit) {

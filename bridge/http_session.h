@@ -83,8 +83,10 @@ class IdleSessions {
   List list_ ABSL_GUARDED_BY(mu_);
 };
 
-// Notify requests taken and not answered yet (also the
-// herald_notify_in_flight gauge): what a drain waits for.
+// Notify requests taken whose answer is not written yet: what a drain
+// waits for. (The herald_notify_in_flight gauge drops a little earlier,
+// when the answer is decided, so a client that has read its answer sees
+// it gone.)
 class NotifyCount {
  public:
   void Begin();
