@@ -3,17 +3,47 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-
+#include "absl/strings/str_join.h"
+#include "common/executor.h"
 #include "common/log.h"
 #include "proto/herald/v1/protocol.h"
 
 namespace herald::bridge {
 
+constexpr char kComponent[] = "bridge";
+
+struct DispatchClient::Live {
+  absl::Mutex mu;
+  int streams ABSL_GUARDED_BY(mu) = 0;
+  // Those that may still be cancelled; a stream leaves before it may be
+  // deleted.
+  absl::flat_hash_set<Stream*> cancellable ABSL_GUARDED_BY(mu);
+};
+
+// One dispatcher address: its channel, and the slots of its streams (under
+// the client's mu_). Streams share it, so a dispatcher that left the target
+// keeps its channel until its last stream is done.
+struct DispatchClient::Backend {
+  Backend(std::string address_target, std::shared_ptr<grpc::Channel> ch, int streams)
+      : address(std::move(address_target)),
+        channel(std::move(ch)),
+        stub(herald::v1::Dispatcher::NewStub(channel)),
+        slots(static_cast<size_t>(std::max(1, streams))) {}
+
+  bool connected() { return channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY; }
+
+  const std::string address;
+  const std::shared_ptr<grpc::Channel> channel;
+  const std::unique_ptr<herald::v1::Dispatcher::Stub> stub;
+  std::vector<std::shared_ptr<Stream>> slots;
+  size_t next_slot = 0;
+};
+
 class DispatchClient::Stream
     : public grpc::ClientBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults> {
  public:
-  Stream(herald::v1::Dispatcher::Stub* stub, std::shared_ptr<Live> live)
-      : stub_(stub), live_(std::move(live)) {
+  Stream(std::shared_ptr<Backend> backend, std::shared_ptr<Live> live)
+      : backend_(std::move(backend)), live_(std::move(live)), born_(MonotonicNow()) {
     absl::MutexLock lock(&live_->mu);
     ++live_->streams;
     live_->cancellable.insert(this);
@@ -22,19 +52,19 @@ class DispatchClient::Stream
   // Starts the call; `self` keeps the reactor alive until OnDone.
   void Begin(std::shared_ptr<Stream> self) {
     self_ = std::move(self);
-    stub_->async()->DispatchStream(&context_, this);
-    AddHold();  // released once the stream is dead and no write is in flight
+    backend_->stub->async()->DispatchStream(&context_, this);
+    AddHold();  // released once nothing more will be written (ReleaseHoldLocked)
     StartRead(&results_);
     StartCall();
   }
 
-  // Takes `*request` and `*done` unless the stream is dead (then returns
-  // false and leaves them for another stream).
+  // Takes `*request` and `*done` unless the stream takes no more (then
+  // returns false and leaves them for another stream).
   bool Send(herald::v1::DispatchRequest* request, Callback* done) {
     bool write = false;
     {
       absl::MutexLock lock(&mu_);
-      if (dead_) return false;
+      if (!accepting_) return false;
       pending_.emplace(request->request_id(), std::move(*done));
       queued_.add_requests()->Swap(request);
       write = StartWriteLocked();
@@ -43,23 +73,30 @@ class DispatchClient::Stream
     return true;
   }
 
-  bool dead() {
+  // Takes requests, and is younger than `max_age`.
+  bool usable(absl::Time now, absl::Duration max_age) {
     absl::MutexLock lock(&mu_);
-    return dead_;
+    return accepting_ && now - born_ < max_age;
   }
+
+  // Takes nothing more; what it took is still sent and answered, then the
+  // stream ends (half-close: the dispatcher finishes once it has answered).
+  void Retire() { Stop(/*write_rest=*/true); }
 
   void Close() { context_.TryCancel(); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      Retire();
+      Stop(/*write_rest=*/false);
       return;
     }
-    // A draining dispatcher takes nothing more on this stream: retire it
-    // before the callbacks run, so that what they send again opens a new one.
+    // A draining dispatcher takes nothing more on this stream: stop it
+    // before the callbacks run, so that what they send again goes on
+    // another stream. (What it still had queued is answered "not started"
+    // when the dispatcher ends the stream.)
     for (const herald::v1::DispatchResult& result : results_.results()) {
       if (result.not_started()) {
-        Retire();
+        Stop(/*write_rest=*/false);
         break;
       }
     }
@@ -85,33 +122,40 @@ class DispatchClient::Stream
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok) dead_ = true;
-      write = !dead_ && StartWriteLocked();
+      if (!ok) writable_ = false;
+      write = writable_ && StartWriteLocked();
       release = ReleaseHoldLocked();
     }
     if (write) StartWrite(&out_);
-    if (release) RemoveHold();
+    if (release) EndWrites();
   }
 
   void OnDone(const grpc::Status& status) override {
     {
       absl::flat_hash_map<std::string, Callback> pending;
+      absl::flat_hash_set<std::string> unsent;
       {
         absl::MutexLock lock(&mu_);
-        dead_ = true;
+        accepting_ = false;
         pending.swap(pending_);
+        for (const herald::v1::DispatchRequest& r : queued_.requests())
+          unsent.insert(r.request_id());
       }
       if (!pending.empty()) {
-        HERALD_LOG(kWarning, "bridge", "stream to the dispatcher ended (", status.error_message(),
-                   ") with ", pending.size(), " request(s) in flight");
+        HERALD_LOG(kWarning, kComponent, "stream to the dispatcher at ", backend_->address,
+                   " ended (", status.error_message(), ") with ", pending.size(),
+                   " request(s) in flight, ", unsent.size(), " of them not sent yet");
       }
-      // Ended by a draining dispatcher: what is still pending was not started.
+      // Ended by a draining dispatcher: what is still pending was not
+      // started. Otherwise only what never left this side surely was not.
       grpc::Status broken = DrainedEnd(status)
                                 ? herald::v1::NotStartedStatus()
                                 : grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                status.ok() ? "the dispatcher closed the stream"
                                                            : status.error_message());
-      for (auto& [id, done] : pending) done(broken, nullptr);
+      for (auto& [id, done] : pending) {
+        done(unsent.contains(id) ? herald::v1::NotStartedStatus() : broken, nullptr);
+      }
       // The callbacks hold sessions of the HTTP server: they go here, before
       // the count below lets ~DispatchClient (and then the server) finish.
       // (Found by AddressSanitizer: a session outlived its io_context.)
@@ -144,25 +188,36 @@ class DispatchClient::Stream
     return true;
   }
 
-  // No more requests on this stream; its hold goes once no write is in flight.
-  void Retire() {
+  // Takes nothing more; with `write_rest` what is queued is still written
+  // and the stream half-closed after it.
+  void Stop(bool write_rest) {
     bool release;
     {
       absl::MutexLock lock(&mu_);
-      dead_ = true;
+      accepting_ = false;
+      if (!write_rest) writable_ = false;
       release = ReleaseHoldLocked();
     }
-    if (release) RemoveHold();
+    if (release) EndWrites();
   }
 
+  // Nothing more will be written: once, after the last write.
   bool ReleaseHoldLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!dead_ || writing_ || hold_released_) return false;
+    if (accepting_ || writing_ || hold_released_) return false;
+    if (writable_ && queued_.requests_size() > 0) return false;  // still to write
     hold_released_ = true;
+    half_close_ = writable_;
     return true;
   }
 
-  herald::v1::Dispatcher::Stub* stub_;
-  std::shared_ptr<Live> live_;
+  void EndWrites() {
+    if (half_close_) StartWritesDone();
+    RemoveHold();
+  }
+
+  const std::shared_ptr<Backend> backend_;
+  const std::shared_ptr<Live> live_;
+  const absl::Time born_;
   grpc::ClientContext context_;
   std::shared_ptr<Stream> self_;
   herald::v1::DispatchResults results_;  // reads only
@@ -170,15 +225,27 @@ class DispatchClient::Stream
   absl::Mutex mu_;
   herald::v1::DispatchBatch queued_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Callback> pending_ ABSL_GUARDED_BY(mu_);
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;  // Send() takes requests
+  bool writable_ ABSL_GUARDED_BY(mu_) = true;   // no write failed, reads not ended
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool dead_ ABSL_GUARDED_BY(mu_) = false;
   bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
+  bool half_close_ = false;  // set once, before EndWrites
 };
 
-DispatchClient::DispatchClient(std::shared_ptr<herald::v1::Dispatcher::Stub> stub, int streams)
-    : stub_(std::move(stub)) {
-  absl::MutexLock lock(&mu_);
-  streams_.resize(std::max(1, streams));
+DispatchClient::DispatchClient(Options options, ChannelFactory make_channel)
+    : options_(std::move(options)),
+      make_channel_(std::move(make_channel)),
+      live_(std::make_shared<Live>()) {
+  absl::StatusOr<std::vector<std::string>> first = ResolveDispatcherTarget(options_.target);
+  {
+    absl::MutexLock lock(&mu_);
+    if (first.ok()) Apply(*std::move(first));
+  }
+  if (!first.ok()) {
+    HERALD_LOG(kWarning, kComponent, "dispatcher.target: ", first.status().message(),
+               "; trying again every second");
+  }
+  resolver_ = std::thread([this] { Run(); });
 }
 
 DispatchClient::~DispatchClient() {
@@ -186,37 +253,129 @@ DispatchClient::~DispatchClient() {
     absl::MutexLock lock(&mu_);
     closing_ = true;  // late resends fail fast instead of opening streams
   }
+  resolver_.join();
   // Every stream, retired ones included, is cancelled; each ends promptly
   // and must not outlive what its callbacks post into: wait for all.
   absl::MutexLock lock(&live_->mu);
   for (Stream* s : live_->cancellable) s->Close();
   auto all_done = [this]() ABSL_SHARED_LOCKS_REQUIRED(live_->mu) { return live_->streams == 0; };
   while (!live_->mu.AwaitWithTimeout(absl::Condition(&all_done), absl::Seconds(10))) {
-    HERALD_LOG(kWarning, "bridge", live_->streams,
+    HERALD_LOG(kWarning, kComponent, live_->streams,
                " stream(s) to the dispatcher not ended 10 s after cancelling; still waiting");
   }
 }
 
-std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
-  size_t i = next_.fetch_add(1, std::memory_order_relaxed);
+// Every second: channels that are not connected are asked to connect (a
+// dispatcher that restarted is found as soon as it listens); every
+// resolve_interval (every second while the name does not resolve): the
+// target is resolved again.
+void DispatchClient::Run() {
+  absl::Time next_resolve = MonotonicNow() + options_.resolve_interval;
+  bool failing = false;
   absl::MutexLock lock(&mu_);
-  if (closing_) return nullptr;
-  std::shared_ptr<Stream>& slot = streams_[i % streams_.size()];
-  if (slot == nullptr || slot->dead()) {
-    slot = std::make_shared<Stream>(stub_.get(), live_);
+  while (true) {
+    AwaitMonotonic(&mu_, absl::Condition(&closing_), absl::Seconds(1));
+    if (closing_) return;
+    for (const std::shared_ptr<Backend>& b : backends_) b->channel->GetState(true);
+    if (options_.target.kind != DispatcherTarget::Kind::kDns) continue;
+    if (MonotonicNow() < next_resolve && !(failing || backends_.empty())) continue;
+    mu_.Unlock();
+    absl::StatusOr<std::vector<std::string>> found = ResolveDispatcherTarget(options_.target);
+    mu_.Lock();
+    next_resolve = MonotonicNow() + options_.resolve_interval;
+    if (!found.ok()) {
+      if (!failing) {
+        HERALD_LOG(kWarning, kComponent, "dispatcher.target: ", found.status().message(),
+                   "; keeping ", backends_.size(), " known dispatcher address(es)");
+      }
+      failing = true;
+      continue;
+    }
+    failing = false;
+    Apply(*std::move(found));
+  }
+}
+
+void DispatchClient::Apply(std::vector<std::string> addresses) {
+  std::vector<std::shared_ptr<Backend>> next;
+  std::vector<std::string> added, removed;
+  size_t old = 0;
+  for (const std::string& a : addresses) {  // both sorted
+    while (old < backends_.size() && backends_[old]->address < a) {
+      removed.push_back(backends_[old++]->address);
+    }
+    if (old < backends_.size() && backends_[old]->address == a) {
+      next.push_back(backends_[old++]);
+      continue;
+    }
+    next.push_back(std::make_shared<Backend>(a, make_channel_(a), options_.streams_per_dispatcher));
+    next.back()->channel->GetState(true);
+    added.push_back(a);
+  }
+  for (; old < backends_.size(); ++old) removed.push_back(backends_[old]->address);
+  for (const std::shared_ptr<Backend>& b : backends_) {
+    if (std::binary_search(addresses.begin(), addresses.end(), b->address)) continue;
+    for (std::shared_ptr<Stream>& s : b->slots) {
+      if (s != nullptr) s->Retire();
+    }
+  }
+  backends_.swap(next);
+  if (!added.empty() || !removed.empty()) {
+    HERALD_LOG(kInfo, kComponent, "dispatchers: ", backends_.size(), " address(es)",
+               added.empty() ? "" : "; added ", absl::StrJoin(added, ", "),
+               removed.empty() ? "" : "; removed ", absl::StrJoin(removed, ", "));
+  }
+}
+
+std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
+  absl::MutexLock lock(&mu_);
+  if (closing_ || backends_.empty()) return nullptr;
+  // The next connected dispatcher in turn; none connected: the next one
+  // anyway (the call then fails fast, or finds it just connected).
+  const size_t n = backends_.size();
+  const size_t start = next_++;
+  size_t chosen = start % n;
+  for (size_t k = 0; k < n; ++k) {
+    if (backends_[(start + k) % n]->connected()) {
+      chosen = (start + k) % n;
+      break;
+    }
+  }
+  const std::shared_ptr<Backend>& backend = backends_[chosen];
+  std::shared_ptr<Stream>& slot = backend->slots[backend->next_slot++ % backend->slots.size()];
+  if (slot == nullptr || !slot->usable(MonotonicNow(), options_.stream_max_age)) {
+    if (slot != nullptr) slot->Retire();
+    slot = std::make_shared<Stream>(backend, live_);  // which keeps the backend
     slot->Begin(slot);
   }
   return slot;
 }
 
 void DispatchClient::Dispatch(herald::v1::DispatchRequest request, Callback done) {
-  // A stream can die between the pick and the send: try a fresh one, once.
-  for (int attempt = 0; attempt < 2; ++attempt) {
+  // A stream can stop taking requests between the pick and the send: try
+  // another, a few times.
+  for (int attempt = 0; attempt < 3; ++attempt) {
     std::shared_ptr<Stream> stream = PickStream();
-    if (stream == nullptr) break;  // shutting down
+    if (stream == nullptr) break;  // shutting down, or no address known
     if (stream->Send(&request, &done)) return;
   }
-  done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no stream to the dispatcher"), nullptr);
+  done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "no stream to a dispatcher"), nullptr);
+}
+
+bool DispatchClient::Ready() {
+  absl::MutexLock lock(&mu_);
+  bool any = false;
+  for (const std::shared_ptr<Backend>& b : backends_) {
+    any = b->channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY || any;
+  }
+  return any;
+}
+
+std::vector<std::string> DispatchClient::Addresses() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const std::shared_ptr<Backend>& b : backends_) out.push_back(b->address);
+  return out;
 }
 
 }  // namespace herald::bridge

@@ -42,13 +42,10 @@ Counter* ConnectionsAtLimit(bool evicted) {
 
 class HttpServer::Impl {
  public:
-  Impl(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
-       std::function<bool()> dispatcher_ready)
-      : config_(config),
-        ioc_(config.http.io_threads),
-        client_(std::move(stub), config.dispatcher.streams) {
-    shared_.dispatcher_ready = std::move(dispatcher_ready);
-    shared_.client = &client_;
+  Impl(const Config& config, std::unique_ptr<DispatchClient> client)
+      : config_(config), ioc_(config.http.io_threads), client_(std::move(client)) {
+    shared_.dispatcher_ready = [c = client_.get()] { return c->Ready(); };
+    shared_.client = client_.get();
     shared_.deadlines = &deadlines_;
     shared_.idle = &idle_;
     shared_.notifies = &notifies_;
@@ -180,15 +177,14 @@ class HttpServer::Impl {
   Deadlines deadlines_;
   IdleSessions idle_;
   NotifyCount notifies_;
-  DispatchClient client_;
+  std::unique_ptr<DispatchClient> client_;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::thread> threads_;
   std::atomic<int64_t> last_full_log_[2] = {0, 0};  // refusing, evicting
 };
 
-HttpServer::HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
-                       std::function<bool()> dispatcher_ready)
-    : impl_(std::make_unique<Impl>(config, std::move(stub), std::move(dispatcher_ready))) {}
+HttpServer::HttpServer(const Config& config, std::unique_ptr<DispatchClient> client)
+    : impl_(std::make_unique<Impl>(config, std::move(client))) {}
 HttpServer::~HttpServer() = default;
 absl::Status HttpServer::Start() { return impl_->Start(); }
 int HttpServer::port() const { return impl_->port(); }

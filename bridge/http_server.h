@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "bridge/dispatch_client.h"
 #include "common/config.h"
 #include "proto/herald/v1/herald.grpc.pb.h"
 
@@ -17,10 +18,9 @@ namespace herald::bridge {
 
 class HttpServer {
  public:
-  // `dispatcher_ready` says whether a connection to a dispatcher is up (for
-  // GET /ready); it is called on the I/O threads and must be quick.
-  HttpServer(const Config& config, std::shared_ptr<herald::v1::Dispatcher::Stub> stub,
-             std::function<bool()> dispatcher_ready);
+  // Notifications go to the dispatchers through `client`; GET /ready asks it
+  // whether one is connected.
+  HttpServer(const Config& config, std::unique_ptr<DispatchClient> client);
   ~HttpServer();
 
   // Binds every address and starts the I/O threads.

@@ -8,10 +8,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bridge/dispatch_client.h"
+#include "bridge/dispatcher_target.h"
 #include "bridge/http_server.h"
 #include "common/allocator.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/internal_tls.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/service.h"
@@ -24,6 +27,47 @@ constexpr char kComponent[] = "bridge";
 constexpr char kUsage[] =
     "The Matrix Push Gateway's HTTP front door.\n"
     "usage: herald-bridge [--config FILE] [--ready-file FILE]";
+
+// Streams to every dispatcher `dispatcher.target` resolves to, each address
+// on a channel of its own (see DispatchClient).
+absl::StatusOr<std::unique_ptr<herald::bridge::DispatchClient>> NewDispatchClient(
+    const herald::DispatcherConfig& config) {
+  absl::StatusOr<herald::bridge::DispatcherTarget> target =
+      herald::bridge::ParseDispatcherTarget(config.target);
+  if (!target.ok()) return target.status();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> creds =
+      herald::InternalChannelCredentials(config.tls);
+  if (!creds.ok()) return creds.status();
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // The streams live long: notice a dead dispatcher connection by pings.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A message may carry many answers at once.
+  args.SetMaxReceiveMessageSize(-1);
+  // The internal hop never goes through the providers' proxy: gRPC would
+  // otherwise take https_proxy from the environment and every notify would
+  // fail behind a real proxy.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  // Each address has a channel of its own; a name's channels still present
+  // it (the :authority, and the name the dispatcher's certificate must
+  // carry).
+  if (target->kind == herald::bridge::DispatcherTarget::Kind::kDns) {
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, absl::StrCat(target->host, ":", target->port));
+    if (config.tls.enabled()) args.SetSslTargetNameOverride(target->host);
+  }
+  herald::bridge::DispatchClient::Options options;
+  options.target = *std::move(target);
+  options.streams_per_dispatcher = config.streams;
+  options.resolve_interval = config.resolve_interval;
+  return std::make_unique<herald::bridge::DispatchClient>(
+      std::move(options), [creds = *std::move(creds), args](const std::string& address) {
+        return grpc::CreateCustomChannel(address, creds, args);
+      });
+}
 
 }  // namespace
 
@@ -41,31 +85,13 @@ int main(int argc, char** argv) {
   herald::ApplyLogConfig(**config, kComponent);
   herald::ExportBuildInfo();
 
-  grpc::ChannelArguments args;
-  // Several dispatchers behind one DNS name: spread calls, skip dead ones.
-  args.SetLoadBalancingPolicyName("round_robin");
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  // The streams live long: notice a dead dispatcher connection by pings.
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // A message may carry many answers at once.
-  args.SetMaxReceiveMessageSize(-1);
-  // The internal hop never goes through the providers' proxy: gRPC would
-  // otherwise take https_proxy from the environment and every notify would
-  // fail behind a real proxy.
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  auto channel = grpc::CreateCustomChannel((*config)->dispatcher.target,
-                                           grpc::InsecureChannelCredentials(), args);
-  auto stub =
-      std::shared_ptr<herald::v1::Dispatcher::Stub>(herald::v1::Dispatcher::NewStub(channel));
-
-  // Ready while a connection to a dispatcher is up (asking also starts one
-  // when the channel is idle).
-  herald::bridge::HttpServer server(**config, stub, [channel] {
-    return channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
-  });
+  absl::StatusOr<std::unique_ptr<herald::bridge::DispatchClient>> client =
+      NewDispatchClient((*config)->dispatcher);
+  if (!client.ok()) {
+    std::cerr << "herald-bridge: " << client.status().message() << "\n";
+    return 1;
+  }
+  herald::bridge::HttpServer server(**config, *std::move(client));
   absl::Status started = server.Start();
   if (!started.ok()) {
     std::cerr << "herald-bridge: " << started.message() << "\n";

@@ -311,6 +311,27 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->dispatcher.streams =
       static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
   config->dispatcher.dedup_ttl = disp.Seconds("dedup_ttl", config->dispatcher.dedup_ttl);
+  config->dispatcher.resolve_interval =
+      disp.Seconds("resolve_interval", config->dispatcher.resolve_interval);
+  if (config->dispatcher.resolve_interval < absl::Seconds(1)) {
+    disp.Fail("resolve_interval", "must be at least 1 second");
+  }
+  config->dispatcher.max_connection_age =
+      disp.Seconds("max_connection_age", config->dispatcher.max_connection_age);
+  if (disp.Has("tls")) {
+    ConfigMap tls = disp.Map("tls");
+    DispatcherConfig::Tls& t = config->dispatcher.tls;
+    t.cert_file = tls.String("cert_file", "");
+    t.key_file = tls.String("key_file", "");
+    t.ca_file = tls.String("ca_file", "");
+    for (const auto& [key, value] : {std::pair{"cert_file", &t.cert_file},
+                                     {"key_file", &t.key_file},
+                                     {"ca_file", &t.ca_file}}) {
+      if (value->empty())
+        tls.Fail(key, "required: mutual TLS needs a certificate, its key and the CA");
+    }
+    Append(&config->warnings, tls.UnknownKeyWarnings());
+  }
   config->dispatcher.metrics_listen = disp.String("metrics_listen", "");
   config->dispatcher.http_threads =
       static_cast<int>(disp.Int("http_threads", config->dispatcher.http_threads, 1, 64));

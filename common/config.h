@@ -83,8 +83,23 @@ struct DispatcherConfig {
   // First retry backoff; doubles each attempt, with jitter.
   absl::Duration retry_initial_backoff = absl::Milliseconds(250);
   int max_attempts = 4;
-  // Long-lived DispatchStream calls the bridge keeps open to the dispatchers.
+  // Long-lived DispatchStream calls the bridge keeps open to each
+  // dispatcher address the target resolves to.
   int streams = 2;
+  // How often the bridge resolves `target` again (a dispatcher added behind
+  // the name takes traffic within this).
+  absl::Duration resolve_interval = absl::Seconds(10);
+  // The dispatcher asks a caller's connection to move (HTTP/2 GOAWAY) after
+  // this, so that callers spread over dispatchers added since.
+  absl::Duration max_connection_age = absl::Minutes(5);
+  // Mutual TLS on the bridge–dispatcher hop (both sides read it): the
+  // dispatcher serves cert_file/key_file and requires a client certificate
+  // from ca_file; the bridge presents cert_file/key_file and verifies the
+  // dispatcher against ca_file. All empty = plaintext.
+  struct Tls {
+    std::string cert_file, key_file, ca_file;
+    bool enabled() const { return !cert_file.empty(); }
+  } tls;
   // Event-loop threads of the HTTP client shared by UnifiedPush and Web Push
   // apps (APNs and FCM apps have one each, on their own connections).
   int http_threads = 2;

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "common/allocator.h"
 #include "common/config.h"
 #include "common/flags.h"
+#include "common/internal_tls.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/service.h"
@@ -108,14 +110,15 @@ herald::dispatcher::FanOutEnv FanOutFor(const herald::Config& config, herald::Ex
   return env;
 }
 
-std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config, DispatcherService* service,
-                                        int* bound_port) {
+std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config,
+                                        std::shared_ptr<grpc::ServerCredentials> creds,
+                                        DispatcherService* service, int* bound_port) {
   // grpc.health.v1.Health (what Kubernetes' gRPC probes ask) and server
   // reflection (grpcurl, grpc_cli), both from gRPC itself.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.dispatcher.listen, grpc::InsecureServerCredentials(), bound_port);
+  builder.AddListeningPort(config.dispatcher.listen, std::move(creds), bound_port);
   builder.RegisterService(service);
   // One bridge multiplexes every in-flight notification on one HTTP/2
   // connection: do not cap the streams at a small default.
@@ -124,6 +127,17 @@ std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config, Dispatcher
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.SetMaxReceiveMessageSize(-1);
+  // Callers' connections move now and then (GOAWAY), so that they spread
+  // over dispatchers added since. Herald's bridge replaces its streams every
+  // minute anyway; the grace lets another caller's long stream end on its
+  // own (a stream cut at its end loses what it held).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             static_cast<int>(std::min<int64_t>(
+                                 absl::ToInt64Milliseconds(config.dispatcher.max_connection_age),
+                                 std::numeric_limits<int>::max())));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(
+                                 absl::Minutes(1) + 2 * config.dispatcher.deadline)));
   // A second dispatcher started on the same port must fail, not silently
   // take half of the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -211,6 +225,12 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: bad config: " << apps.status().message() << "\n";
     return 1;
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      herald::InternalServerCredentials((*config)->dispatcher.tls);
+  if (!creds.ok()) {
+    std::cerr << "herald-dispatcher: bad config: " << creds.status().message() << "\n";
+    return 1;
+  }
   if (absl::GetFlag(FLAGS_check_config)) {
     std::cout << config_path << ": OK (" << (*apps)->apps().size() << " app(s))\n";
     return 0;
@@ -229,7 +249,8 @@ int main(int argc, char** argv) {
   DispatcherService service(registry, fan_out);
 
   int bound_port = 0;
-  std::unique_ptr<grpc::Server> server = StartGrpc(**config, &service, &bound_port);
+  std::unique_ptr<grpc::Server> server =
+      StartGrpc(**config, *std::move(creds), &service, &bound_port);
   if (server == nullptr || bound_port == 0) {
     std::cerr << "herald-dispatcher: cannot listen on " << (*config)->dispatcher.listen << "\n";
     return 1;

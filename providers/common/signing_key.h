@@ -3,6 +3,8 @@
 // errors never contain key material, and OpenSSL's error queue is left empty.
 #pragma once
 
+#include "common/pem_file.h"
+
 #include <memory>
 #include <string>
 
@@ -57,8 +59,6 @@ class SigningKey {
   Kind kind_;
 };
 
-// A PEM file's text (at most 1 MiB): the one reader of key and certificate
-// files. The caller should Cleanse() it once read if it holds a private key.
-absl::StatusOr<std::string> ReadPemFile(const std::string& path);
+using herald::ReadPemFile;  // common/pem_file.h
 
 }  // namespace herald::providers
