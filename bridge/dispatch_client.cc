@@ -330,16 +330,20 @@ void DispatchClient::Apply(std::vector<std::string> addresses) {
 std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
   absl::MutexLock lock(&mu_);
   if (closing_ || backends_.empty()) return nullptr;
-  // The next connected dispatcher in turn; none connected: the next one
-  // anyway (the call then fails fast, or finds it just connected).
+  // Connected dispatchers in turn (those not connected skipped without
+  // doubling a neighbour's share); none connected: each in turn anyway (the
+  // call then fails fast, or finds it just connected).
   const size_t n = backends_.size();
-  const size_t start = next_++;
-  size_t chosen = start % n;
-  for (size_t k = 0; k < n; ++k) {
-    if (backends_[(start + k) % n]->connected()) {
-      chosen = (start + k) % n;
-      break;
+  const uint64_t turn = next_++;
+  size_t connected = 0;
+  for (const std::shared_ptr<Backend>& b : backends_) connected += b->connected() ? 1 : 0;
+  size_t chosen = turn % n;
+  if (connected > 0 && connected < n) {
+    size_t skip = turn % connected;
+    for (chosen = 0; chosen < n; ++chosen) {
+      if (backends_[chosen]->connected() && skip-- == 0) break;
     }
+    if (chosen == n) chosen = turn % n;  // one went down meanwhile
   }
   const std::shared_ptr<Backend>& backend = backends_[chosen];
   std::shared_ptr<Stream>& slot = backend->slots[backend->next_slot++ % backend->slots.size()];

@@ -284,6 +284,24 @@ void MakeP256Key(const std::string& path) {
   if (std::system(cmd.c_str()) != 0) Fatal("openssl failed to make a P-256 key");
 }
 
+int StartService(Process* p, const std::string& name, const std::string& config,
+                 const std::string& dir, const std::string& tag) {
+  const std::string binary =
+      name == "bridge" ? "bridge/herald-bridge" : "dispatcher/herald-dispatcher";
+  const std::string base = dir + "/" + (tag.empty() ? name : tag);
+  p->Start({Runfile(binary), "--config", config, "--ready-file", base + ".ready"}, base + ".log");
+  return WaitForReadyFile(base + ".ready", *p, name)["port"].GetInt();
+}
+
+bool Eventually(const std::function<bool()>& ok, absl::Duration limit) {
+  const absl::Time until = absl::Now() + limit;
+  while (absl::Now() < until) {
+    if (ok()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return ok();
+}
+
 // ---- FakeProvider ----
 
 rapidjson::Document WaitForReadyFile(const std::string& file, Process& process,

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,15 @@ class Process {
 // integer "port"); fails the test if the process exits or 15 s pass first.
 rapidjson::Document WaitForReadyFile(const std::string& file, Process& process,
                                      const std::string& what);
+
+// Starts `name` ("bridge" or "dispatcher") on `config`, its log and ready
+// file in `dir` as TAG.log and TAG.ready (TAG: `tag`, else `name`); returns
+// the port it listens on once it does.
+int StartService(Process* p, const std::string& name, const std::string& config,
+                 const std::string& dir, const std::string& tag = "");
+
+// Polls `ok` every 100 ms until it is true or `limit` passes; its last answer.
+bool Eventually(const std::function<bool()>& ok, absl::Duration limit = absl::Seconds(15));
 
 struct HttpResult {
   long status = 0;  // 0: no answer (transport failure)

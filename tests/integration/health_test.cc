@@ -28,27 +28,6 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-// Starts `name` ("bridge" or "dispatcher") on `config`, its log and ready
-// file in `dir`; returns the port it listens on once it does.
-int StartService(Process* p, const std::string& name, const std::string& config,
-                 const std::string& dir) {
-  const std::string binary =
-      name == "bridge" ? "bridge/herald-bridge" : "dispatcher/herald-dispatcher";
-  p->Start({Runfile(binary), "--config", config, "--ready-file", dir + "/" + name + ".ready"},
-           dir + "/" + name + ".log");
-  return WaitForReadyFile(dir + "/" + name + ".ready", *p, name)["port"].GetInt();
-}
-
-// Polls `ok` every 100 ms for up to 15 s.
-bool Eventually(const std::function<bool()>& ok) {
-  const absl::Time until = absl::Now() + absl::Seconds(15);
-  while (absl::Now() < until) {
-    if (ok()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return ok();
-}
-
 TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
   const std::string dir = TempDir() + "/ready";
   ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
