@@ -55,6 +55,8 @@ class HttpServer::Impl {
     shared_.header_timeout = absl::ToChronoNanoseconds(config.http.header_timeout);
     shared_.body_timeout = absl::ToChronoNanoseconds(config.http.body_timeout);
     shared_.max_connections = config.http.max_connections;
+    shared_.access_log = config.log_access.enabled;
+    shared_.x_forwarded_for = config.log_access.x_forwarded_for;
   }
 
   absl::Status Start() {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "bridge/access_log.h"
 #include "bridge/notify_answer.h"
 #include "bridge/notify_json.h"
 #include "common/executor.h"
@@ -50,6 +51,8 @@ struct Reply {
   bool head = false;
   // The answer to a notify request: NotifyCount ends once it is written.
   bool ends_notify = false;
+  // The dispatcher's outcome counts, for the access log.
+  AccessRecord outcomes;
 };
 
 Reply Json(http::status status, std::string body) {
@@ -112,7 +115,13 @@ Reply FromDispatch(const grpc::Status& status, const herald::v1::DispatchRespons
 // answer or the deadline, writes the reply.
 struct Pending {
   std::string body;
+  // Unique among those in flight: pairs the dispatcher's answer with this.
   std::string request_id;
+  // The id in both services' logs and in the answer's X-Request-Id: the
+  // caller's X-Request-Id when usable, else request_id.
+  std::string log_id;
+  std::string client;  // for the access log
+  int devices = 0;
   unsigned version;
   bool keep_alive;
   absl::Time start = absl::Now();
@@ -130,6 +139,9 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, const ServerShared* shared)
       : stream_(std::move(socket)), shared_(shared) {
     shared_->connections->Add(1);
+    beast::error_code ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string();
   }
   ~Session() { shared_->connections->Add(-1); }
 
@@ -266,6 +278,9 @@ class Session : public std::enable_shared_from_this<Session> {
           Error(http::status::payload_too_large, "M_TOO_LARGE",
                 absl::StrCat("request body is larger than ", shared_->max_body_bytes, " bytes"));
       r.close = true;
+      Pending refused;
+      Identify(parser_->get(), &refused);
+      LogAccess(refused, r);
       return Write(std::move(r), 11);
     }
     if (ec) {
@@ -369,14 +384,16 @@ class Session : public std::enable_shared_from_this<Session> {
     auto pending = std::make_shared<Pending>();
     pending->version = req.version();
     pending->keep_alive = req.keep_alive();
+    Identify(req, pending.get());
     herald::v1::DispatchRequest request;
     if (absl::Status err = ParseNotifyBody(req.body(), request.mutable_notification()); !err.ok()) {
       Reply r = Error(http::status::bad_request, ErrCode(err), err.message());
       r.close = !pending->keep_alive;
+      LogAccess(*pending, r);
       return Write(std::move(r), pending->version);
     }
+    pending->devices = request.notification().devices_size();
     pending->body = std::move(req.body());  // kept to resend if a dispatcher drains
-    pending->request_id = NewRequestId();
     shared_->notifies->Begin();
     NotifyInFlight()->Add(1);
     shared_->deadlines->Add(shared_from_this(), pending, shared_->deadline);
@@ -400,6 +417,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Send(herald::v1::DispatchRequest request, const std::shared_ptr<Pending>& pending) {
     ++pending->sends;
     request.set_request_id(pending->request_id);
+    request.set_trace_id(pending->log_id);
     request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
     shared_->client->Dispatch(std::move(request), [self = shared_from_this(), pending](
                                                       const grpc::Status& status,
@@ -417,9 +435,10 @@ class Session : public std::enable_shared_from_this<Session> {
       // Build the reply here (the response lives only now), then hand
       // it to the session's strand.
       Reply r = FromDispatch(status, response);
+      if (response != nullptr) CountOutcomes(*response, &r.outcomes);
       if (r.status != http::status::ok) {
-        HERALD_LOG(kInfo, kComponent, "[", pending->request_id, "] ", static_cast<int>(r.status),
-                   " ", r.body);
+        HERALD_LOG(kInfo, kComponent, "[", pending->log_id, "] ", static_cast<int>(r.status), " ",
+                   r.body);
       }
       asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
         self->Answer(pending, std::move(r));
@@ -435,9 +454,43 @@ class Session : public std::enable_shared_from_this<Session> {
     NotifyInFlight()->Add(-1);  // answered; the drain's count ends once written
     NotifyDuration(static_cast<int>(r.status))
         ->Observe(absl::ToDoubleSeconds(absl::Now() - pending->start));
+    LogAccess(*pending, r);
     r.close = !pending->keep_alive;
     r.ends_notify = true;  // a drain waits until it is written
     Write(std::move(r), pending->version);
+  }
+
+  // The request's ids and client, from its headers.
+  template <class Fields>
+  void Identify(const Fields& headers, Pending* pending) const {
+    pending->request_id = NewRequestId();
+    auto given = headers.find("X-Request-Id");
+    if (given != headers.end()) {
+      pending->log_id =
+          UsableRequestId(absl::string_view(given->value().data(), given->value().size()));
+    }
+    if (pending->log_id.empty()) pending->log_id = pending->request_id;
+    beast::string_view forwarded;
+    if (shared_->x_forwarded_for) {
+      auto it = headers.find("X-Forwarded-For");
+      if (it != headers.end()) forwarded = it->value();
+    }
+    pending->client = ClientAddress(peer_, absl::string_view(forwarded.data(), forwarded.size()),
+                                    shared_->x_forwarded_for);
+  }
+
+  // The access line of a notify request (when log.access is on), and its
+  // id in the answer.
+  void LogAccess(const Pending& pending, Reply& r) const {
+    r.headers.emplace_back("X-Request-Id", pending.log_id);
+    if (!shared_->access_log) return;
+    AccessRecord a = r.outcomes;
+    a.request_id = pending.log_id;
+    a.client = pending.client;
+    a.status = static_cast<int>(r.status);
+    a.devices = pending.devices;
+    a.duration = absl::Now() - pending.start;
+    HERALD_LOG(kInfo, kComponent, AccessLine(a));
   }
 
   void Write(Reply reply, unsigned version) {
@@ -469,6 +522,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  std::string peer_;  // the client's address, for the access log
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const ServerShared* shared_;

@@ -119,6 +119,10 @@ struct ServerShared {
   // allowed.
   Gauge* connections = OpenConnections();
   int64_t max_connections = 10000;
+  // log.access: a line per notify request; client address from
+  // X-Forwarded-For.
+  bool access_log = true;
+  bool x_forwarded_for = false;
 
   static Gauge* OpenConnections();
 };

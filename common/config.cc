@@ -287,7 +287,10 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   unsupported(log, "setup",
               "Python logging config; Herald logs one line per event to stderr, log.level "
               "sets the level");
-  unsupported(log, "access", "access logs, with x_forwarded_for, are not written yet");
+  ConfigMap access = log.Map("access");
+  config->log_access.enabled = access.Bool("enabled", config->log_access.enabled);
+  config->log_access.x_forwarded_for =
+      access.Bool("x_forwarded_for", config->log_access.x_forwarded_for);
 
   ConfigMap http = top.Map("http");
   config->http.bind_addresses = http.StringList("bind_addresses");
@@ -396,6 +399,7 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   }
   Append(&config->warnings, top.UnknownKeyWarnings());
   Append(&config->warnings, log.UnknownKeyWarnings());
+  Append(&config->warnings, access.UnknownKeyWarnings());
   Append(&config->warnings, http.UnknownKeyWarnings());
   Append(&config->warnings, disp.UnknownKeyWarnings());
   Append(&config->warnings, metrics.UnknownKeyWarnings());

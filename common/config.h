@@ -71,7 +71,8 @@ struct HttpConfig {
   // SIGTERM: how long the bridge waits for the notifications it holds
   // before it exits (inside Kubernetes' default 30 s grace period).
   absl::Duration drain_timeout = absl::Seconds(20);
-  // Open connections the bridge keeps; beyond it new ones are refused.
+  // Open connections the bridge keeps; at the cap the longest-idle one is
+  // closed for a newcomer (none idle: the newcomer is refused).
   int64_t max_connections = 10000;
 };
 
@@ -137,6 +138,13 @@ struct Config {
   std::string file;
   std::string log_level = "info";
   std::string log_format = "text";  // log.format: text or json
+  // log.access: the bridge's line per notify request (Sygnal's key, with
+  // x_forwarded_for as Sygnal: the client address is the left-most entry of
+  // X-Forwarded-For, for a bridge behind a reverse proxy).
+  struct Access {
+    bool enabled = true;
+    bool x_forwarded_for = false;
+  } log_access;
   HttpConfig http;
   DispatcherConfig dispatcher;
   PrometheusConfig prometheus;

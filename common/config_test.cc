@@ -80,13 +80,16 @@ metrics:
   EXPECT_EQ(RedactProxy("u:secret@proxy:3128"), "***@proxy:3128");
   std::string all;
   for (const std::string& w : c.warnings) all += w + "\n";
-  for (const char* key : {"log.access", "metrics.sentry", "metrics.opentracing"}) {
+  for (const char* key : {"metrics.sentry", "metrics.opentracing"}) {
     EXPECT_NE(all.find(absl::StrCat("sygnal.yaml: ", key, ": not supported by Herald")),
               std::string::npos)
         << key << "\n"
         << all;
   }
-  EXPECT_EQ(c.warnings.size(), 3u) << all;
+  EXPECT_EQ(c.warnings.size(), 2u) << all;
+  // log.access is Herald's too: on, and x_forwarded_for as given.
+  EXPECT_TRUE(c.log_access.enabled);
+  EXPECT_TRUE(c.log_access.x_forwarded_for);
   // Absent: off, on Sygnal's default address.
   auto plain = ParseConfig("", "x.yaml");
   ASSERT_TRUE(plain.ok());

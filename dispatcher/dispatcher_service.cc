@@ -130,8 +130,17 @@ grpc::ServerUnaryReactor* DispatcherService::Dispatch(grpc::CallbackServerContex
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(problem.message())));
     return reactor;
   }
-  Start(request, response, DeadlineFor(*request, CallerDeadline(*context, *env_.clock)),
-        [reactor] { reactor->Finish(grpc::Status::OK); });
+  const absl::Time deadline = DeadlineFor(*request, CallerDeadline(*context, *env_.clock));
+  // A caller's x-request-id metadata names the request in the logs, unless
+  // the request has a trace_id of its own (then a copy carries it).
+  auto given = context->client_metadata().find("x-request-id");
+  if (request->trace_id().empty() && given != context->client_metadata().end()) {
+    auto named = std::make_shared<herald::v1::DispatchRequest>(*request);
+    named->set_trace_id(std::string(given->second.data(), given->second.size()));
+    Start(named.get(), response, deadline, [reactor, named] { reactor->Finish(grpc::Status::OK); });
+    return reactor;
+  }
+  Start(request, response, deadline, [reactor] { reactor->Finish(grpc::Status::OK); });
   return reactor;
 }
 

@@ -7,6 +7,7 @@
 #include "absl/container/inlined_vector.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "proto/herald/v1/protocol.h"
 
 namespace herald::dispatcher {
 namespace {
@@ -109,7 +110,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     for (int i = 0; i < n; ++i) {
       AppMatch match = apps_->Match(devices[i].app_id());
       if (match.app == nullptr) {
-        HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app_id '",
+        HERALD_LOG(kDebug, kComponent, "[", herald::v1::LogId(*request_), "] app_id '",
                    devices[i].app_id(), "': ", match.reason, "; pushkey ",
                    RedactPushkey(devices[i].pushkey()), " rejected");
         Record(i, Outcome::Rejected(match.reason).Because(Outcome::Reason::kUnroutable));
@@ -183,8 +184,9 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     DeviceState& d = devices_[i];
     if (!d.app->limiter->TryAcquire()) {
       if (!shed_logged_.exchange(true)) {  // once per notification, not per device
-        HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
-                   ": ", d.app->limiter->limit(), " pushes in flight already; shedding load");
+        HERALD_LOG(kWarning, kComponent, "[", herald::v1::LogId(*request_), "] app ",
+                   d.app->pattern, ": ", d.app->limiter->limit(),
+                   " pushes in flight already; shedding load");
       }
       Record(i, Outcome::Limited("the app's in-flight limit is full", kShedRetryAfter));
       return;
@@ -194,7 +196,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     providers::PushRequest push;
     push.notification = &request_->notification();
     push.device = &request_->notification().devices(i);
-    push.request_id = request_->request_id();
+    push.request_id = herald::v1::LogId(*request_);
     push.deadline = deadline_;
     push.attempt = d.attempts;
     auto self = shared_from_this();
@@ -213,7 +215,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       absl::Duration wait = std::max(backoff, outcome.retry_after);
       const absl::Time now = env_.clock->Monotonic();
       if (now + wait + kMinAttemptTime < deadline_) {
-        HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] app ", d.app->pattern,
+        HERALD_LOG(kDebug, kComponent, "[", herald::v1::LogId(*request_), "] app ", d.app->pattern,
                    " pushkey ", RedactPushkey(request_->notification().devices(i).pushkey()),
                    ": attempt ", d.attempts, " ", outcome.detail, "; retrying in ",
                    absl::FormatDuration(wait));
@@ -273,7 +275,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
           // Answered 200: a 5xx would hold every later push to this device
           // behind a message no retry can deliver.
           ++dropped;
-          HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
+          HERALD_LOG(kWarning, kComponent, "[", herald::v1::LogId(*request_), "] app ",
                      devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()),
                      ": notification dropped, the pushkey is kept: ", d.outcome.detail);
           break;
@@ -282,19 +284,26 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
           break;
         default:
           ++other;
-          HERALD_LOG(kWarning, kComponent, "[", request_->request_id(), "] app ",
+          HERALD_LOG(kWarning, kComponent, "[", herald::v1::LogId(*request_), "] app ",
                      devices[i].app_id(), " pushkey ", RedactPushkey(devices[i].pushkey()), ": ",
                      OutcomeKindName(d.outcome.kind), " after ", d.attempts,
                      " attempt(s): ", d.outcome.detail);
       }
     }
     if (unroutable > 0) {
-      HERALD_LOG(kInfo, kComponent, "[", request_->request_id(), "] ", unroutable, " of ",
+      HERALD_LOG(kInfo, kComponent, "[", herald::v1::LogId(*request_), "] ", unroutable, " of ",
                  devices.size(), " device(s) had an unknown or ambiguous app_id; rejected");
     }
-    HERALD_LOG(kDebug, kComponent, "[", request_->request_id(), "] ", devices.size(),
-               " device(s): ", delivered, " delivered, ", rejected, " rejected, ", dropped,
-               " dropped, ", other, " failed");
+    // A line per notification at info when something was not delivered
+    // (the bridge's access line has the counts of every one).
+    const LogLevel level =
+        delivered == static_cast<int>(devices.size()) ? LogLevel::kDebug : LogLevel::kInfo;
+    if (LogEnabled(level)) {
+      LogLine(level, kComponent,
+              absl::StrCat("[", herald::v1::LogId(*request_), "] ", devices.size(),
+                           " device(s): ", delivered, " delivered, ", rejected, " rejected, ",
+                           dropped, " dropped, ", other, " failed"));
+    }
     static Counter* notifications = Metrics::Global().GetCounter(
         "herald_dispatch_notifications_total", "Notifications dispatched.");
     static Histogram* duration = Metrics::Global().GetHistogram(

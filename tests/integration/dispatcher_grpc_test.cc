@@ -51,9 +51,17 @@ TEST(DispatcherGrpcTest, PerDeviceOutcomes) {
 
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  context.AddMetadata("x-request-id", "caller-trace-7");  // names it in the logs
   herald::v1::DispatchResponse response;
   grpc::Status status = stub->Dispatch(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return herald.dispatcher().Log().find(
+                   "[caller-trace-7] 4 device(s): 1 delivered, 2 rejected") != std::string::npos;
+      },
+      absl::Seconds(5)))
+      << herald.dispatcher().Log();
   ASSERT_EQ(response.outcomes_size(), 4);
   EXPECT_EQ(response.outcomes(0).outcome(), herald::v1::OUTCOME_DELIVERED);
   EXPECT_EQ(response.outcomes(0).attempts(), 1);

@@ -71,11 +71,11 @@ TEST(SygnalCompatTest, EveryKeyWorksOrIsNamedInAWarning) {
   ASSERT_TRUE(ready.HasMember("metrics_port")) << bridge.Log();
   const int metrics_port = ready["metrics_port"].GetInt();
 
-  // log.setup, log.access, metrics.opentracing, metrics.sentry: named, not
+  // log.setup, metrics.opentracing, metrics.sentry: named, not
   // silently ignored; every other key was read (no "unknown key" warning).
   for (const Process* p : {&dispatcher, &bridge}) {
     const std::string log = p->Log();
-    for (const char* key : {"log.setup", "log.access", "metrics.opentracing", "metrics.sentry"}) {
+    for (const char* key : {"log.setup", "metrics.opentracing", "metrics.sentry"}) {
       EXPECT_NE(log.find(absl::StrCat(key, ": not supported by Herald, ignored")),
                 std::string::npos)
           << key << "\n"

@@ -1,7 +1,10 @@
 // Conventions of the herald.v1 contract that the .proto cannot express.
 #pragma once
 
+#include <string>
+
 #include "grpcpp/support/status.h"
+#include "proto/herald/v1/herald.pb.h"
 
 namespace herald::v1 {
 
@@ -23,6 +26,21 @@ inline grpc::Status NotStartedStatus() {
 inline bool IsNotStarted(const grpc::Status& status) {
   return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
          status.error_details() == kNotStartedDetails;
+}
+
+// A trace id (DispatchRequest.trace_id, x-request-id metadata) fit for log
+// lines: 1 to 128 visible ASCII characters other than '"' and '\'.
+inline bool UsableTraceId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// The id the dispatcher shows in its log lines about `request`.
+inline const std::string& LogId(const DispatchRequest& request) {
+  return UsableTraceId(request.trace_id()) ? request.trace_id() : request.request_id();
 }
 
 }  // namespace herald::v1
