@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   herald::WriteReadyFile(ready_file, server.port(), own_listener ? metrics.port() : 0);
   HERALD_LOG(kInfo, kComponent, "listening on port ", server.port(), ", dispatcher at ",
              (*config)->dispatcher.target);
+  herald::NotifySupervisor("READY=1");
   int sig;
   while ((sig = herald::WaitForStopSignal()) == SIGHUP) {
     HERALD_LOG(kInfo, kComponent,
@@ -131,6 +132,7 @@ int main(int argc, char** argv) {
   }
   HERALD_LOG(kInfo, kComponent, "signal ", sig, ": draining (up to ",
              absl::FormatDuration((*config)->http.drain_timeout), ")");
+  herald::NotifySupervisor("STOPPING=1");
   server.Stop((*config)->http.drain_timeout);
   HERALD_LOG(kInfo, kComponent, "stopped");
   return 0;

@@ -1,5 +1,7 @@
 #include "common/service.h"
 
+#include <systemd/sd-daemon.h>
+
 #include <grpc/support/log.h>
 
 #include <pthread.h>
@@ -23,6 +25,14 @@ sigset_t StopSignals() {
 }
 
 }  // namespace
+
+void NotifySupervisor(const char* state) {
+  // The socket stays in the environment for the rest of the process (0):
+  // each state is told in turn.
+  if (sd_notify(0, state) < 0) {
+    HERALD_LOG(kWarning, "service", "cannot tell systemd ", state, " over $NOTIFY_SOCKET");
+  }
+}
 
 void PrepareProcess() {
   sigset_t set = StopSignals();

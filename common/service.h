@@ -22,6 +22,12 @@ void ApplyLogConfig(const Config& config, const char* component);
 // With `metrics_port` > 0 the file also holds "metrics_port".
 void WriteReadyFile(const std::string& path, int port, int metrics_port = 0);
 
+// Tells systemd (Type=notify, $NOTIFY_SOCKET) the service's state:
+// "READY=1" once it serves, "STOPPING=1" when a drain begins,
+// "RELOADING=1" ... "READY=1" around a reload. Nothing without a supervisor
+// socket.
+void NotifySupervisor(const char* state);
+
 // Waits for SIGTERM, SIGINT or SIGHUP (all blocked by PrepareProcess, so a
 // stray SIGHUP never kills a service); returns the signal.
 int WaitForStopSignal();

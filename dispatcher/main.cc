@@ -264,10 +264,14 @@ int main(int argc, char** argv) {
              " worker thread(s)");
   registry.reset();  // the service holds it; a reload must be able to retire it
 
+  herald::NotifySupervisor("READY=1");
   int sig;
   while ((sig = herald::WaitForStopSignal()) == SIGHUP) {
+    herald::NotifySupervisor("RELOADING=1");
     ReloadApps(config_path, env, &service, &reaper);
+    herald::NotifySupervisor("READY=1");
   }
+  herald::NotifySupervisor("STOPPING=1");
   Drain(&service, std::move(server), fan_out.policy.deadline, sig);
   service.SetApps(nullptr);
   if (!reaper.WaitUntilAllFreed(absl::Seconds(5))) {

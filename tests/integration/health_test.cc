@@ -2,10 +2,14 @@
 // dispatcher's grpc.health.v1.Health, --version and herald_build_info.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -223,8 +227,68 @@ TEST(HealthTest, WithJsonLogsEveryLineOfBothServicesIsAJsonObject) {
       warned_junk = warned_junk || absl::StrContains(doc["message"].GetString(), "junk");
     }
     EXPECT_GT(lines, 2) << p->log_file();
-    if (p == &dispatcher) EXPECT_TRUE(warned_junk) << p->Log();
+    if (p == &dispatcher) {
+      EXPECT_TRUE(warned_junk) << p->Log();
+    }
   }
+}
+
+// $NOTIFY_SOCKET as systemd sets it for Type=notify (an abstract socket
+// here: test paths are too long for sun_path), read by the test.
+class NotifySocket {
+ public:
+  NotifySocket() : name_(absl::StrCat("herald-test-notify-", getpid())) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path + 1, name_.data(), name_.size());  // sun_path[0] = 0: abstract
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr),
+         static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name_.size()));
+    setenv("NOTIFY_SOCKET", ("@" + name_).c_str(), 1);  // for the processes started now
+  }
+  ~NotifySocket() {
+    unsetenv("NOTIFY_SOCKET");
+    close(fd_);
+  }
+  // The next message, or "" after 10 s.
+  std::string Next() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return "";
+    char buf[512];
+    ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+ private:
+  std::string name_;
+  int fd_ = -1;
+};
+
+TEST(HealthTest, UnderSystemdBothServicesSayReadyReloadingAndStopping) {
+  const std::string dir = TempDir() + "/notify";
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  const int grpc_port = FreePort();
+  const std::string config = dir + "/herald.yaml";
+  WriteFile(config, absl::StrCat("http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n",
+                                 "dispatcher:\n  listen: 127.0.0.1:", grpc_port,
+                                 "\n  target: 127.0.0.1:", grpc_port, "\n",
+                                 "apps:\n  org.unifiedpush.a: {type: unifiedpush}\n"));
+  NotifySocket notify;
+  Process dispatcher;
+  StartService(&dispatcher, "dispatcher", config, dir);
+  EXPECT_EQ(notify.Next(), "READY=1");
+  kill(dispatcher.pid(), SIGHUP);  // a reload
+  EXPECT_EQ(notify.Next(), "RELOADING=1");
+  EXPECT_EQ(notify.Next(), "READY=1");
+  Process bridge;
+  StartService(&bridge, "bridge", config, dir);
+  EXPECT_EQ(notify.Next(), "READY=1");
+  kill(bridge.pid(), SIGTERM);
+  EXPECT_EQ(notify.Next(), "STOPPING=1");
+  EXPECT_EQ(bridge.Wait(absl::Seconds(25)), 0);
+  kill(dispatcher.pid(), SIGTERM);
+  EXPECT_EQ(notify.Next(), "STOPPING=1");
+  EXPECT_EQ(dispatcher.Wait(absl::Seconds(20)), 0);
 }
 
 TEST(HealthTest, BothBinariesSayTheirVersion) {
