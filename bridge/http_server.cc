@@ -1,8 +1,12 @@
 #include "bridge/http_server.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -60,6 +64,10 @@ class HttpServer::Impl {
   }
 
   absl::Status Start() {
+    if (!config_.http.tls_cert_file.empty()) {
+      absl::Status tls = LoadTls();
+      if (!tls.ok()) return tls;
+    }
     std::vector<asio::ip::address> ips;
     bool listens_on_any_v4 = false;
     for (const std::string& address : config_.http.bind_addresses) {
@@ -96,6 +104,30 @@ class HttpServer::Impl {
     for (int i = 0; i < config_.http.io_threads; ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
     }
+    return absl::OkStatus();
+  }
+
+  // http.tls_cert_file / tls_key_file: TLS 1.2 and later on the listener.
+  absl::Status LoadTls() {
+    tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+    beast::error_code ec;
+    tls_->use_certificate_chain_file(config_.http.tls_cert_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http.tls_cert_file: ", config_.http.tls_cert_file, ": ", ec.message()));
+    }
+    tls_->use_private_key_file(config_.http.tls_key_file, asio::ssl::context::pem, ec);
+    if (!ec && SSL_CTX_check_private_key(tls_->native_handle()) != 1) {
+      ec = beast::error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http.tls_key_file: ", config_.http.tls_key_file, ": ", ec.message()));
+    }
+    shared_.tls = tls_.get();
     return absl::OkStatus();
   }
 
@@ -172,6 +204,7 @@ class HttpServer::Impl {
   const Config& config_;
   asio::io_context ioc_;
   asio::steady_timer deadline_timer_{ioc_};
+  std::unique_ptr<asio::ssl::context> tls_;  // outlives the sessions using it
   // All outlive client_: its destructor ends the streams, and their
   // callbacks still read shared_ (a draining answer is sent again). shared_
   // outlives the lists too: sessions still on them read it as they go.

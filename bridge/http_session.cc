@@ -5,8 +5,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
 #include <random>
+#include <type_traits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -132,46 +134,78 @@ struct Pending {
   bool listed = false;
 };
 
-// One keep-alive connection. Reads a request, answers it (maybe after an
-// async gRPC call), then reads the next. All work runs on the session's strand.
+// One keep-alive connection, as the server's lists see it (the work is in
+// HttpSession below, over plain TCP or TLS).
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const ServerShared* shared)
-      : stream_(std::move(socket)), shared_(shared) {
-    shared_->connections->Add(1);
-    beast::error_code ec;
-    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = peer.address().to_string();
-  }
-  ~Session() { shared_->connections->Add(-1); }
-
-  void Run() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::Read, shared_from_this()));
-  }
-
+  virtual ~Session() = default;
   // Closes this connection to make room for `newcomer` if it still waits
   // for its next request. If one has begun on it since it was picked (that
   // one is served), the next longest-idle is tried; with none left the
   // newcomer is closed instead, so that the cap holds.
-  void EvictFor(const std::shared_ptr<Session>& newcomer) {
-    asio::post(stream_.get_executor(), [self = shared_from_this(), newcomer] {
+  virtual void EvictFor(const std::shared_ptr<Session>& newcomer) = 0;
+  // Closes the connection if it still waits for its next request.
+  virtual void CloseIfIdle() = 0;
+  // Closes it, on its strand.
+  virtual void CloseSoon() = 0;
+  // The deadline passed with no answer from the dispatcher.
+  virtual void TimedOut(const std::shared_ptr<Pending>& pending) = 0;
+  virtual IdleSessions::Mark* idle_mark() = 0;
+};
+
+// One keep-alive connection. Reads a request, answers it (maybe after an
+// async gRPC call), then reads the next. All work runs on the session's strand.
+// `Stream`: beast::tcp_stream, or a TLS stream over one (http.tls_cert_file).
+template <class Stream>
+class HttpSession final : public Session {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  HttpSession(tcp::socket socket, const ServerShared* shared)
+      : stream_(MakeStream(std::move(socket), shared)), shared_(shared) {
+    shared_->connections->Add(1);
+    beast::error_code ec;
+    tcp::endpoint peer = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec) peer_ = peer.address().to_string();
+  }
+  ~HttpSession() override { shared_->connections->Add(-1); }
+
+  // Over TLS the handshake comes first, within http.header_timeout.
+  void Run() {
+    asio::dispatch(stream_.get_executor(), [self = Self()] {
+      if constexpr (kTls) {
+        beast::get_lowest_layer(self->stream_).expires_after(self->shared_->header_timeout);
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->Close();
+          self->Read();
+        });
+      } else {
+        self->Read();
+      }
+    });
+  }
+
+  void EvictFor(const std::shared_ptr<Session>& newcomer) override {
+    asio::post(stream_.get_executor(), [self = Self(), newcomer] {
       if (self->waiting_idle_) return self->Close();
       if (std::shared_ptr<Session> next = self->shared_->idle->TakeOldest()) {
         return next->EvictFor(newcomer);
       }
-      asio::post(newcomer->stream_.get_executor(), [newcomer] { newcomer->Close(); });
+      newcomer->CloseSoon();
     });
   }
 
-  // Closes the connection if it still waits for its next request.
-  void CloseIfIdle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  void CloseIfIdle() override {
+    asio::post(stream_.get_executor(), [self = Self()] {
       if (self->waiting_idle_) self->Close();
     });
   }
 
-  IdleSessions::Mark* idle_mark() { return &idle_mark_; }
+  void CloseSoon() override {
+    asio::post(stream_.get_executor(), [self = Self()] { self->Close(); });
+  }
+
+  IdleSessions::Mark* idle_mark() override { return &idle_mark_; }
 
  private:
   // A keep-alive connection may wait idle for kIdleTimeout; once a request
@@ -185,7 +219,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(16 * 1024);
     parser_->eager(true);
     if (buffer_.size() > 0) return ParseBuffered();  // the next pipelined request
-    stream_.expires_after(kIdleTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
     waiting_idle_ = true;
     shared_->idle->Add(weak_from_this(), &idle_mark_);
     // Draining: a connection that would wait for its next request closes
@@ -198,7 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return Close();
     }
     stream_.async_read_some(buffer_.prepare(kFirstRead),
-                            [self = shared_from_this()](beast::error_code ec, size_t bytes) {
+                            [self = Self()](beast::error_code ec, size_t bytes) {
                               self->waiting_idle_ = false;
                               self->shared_->idle->Remove(&self->idle_mark_);
                               if (ec) return self->OnRead(ec, 0);
@@ -224,9 +258,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (parser_->is_done()) return OnRead({}, 0);
     if (!parser_->is_header_done()) {
-      stream_.expires_after(shared_->header_timeout);
+      beast::get_lowest_layer(stream_).expires_after(shared_->header_timeout);
       return http::async_read_header(stream_, buffer_, *parser_,
-                                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                                     [self = Self()](beast::error_code ec, size_t) {
                                        if (ec || self->parser_->is_done())
                                          return self->OnRead(ec, 0);
                                        self->ReadBody();
@@ -247,18 +281,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    stream_.expires_after(shared_->body_timeout);
+    beast::get_lowest_layer(stream_).expires_after(shared_->body_timeout);
     if (WantsContinue() && !continued_) {
       continued_ = true;
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       return asio::async_write(stream_, asio::buffer(kContinue),
-                               [self = shared_from_this()](beast::error_code ec, size_t) {
+                               [self = Self()](beast::error_code ec, size_t) {
                                  if (ec) return self->Close();  // the client is gone
                                  self->ReadBody();
                                });
     }
     http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::OnRead, shared_from_this()));
+                     beast::bind_front_handler(&HttpSession::OnRead, Self()));
   }
 
   void OnRead(beast::error_code ec, size_t /*bytes*/) {
@@ -396,14 +430,13 @@ class Session : public std::enable_shared_from_this<Session> {
     pending->body = std::move(req.body());  // kept to resend if a dispatcher drains
     shared_->notifies->Begin();
     NotifyInFlight()->Add(1);
-    shared_->deadlines->Add(shared_from_this(), pending, shared_->deadline);
+    shared_->deadlines->Add(Self(), pending, shared_->deadline);
     Send(std::move(request), pending);
   }
 
  public:
-  // The deadline passed with no answer from the dispatcher.
-  void TimedOut(const std::shared_ptr<Pending>& pending) {
-    asio::post(stream_.get_executor(), [self = shared_from_this(), pending] {
+  void TimedOut(const std::shared_ptr<Pending>& pending) override {
+    asio::post(stream_.get_executor(), [self = Self(), pending] {
       if (pending->answered.load()) return;
       HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
                  "] no answer from the dispatcher in time");
@@ -419,31 +452,31 @@ class Session : public std::enable_shared_from_this<Session> {
     request.set_request_id(pending->request_id);
     request.set_trace_id(pending->log_id);
     request.set_timeout_ms(static_cast<uint32_t>(absl::ToInt64Milliseconds(shared_->deadline)));
-    shared_->client->Dispatch(std::move(request), [self = shared_from_this(), pending](
-                                                      const grpc::Status& status,
-                                                      herald::v1::DispatchResponse* response) {
-      // On a gRPC thread. A draining dispatcher did not start the
-      // notification: send it again (DispatchClient has retired that
-      // stream, so this goes on a new one).
-      if (herald::v1::IsNotStarted(status) && pending->sends < 3 && !pending->answered.load()) {
-        herald::v1::DispatchRequest again;
-        // The body parsed when it arrived; it parses the same now.
-        ParseNotifyBody(pending->body, again.mutable_notification()).IgnoreError();
-        self->Send(std::move(again), pending);
-        return;
-      }
-      // Build the reply here (the response lives only now), then hand
-      // it to the session's strand.
-      Reply r = FromDispatch(status, response);
-      if (response != nullptr) CountOutcomes(*response, &r.outcomes);
-      if (r.status != http::status::ok) {
-        HERALD_LOG(kInfo, kComponent, "[", pending->log_id, "] ", static_cast<int>(r.status), " ",
-                   r.body);
-      }
-      asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
-        self->Answer(pending, std::move(r));
-      });
-    });
+    shared_->client->Dispatch(
+        std::move(request), [self = Self(), pending](const grpc::Status& status,
+                                                     herald::v1::DispatchResponse* response) {
+          // On a gRPC thread. A draining dispatcher did not start the
+          // notification: send it again (DispatchClient has retired that
+          // stream, so this goes on a new one).
+          if (herald::v1::IsNotStarted(status) && pending->sends < 3 && !pending->answered.load()) {
+            herald::v1::DispatchRequest again;
+            // The body parsed when it arrived; it parses the same now.
+            ParseNotifyBody(pending->body, again.mutable_notification()).IgnoreError();
+            self->Send(std::move(again), pending);
+            return;
+          }
+          // Build the reply here (the response lives only now), then hand
+          // it to the session's strand.
+          Reply r = FromDispatch(status, response);
+          if (response != nullptr) CountOutcomes(*response, &r.outcomes);
+          if (r.status != http::status::ok) {
+            HERALD_LOG(kInfo, kComponent, "[", pending->log_id, "] ", static_cast<int>(r.status),
+                       " ", r.body);
+          }
+          asio::post(self->stream_.get_executor(), [self, pending, r = std::move(r)]() mutable {
+            self->Answer(pending, std::move(r));
+          });
+        });
   }
 
   // Ends a notify request, once: with the dispatcher's answer or at the
@@ -504,24 +537,37 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(!close);
     res->prepare_payload();
     if (reply.head) res->body().clear();  // Content-Length stays the GET's
-    stream_.expires_after(kIdleTimeout);
+    beast::get_lowest_layer(stream_).expires_after(kIdleTimeout);
     const bool ends_notify = reply.ends_notify;
-    http::async_write(
-        stream_, *res,
-        [self = shared_from_this(), res, close, ends_notify](beast::error_code ec, size_t) {
-          if (ends_notify) self->shared_->notifies->End();
-          if (ec || close) return self->Close();
-          self->Read();
-        });
+    http::async_write(stream_, *res,
+                      [self = Self(), res, close, ends_notify](beast::error_code ec, size_t) {
+                        if (ends_notify) self->shared_->notifies->End();
+                        if (ec || close) return self->Close();
+                        self->Read();
+                      });
   }
 
+  // Over TLS without a close_notify: answers carry their length, so a
+  // client cannot take the cut for the end of one.
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    beast::get_lowest_layer(stream_).socket().close(ec);
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<HttpSession> Self() {
+    return std::static_pointer_cast<HttpSession>(shared_from_this());
+  }
+
+  static Stream MakeStream(tcp::socket socket, const ServerShared* shared) {
+    if constexpr (kTls) {
+      return Stream(beast::tcp_stream(std::move(socket)), *shared->tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  Stream stream_;
   std::string peer_;  // the client's address, for the access log
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -616,9 +662,16 @@ Gauge* ServerShared::OpenConnections() {
 
 void StartSession(tcp::socket socket, const ServerShared* shared,
                   const std::shared_ptr<Session>& evicted) {
-  auto session = std::make_shared<Session>(std::move(socket), shared);
-  if (evicted != nullptr) evicted->EvictFor(session);
-  session->Run();
+  auto start = [&](auto session) {
+    if (evicted != nullptr) evicted->EvictFor(session);
+    session->Run();
+  };
+  if (shared->tls != nullptr) {
+    start(std::make_shared<HttpSession<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket),
+                                                                              shared));
+  } else {
+    start(std::make_shared<HttpSession<beast::tcp_stream>>(std::move(socket), shared));
+  }
 }
 
 }  // namespace herald::bridge

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -123,6 +124,8 @@ struct ServerShared {
   // X-Forwarded-For.
   bool access_log = true;
   bool x_forwarded_for = false;
+  // http.tls_cert_file: the listener speaks TLS with this; null = plain.
+  boost::asio::ssl::context* tls = nullptr;
 
   static Gauge* OpenConnections();
 };

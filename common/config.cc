@@ -302,6 +302,12 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->http.body_timeout = http.Seconds("body_timeout", config->http.body_timeout);
   config->http.drain_timeout = http.Seconds("drain_timeout", config->http.drain_timeout);
   config->http.max_connections = http.Int("max_connections", 10000, 1, 10000000);
+  config->http.tls_cert_file = http.String("tls_cert_file", "");
+  config->http.tls_key_file = http.String("tls_key_file", "");
+  if (config->http.tls_cert_file.empty() != config->http.tls_key_file.empty()) {
+    http.Fail(config->http.tls_cert_file.empty() ? "tls_cert_file" : "tls_key_file",
+              "required with the other: TLS needs a certificate and its key");
+  }
 
   ConfigMap disp = top.Map("dispatcher");
   config->dispatcher.listen = disp.String("listen", config->dispatcher.listen);

@@ -74,6 +74,10 @@ struct HttpConfig {
   // Open connections the bridge keeps; at the cap the longest-idle one is
   // closed for a newcomer (none idle: the newcomer is refused).
   int64_t max_connections = 10000;
+  // TLS on the listener (PEM: the certificate chain and its key); both
+  // empty = plain HTTP, as usual behind a TLS-terminating proxy.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 struct DispatcherConfig {

@@ -217,10 +217,12 @@ size_t CollectHeader(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body,
-                    const std::vector<std::string>& headers, absl::Duration timeout) {
+                    const std::vector<std::string>& headers, absl::Duration timeout,
+                    const std::string& ca_file) {
   HttpResult result;
   CURL* curl = curl_easy_init();
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());

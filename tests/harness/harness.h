@@ -65,10 +65,11 @@ struct HttpResult {
   rapidjson::Document Json() const;
 };
 
-// Blocking HTTP client for tests (libcurl easy).
+// Blocking HTTP client for tests (libcurl easy). `ca_file`: the CA to trust
+// for https:// (else the system's).
 HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
                     const std::vector<std::string>& headers = {},
-                    absl::Duration timeout = absl::Seconds(30));
+                    absl::Duration timeout = absl::Seconds(30), const std::string& ca_file = "");
 
 // A throwaway CA and a server certificate for 127.0.0.1/localhost, and a
 // client certificate signed by the same CA. Made with the openssl CLI.

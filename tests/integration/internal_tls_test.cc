@@ -1,6 +1,7 @@
-// dispatcher.tls: the bridge–dispatcher hop with mutual TLS. The bridge,
-// with a certificate from the CA, is served; a caller without one, or with
-// one from another CA, or in plaintext, is refused.
+// TLS inside Herald. dispatcher.tls: the bridge–dispatcher hop with mutual
+// TLS; the bridge, with a certificate from the CA, is served; a caller
+// without one, or with one from another CA, or in plaintext, is refused.
+// http.tls_cert_file: the bridge's listener over TLS.
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -21,8 +22,9 @@ std::string TlsYaml(const std::string& cert, const std::string& key, const std::
                       "\n    ca_file: ", ca, "\n");
 }
 
-std::string Config(int grpc_port, const std::string& tls_yaml) {
-  return absl::StrCat("http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n",
+// `http_extra`: more keys of the http section ("  key: value\n").
+std::string Config(int grpc_port, const std::string& tls_yaml, const std::string& http_extra = "") {
+  return absl::StrCat("http:\n  bind_addresses: ['127.0.0.1']\n  port: 0\n", http_extra,
                       "dispatcher:\n  listen: 127.0.0.1:", grpc_port,
                       "\n  target: dns:///localhost:", grpc_port, "\n", tls_yaml,
                       "apps:\n  org.unifiedpush.a: {type: unifiedpush, "
@@ -132,6 +134,47 @@ TEST(InternalTlsTest, ABadTlsFileStopsStartUpWithItsName) {
                dir + "/bridge.log");
   EXPECT_NE(bridge.Wait(absl::Seconds(10)), 0);
   EXPECT_NE(bridge.Log().find("not the key of the certificate"), std::string::npos) << bridge.Log();
+}
+
+TEST(BridgeTlsTest, WithACertificateTheListenerSpeaksTlsOnly) {
+  const std::string dir = TempDir() + "/bridge-tls";
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()), 0);
+  TestPki pki = MakeTestPki(dir);
+  FakeProvider fake;
+  const int grpc_port = FreePort();
+  WriteFile(dir + "/herald.yaml", Config(grpc_port, "",
+                                         absl::StrCat("  tls_cert_file: ", pki.server_cert,
+                                                      "\n  tls_key_file: ", pki.server_key, "\n")));
+  Process dispatcher, bridge;
+  StartService(&dispatcher, "dispatcher", dir + "/herald.yaml", dir);
+  const int port = StartService(&bridge, "bridge", dir + "/herald.yaml", dir);
+  const std::string https = absl::StrCat("https://localhost:", port);
+
+  ASSERT_TRUE(Eventually([&] {
+    return HttpCall("GET", https + "/ready", "", {}, absl::Seconds(5), pki.ca_cert).status == 200;
+  })) << bridge.Log();
+  const std::string body = absl::StrCat(
+      R"({"notification":{"event_id":"$https","devices":[{"app_id":"org.unifiedpush.a","pushkey":)",
+      JsonString(fake.base_url() + "/up/ok"), "}]}}");
+  HttpResult pushed = HttpCall("POST", https + "/_matrix/push/v1/notify", body,
+                               {"Content-Type: application/json"}, absl::Seconds(10), pki.ca_cert);
+  EXPECT_EQ(pushed.status, 200) << pushed.body << pushed.error;
+  EXPECT_EQ(pushed.body, R"({"rejected":[]})");
+  HttpResult bad = HttpCall("POST", https + "/_matrix/push/v1/notify", "{bad",
+                            {"Content-Type: application/json"}, absl::Seconds(10), pki.ca_cert);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(fake.Requests(1).Size(), 1u);
+
+  // Plain HTTP on that port gets no HTTP answer, and the bridge goes on.
+  const std::string plain =
+      RawExchange(port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(plain.find("HTTP/1.1"), std::string::npos) << plain;
+  // A client that does not trust the certificate does not get through.
+  HttpResult untrusted = HttpCall("GET", https + "/health", "", {}, absl::Seconds(5));
+  EXPECT_EQ(untrusted.status, 0);
+  EXPECT_EQ(HttpCall("GET", https + "/health", "", {}, absl::Seconds(5), pki.ca_cert).status, 200);
+  EXPECT_EQ(bridge.Stop(), 0);
+  EXPECT_EQ(dispatcher.Stop(), 0);
 }
 
 }  // namespace
