@@ -22,7 +22,8 @@ struct DispatchClient::Live {
 
 // One dispatcher address: its channel, and the slots of its streams (under
 // the client's mu_). Streams share it, so a dispatcher that left the target
-// keeps its channel until its last stream is done.
+// keeps its channel until its last stream is done; the slots only point at
+// the streams (each keeps itself until OnDone), so neither keeps the other.
 struct DispatchClient::Backend {
   Backend(std::string address_target, std::shared_ptr<grpc::Channel> ch, int streams)
       : address(std::move(address_target)),
@@ -35,7 +36,7 @@ struct DispatchClient::Backend {
   const std::string address;
   const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<herald::v1::Dispatcher::Stub> stub;
-  std::vector<std::shared_ptr<Stream>> slots;
+  std::vector<std::weak_ptr<Stream>> slots;
   size_t next_slot = 0;
 };
 
@@ -236,7 +237,7 @@ DispatchClient::DispatchClient(Options options, ChannelFactory make_channel)
     : options_(std::move(options)),
       make_channel_(std::move(make_channel)),
       live_(std::make_shared<Live>()) {
-  absl::StatusOr<std::vector<std::string>> first = ResolveDispatcherTarget(options_.target);
+  absl::StatusOr<std::vector<std::string>> first = options_.resolve(options_.target);
   {
     absl::MutexLock lock(&mu_);
     if (first.ok()) Apply(*std::move(first));
@@ -274,13 +275,13 @@ void DispatchClient::Run() {
   bool failing = false;
   absl::MutexLock lock(&mu_);
   while (true) {
-    AwaitMonotonic(&mu_, absl::Condition(&closing_), absl::Seconds(1));
+    AwaitMonotonic(&mu_, absl::Condition(&closing_), options_.tick);
     if (closing_) return;
     for (const std::shared_ptr<Backend>& b : backends_) b->channel->GetState(true);
     if (options_.target.kind != DispatcherTarget::Kind::kDns) continue;
     if (MonotonicNow() < next_resolve && !(failing || backends_.empty())) continue;
     mu_.Unlock();
-    absl::StatusOr<std::vector<std::string>> found = ResolveDispatcherTarget(options_.target);
+    absl::StatusOr<std::vector<std::string>> found = options_.resolve(options_.target);
     mu_.Lock();
     next_resolve = MonotonicNow() + options_.resolve_interval;
     if (!found.ok()) {
@@ -315,8 +316,8 @@ void DispatchClient::Apply(std::vector<std::string> addresses) {
   for (; old < backends_.size(); ++old) removed.push_back(backends_[old]->address);
   for (const std::shared_ptr<Backend>& b : backends_) {
     if (std::binary_search(addresses.begin(), addresses.end(), b->address)) continue;
-    for (std::shared_ptr<Stream>& s : b->slots) {
-      if (s != nullptr) s->Retire();
+    for (const std::weak_ptr<Stream>& slot : b->slots) {
+      if (std::shared_ptr<Stream> s = slot.lock()) s->Retire();
     }
   }
   backends_.swap(next);
@@ -346,13 +347,15 @@ std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
     if (chosen == n) chosen = turn % n;  // one went down meanwhile
   }
   const std::shared_ptr<Backend>& backend = backends_[chosen];
-  std::shared_ptr<Stream>& slot = backend->slots[backend->next_slot++ % backend->slots.size()];
-  if (slot == nullptr || !slot->usable(MonotonicNow(), options_.stream_max_age)) {
-    if (slot != nullptr) slot->Retire();
-    slot = std::make_shared<Stream>(backend, live_);  // which keeps the backend
-    slot->Begin(slot);
+  std::weak_ptr<Stream>& slot = backend->slots[backend->next_slot++ % backend->slots.size()];
+  std::shared_ptr<Stream> stream = slot.lock();
+  if (stream == nullptr || !stream->usable(MonotonicNow(), options_.stream_max_age)) {
+    if (stream != nullptr) stream->Retire();
+    stream = std::make_shared<Stream>(backend, live_);  // which keeps the backend
+    stream->Begin(stream);
+    slot = stream;
   }
-  return slot;
+  return stream;
 }
 
 void DispatchClient::Dispatch(herald::v1::DispatchRequest request, Callback done) {

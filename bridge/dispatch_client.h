@@ -50,6 +50,12 @@ class DispatchClient {
     int streams_per_dispatcher = 2;
     absl::Duration resolve_interval = absl::Seconds(10);
     absl::Duration stream_max_age = absl::Seconds(60);
+    // What the target stands for now (a test's resolver instead of DNS).
+    std::function<absl::StatusOr<std::vector<std::string>>(const DispatcherTarget&)> resolve =
+        ResolveDispatcherTarget;
+    // How often unconnected channels are asked to connect, and the
+    // resolution checked for being due.
+    absl::Duration tick = absl::Seconds(1);
   };
 
   // Resolves the target once before returning (a failure is logged and

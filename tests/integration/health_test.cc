@@ -11,11 +11,13 @@
 #include <cstddef>
 #include <cstring>
 #include <functional>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/version.h"
@@ -24,6 +26,7 @@
 #include "rapidjson/document.h"
 #include "tests/harness/harness.h"
 #include "tests/health/health.grpc.pb.h"
+#include "tests/health/reflection.grpc.pb.h"
 
 namespace herald::testing {
 namespace {
@@ -82,6 +85,31 @@ TEST(HealthTest, TheBridgeIsReadyOnlyWhileADispatcherConnectionIsUp) {
   std::cerr << "not ready " << absl::FormatDuration(absl::Now() - gone)
             << " after the dispatcher died\n";
   EXPECT_EQ(bridge.Stop(), 0);
+}
+
+TEST(HealthTest, TheDispatcherListsItsServicesByReflection) {
+  Herald herald("  org.unifiedpush.a: {type: unifiedpush}\n");
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", herald.dispatcher_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = reflection->ServerReflectionInfo(&context);
+  grpc::reflection::v1alpha::ServerReflectionRequest ask;
+  ask.set_list_services("");
+  ASSERT_TRUE(stream->Write(ask));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse answer;
+  ASSERT_TRUE(stream->Read(&answer));
+  std::set<std::string> names;
+  for (const auto& service : answer.list_services_response().service()) {
+    names.insert(service.name());
+  }
+  EXPECT_TRUE(names.count("herald.v1.Dispatcher")) << absl::StrJoin(names, ", ");
+  EXPECT_TRUE(names.count("grpc.health.v1.Health")) << absl::StrJoin(names, ", ");
+  while (stream->Read(&answer)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST(HealthTest, TheDispatcherServesGrpcHealthAndIsNotServingFromTheDrain) {
