@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_join.h"
 #include "common/executor.h"
 #include "common/log.h"
@@ -94,7 +95,7 @@ class DispatchClient::Stream
     // A draining dispatcher takes nothing more on this stream: stop it
     // before the callbacks run, so that what they send again goes on
     // another stream. (What it still had queued is answered "not started"
-    // when the dispatcher ends the stream.)
+    // at once, and sent elsewhere.)
     for (const herald::v1::DispatchResult& result : results_.results()) {
       if (result.not_started()) {
         Stop(/*write_rest=*/false);
@@ -123,7 +124,10 @@ class DispatchClient::Stream
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
-      if (!ok) writable_ = false;
+      if (!ok) {
+        writable_ = false;  // the call is over: nothing more goes on it
+        accepting_ = false;
+      }
       write = writable_ && StartWriteLocked();
       release = ReleaseHoldLocked();
     }
@@ -190,15 +194,28 @@ class DispatchClient::Stream
   }
 
   // Takes nothing more; with `write_rest` what is queued is still written
-  // and the stream half-closed after it.
+  // and the stream half-closed after it, else what is queued is answered
+  // "not started" now (it never left), so that it is sent elsewhere at once
+  // rather than when the dispatcher ends the stream.
   void Stop(bool write_rest) {
     bool release;
+    std::vector<Callback> unsent;
     {
       absl::MutexLock lock(&mu_);
       accepting_ = false;
-      if (!write_rest) writable_ = false;
+      if (!write_rest) {
+        writable_ = false;
+        for (const herald::v1::DispatchRequest& r : queued_.requests()) {
+          auto it = pending_.find(r.request_id());
+          if (it == pending_.end()) continue;
+          unsent.push_back(std::move(it->second));
+          pending_.erase(it);
+        }
+        queued_.Clear();
+      }
       release = ReleaseHoldLocked();
     }
+    for (Callback& done : unsent) done(herald::v1::NotStartedStatus(), nullptr);
     if (release) EndWrites();
   }
 
@@ -336,16 +353,11 @@ std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
   // call then fails fast, or finds it just connected).
   const size_t n = backends_.size();
   const uint64_t turn = next_++;
-  size_t connected = 0;
-  for (const std::shared_ptr<Backend>& b : backends_) connected += b->connected() ? 1 : 0;
-  size_t chosen = turn % n;
-  if (connected > 0 && connected < n) {
-    size_t skip = turn % connected;
-    for (chosen = 0; chosen < n; ++chosen) {
-      if (backends_[chosen]->connected() && skip-- == 0) break;
-    }
-    if (chosen == n) chosen = turn % n;  // one went down meanwhile
+  absl::InlinedVector<size_t, 16> connected;
+  for (size_t i = 0; i < n; ++i) {
+    if (backends_[i]->connected()) connected.push_back(i);
   }
+  const size_t chosen = connected.empty() ? turn % n : connected[turn % connected.size()];
   const std::shared_ptr<Backend>& backend = backends_[chosen];
   std::weak_ptr<Stream>& slot = backend->slots[backend->next_slot++ % backend->slots.size()];
   std::shared_ptr<Stream> stream = slot.lock();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -39,7 +40,10 @@ class CountingDispatcher final : public herald::v1::Dispatcher::CallbackService 
     class Reactor
         : public grpc::ServerBidiReactor<herald::v1::DispatchBatch, herald::v1::DispatchResults> {
      public:
-      explicit Reactor(std::atomic<int>* taken) : taken_(taken) { StartRead(&in_); }
+      Reactor(std::atomic<int>* taken, std::atomic<int>* open) : taken_(taken), open_(open) {
+        open_->fetch_add(1);
+        StartRead(&in_);
+      }
       void OnReadDone(bool ok) override {
         if (!ok) return Finish(grpc::Status::OK);
         out_.Clear();
@@ -53,38 +57,59 @@ class CountingDispatcher final : public herald::v1::Dispatcher::CallbackService 
         if (!ok) return Finish(grpc::Status::CANCELLED);
         StartRead(&in_);
       }
-      void OnDone() override { delete this; }
+      void OnDone() override {
+        open_->fetch_sub(1);
+        delete this;
+      }
 
      private:
       std::atomic<int>* taken_;
+      std::atomic<int>* open_;
       herald::v1::DispatchBatch in_;
       herald::v1::DispatchResults out_;
     };
-    return new Reactor(&taken_);
+    return new Reactor(&taken_, &open_);
   }
 
  private:
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::atomic<int> taken_{0};
+  std::atomic<int> open_{0};
+
+ public:
+  int open_streams() const { return open_.load(); }
 };
 
-// What the scripted resolver answers now.
+// What the scripted resolver answers now, and how often it was asked.
 class Names {
  public:
   void Set(std::vector<std::string> addresses) {
     absl::MutexLock lock(&mu_);
     addresses_ = std::move(addresses);
     std::sort(addresses_.begin(), addresses_.end());
+    failing_ = false;
+  }
+  void Fail() {
+    absl::MutexLock lock(&mu_);
+    failing_ = true;
   }
   absl::StatusOr<std::vector<std::string>> Resolve() {
     absl::MutexLock lock(&mu_);
+    ++asked_;
+    if (failing_) return absl::UnavailableError("dispatchers.test: no such name (scripted)");
     return addresses_;
+  }
+  int asked() {
+    absl::MutexLock lock(&mu_);
+    return asked_;
   }
 
  private:
   absl::Mutex mu_;
   std::vector<std::string> addresses_ ABSL_GUARDED_BY(mu_);
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  int asked_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Sends `n` notifications one after another; how many were answered OK.
@@ -158,8 +183,13 @@ TEST(DispatchClientTest, FollowsTheNamesAddressesAsTheyComeAndGo) {
   EXPECT_EQ(b.taken() - b1, 30);
 
   // The name stops resolving: the known address keeps serving.
-  names->Set({});
+  names->Fail();
+  const int asked = names->asked();
+  ASSERT_TRUE(Eventually([&] { return names->asked() >= asked + 2; }));
+  EXPECT_EQ(client.Addresses(), std::vector<std::string>{b.address()});
+  const int b2 = b.taken();
   EXPECT_EQ(SendAll(&client, 5), 5);
+  EXPECT_EQ(b.taken() - b2, 5);
 }
 
 TEST(DispatchClientTest, StreamsOlderThanTheirAgeAreReplacedWithoutLosingAnAnswer) {
@@ -172,8 +202,19 @@ TEST(DispatchClientTest, StreamsOlderThanTheirAgeAreReplacedWithoutLosingAnAnswe
   DispatchClient client(options, [](const std::string& address) {
     return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   });
-  EXPECT_EQ(SendAll(&client, 50), 50);
-  EXPECT_EQ(a.taken(), 50);
+  // Four senders at once, so that retired streams still carry answers when
+  // they are replaced.
+  std::vector<std::thread> senders;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&] { ok += SendAll(&client, 50); });
+  }
+  for (std::thread& t : senders) t.join();
+  EXPECT_EQ(ok.load(), 200);
+  EXPECT_EQ(a.taken(), 200);
+  // The retired streams ended by themselves (half-closed, then finished by
+  // the dispatcher): at most the one in the slot is still open.
+  EXPECT_TRUE(Eventually([&] { return a.open_streams() <= 1; })) << a.open_streams();
 }
 
 }  // namespace

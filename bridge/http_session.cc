@@ -312,9 +312,12 @@ class HttpSession final : public Session {
           Error(http::status::payload_too_large, "M_TOO_LARGE",
                 absl::StrCat("request body is larger than ", shared_->max_body_bytes, " bytes"));
       r.close = true;
-      Pending refused;
-      Identify(parser_->get(), &refused);
-      LogAccess(refused, r);
+      beast::string_view target = parser_->get().target();
+      if (target.substr(0, target.find('?')) == kNotifyPath) {  // a notify request: its line
+        Pending refused;
+        Identify(parser_->get(), &refused);
+        LogAccess(refused, r);
+      }
       return Write(std::move(r), 11);
     }
     if (ec) {
@@ -438,7 +441,7 @@ class HttpSession final : public Session {
   void TimedOut(const std::shared_ptr<Pending>& pending) override {
     asio::post(stream_.get_executor(), [self = Self(), pending] {
       if (pending->answered.load()) return;
-      HERALD_LOG(kWarning, kComponent, "[", pending->request_id,
+      HERALD_LOG(kWarning, kComponent, "[", pending->log_id,
                  "] no answer from the dispatcher in time");
       // The same answer as the dispatcher's own DEADLINE_EXCEEDED.
       self->Answer(pending,

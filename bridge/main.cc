@@ -58,7 +58,9 @@ absl::StatusOr<std::unique_ptr<herald::bridge::DispatchClient>> NewDispatchClien
   // it (the :authority, and the name the dispatcher's certificate must
   // carry).
   if (target->kind == herald::bridge::DispatcherTarget::Kind::kDns) {
-    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, absl::StrCat(target->host, ":", target->port));
+    const bool v6 = absl::StrContains(target->host, ':');
+    args.SetString(GRPC_ARG_DEFAULT_AUTHORITY,
+                   absl::StrCat(v6 ? "[" : "", target->host, v6 ? "]" : "", ":", target->port));
     if (config.tls.enabled()) args.SetSslTargetNameOverride(target->host);
   }
   herald::bridge::DispatchClient::Options options;

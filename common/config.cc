@@ -327,6 +327,9 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   }
   config->dispatcher.max_connection_age =
       disp.Seconds("max_connection_age", config->dispatcher.max_connection_age);
+  if (config->dispatcher.max_connection_age < absl::Seconds(10)) {
+    disp.Fail("max_connection_age", "must be at least 10 seconds");
+  }
   if (disp.Has("tls")) {
     ConfigMap tls = disp.Map("tls");
     DispatcherConfig::Tls& t = config->dispatcher.tls;

@@ -44,9 +44,11 @@ absl::Status Load(const DispatcherConfig::Tls& tls, Pems* out) {
   if (cert == nullptr) return fail(tls.cert_file, "no PEM certificate in it");
   std::unique_ptr<BIO, decltype(&BIO_free)> key_bio(
       BIO_new_mem_buf(out->key.data(), static_cast<int>(out->key.size())), BIO_free);
+  // No passphrase prompt: an encrypted key is refused, not asked about.
+  auto no_passphrase = [](char*, int, int, void*) { return 0; };
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
-  if (key == nullptr) return fail(tls.key_file, "no PEM private key in it");
+      PEM_read_bio_PrivateKey(key_bio.get(), nullptr, no_passphrase, nullptr), EVP_PKEY_free);
+  if (key == nullptr) return fail(tls.key_file, "no unencrypted PEM private key in it");
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return fail(tls.key_file, absl::StrCat("not the key of the certificate in ", tls.cert_file));
   }

@@ -135,9 +135,11 @@ std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config,
                              static_cast<int>(std::min<int64_t>(
                                  absl::ToInt64Milliseconds(config.dispatcher.max_connection_age),
                                  std::numeric_limits<int>::max())));
-  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-                             static_cast<int>(absl::ToInt64Milliseconds(
-                                 absl::Minutes(1) + 2 * config.dispatcher.deadline)));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(std::min<int64_t>(
+          absl::ToInt64Milliseconds(absl::Minutes(1) + 2 * config.dispatcher.deadline),
+          std::numeric_limits<int>::max())));
   // A second dispatcher started on the same port must fail, not silently
   // take half of the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

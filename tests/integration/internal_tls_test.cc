@@ -96,11 +96,20 @@ TEST(InternalTlsTest, TheBridgeWithACertificateFromTheCaIsServedOthersAreRefused
 
   // A bridge whose certificate the dispatcher does not trust is never
   // ready, and answers notifications 503 (the homeserver retries).
-  WriteFile(dir + "/stranger.yaml",
-            Config(grpc_port, TlsYaml(other.server_cert, other.server_key, pki.ca_cert)));
+  // (An ipv4: target: its one address is the dispatcher's.)
+  std::string stranger_config =
+      Config(grpc_port, TlsYaml(other.server_cert, other.server_key, pki.ca_cert));
+  stranger_config.replace(stranger_config.find("dns:///localhost:"),
+                          std::string("dns:///localhost:").size(), "ipv4:127.0.0.1:");
+  WriteFile(dir + "/stranger.yaml", stranger_config);
   Process stranger_bridge;
   const int stranger_port =
       StartService(&stranger_bridge, "bridge", dir + "/stranger.yaml", dir, "stranger");
+  // Its handshakes fail (the dispatcher refuses its certificate)...
+  ASSERT_TRUE(Eventually([&] {
+    return stranger_bridge.Log().find("Handshake failed") != std::string::npos ||
+           dispatcher.Log().find("Handshake failed") != std::string::npos;
+  })) << stranger_bridge.Log();
   HttpResult refused =
       HttpCall("POST", absl::StrCat("http://127.0.0.1:", stranger_port, "/_matrix/push/v1/notify"),
                body, {"Content-Type: application/json"});
