@@ -519,7 +519,7 @@ class HttpSession final : public Session {
   // id in the answer.
   void LogAccess(const Pending& pending, Reply& r) const {
     r.headers.emplace_back("X-Request-Id", pending.log_id);
-    if (!shared_->access_log) return;
+    if (!shared_->access_log || !LogEnabled(LogLevel::kInfo)) return;
     AccessRecord a = r.outcomes;
     a.request_id = pending.log_id;
     a.client = pending.client;
