@@ -9,7 +9,7 @@ TEST(AccessLogTest, ARequestIdIsKeptOnlyWhenItIsSafeInALogLineAndAHeader) {
   EXPECT_EQ(UsableRequestId("4f2a-b9c1"), "4f2a-b9c1");
   EXPECT_EQ(UsableRequestId("req:42/a.b_c"), "req:42/a.b_c");
   EXPECT_EQ(UsableRequestId(std::string(128, 'a')), std::string(128, 'a'));
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string(""), std::string(129, 'a'), std::string("a b"), std::string("a\"b"),
         std::string("a\\b"), std::string("a\nb"), std::string("a\x7f"), std::string("\xc3\xa9")}) {
     EXPECT_EQ(UsableRequestId(bad), "") << bad;

@@ -320,6 +320,22 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
   config->dispatcher.streams =
       static_cast<int>(disp.Int("streams", config->dispatcher.streams, 1, 64));
   config->dispatcher.dedup_ttl = disp.Seconds("dedup_ttl", config->dispatcher.dedup_ttl);
+  if (disp.Has("dedup")) {
+    ConfigMap dedup = disp.Map("dedup");
+    DispatcherConfig::Dedup& d = config->dispatcher.dedup;
+    d.backend = dedup.String("backend", d.backend);
+    if (d.backend != "memory" && d.backend != "redis") {
+      dedup.Fail("backend", "must be memory or redis");
+    }
+    ConfigMap redis = dedup.Map("redis");
+    d.redis_url = redis.String("url", "");
+    d.redis_timeout = absl::Milliseconds(redis.Int("timeout_ms", 50, 1, 10000));
+    if (d.backend == "redis" && d.redis_url.empty()) {
+      redis.Fail("url", "required with backend: redis (redis://[:password@]host:port/db)");
+    }
+    Append(&config->warnings, dedup.UnknownKeyWarnings());
+    Append(&config->warnings, redis.UnknownKeyWarnings());
+  }
   config->dispatcher.resolve_interval =
       disp.Seconds("resolve_interval", config->dispatcher.resolve_interval);
   if (config->dispatcher.resolve_interval < absl::Seconds(1)) {

@@ -116,6 +116,13 @@ struct DispatcherConfig {
   int64_t dedup_max_entries = 200000;
   // host:port for GET /metrics (Prometheus) and /health; empty = off.
   std::string metrics_listen;
+  // dispatcher.dedup: where that memory lives. "memory": this process's
+  // (dedup_max_entries bounds it); "redis": shared by every dispatcher.
+  struct Dedup {
+    std::string backend = "memory";
+    std::string redis_url;  // may hold a password: never log it whole
+    absl::Duration redis_timeout = absl::Milliseconds(50);
+  } dedup;
 };
 
 // Sygnal's metrics.prometheus: the bridge's own metrics listener. Off by

@@ -107,6 +107,8 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       return;
     }
     absl::InlinedVector<int, 4> to_push;
+    std::vector<int> to_claim;
+    std::vector<PushMemory::Key> keys;
     for (int i = 0; i < n; ++i) {
       AppMatch match = apps_->Match(devices[i].app_id());
       if (match.app == nullptr) {
@@ -117,14 +119,31 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         continue;
       }
       devices_[i].app = match.app;
-      if (!AlreadyPushed(i)) to_push.push_back(i);
+      if (NeedsClaim(i)) {
+        to_claim.push_back(i);
+        keys.push_back(devices_[i].key);
+      } else {
+        to_push.push_back(i);
+      }
     }
-    if (to_push.empty()) return;
-    // Each Attempt may end the notification only once every device has an
-    // outcome, so only the last one's can: the loop is done with it by then.
-    env_.executor->Post([self = shared_from_this(), to_push = std::move(to_push)] {
-      for (int i : to_push) self->Attempt(i);
-    });
+    if (to_claim.empty()) return PostAttempts(std::move(to_push));
+    // One question to the memory for the whole notification (one round trip
+    // when it is shared). Devices stay unanswered until then, so the request
+    // lives on.
+    env_.memory->Claim(
+        std::move(keys), deadline_,
+        [self = shared_from_this(), to_push = std::move(to_push), to_claim = std::move(to_claim)](
+            std::vector<std::optional<PushMemory::State>> known) mutable {
+          for (size_t k = 0; k < to_claim.size(); ++k) {
+            // A memory that could not answer: push (fail open).
+            if (k < known.size() && self->AnswerFromMemory(to_claim[k], known[k])) {
+              continue;
+            }
+            self->devices_[to_claim[k]].claimed = k < known.size();
+            to_push.push_back(to_claim[k]);
+          }
+          self->PostAttempts(std::move(to_push));
+        });
   }
 
  private:
@@ -136,22 +155,33 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
     RecentPushes::Key key{};
   };
 
-  // A homeserver retry of a push that already happened (or is happening)
-  // answers from memory instead of pushing again. Only events count: a
+  // Each Attempt may end the notification only once every device has an
+  // outcome, so only the last one's can: the loop is done with it by then.
+  void PostAttempts(absl::InlinedVector<int, 4> to_push) {
+    if (to_push.empty()) return;
+    env_.executor->Post([self = shared_from_this(), to_push = std::move(to_push)] {
+      for (int i : to_push) self->Attempt(i);
+    });
+  }
+
+  // Whether device `i`'s push is one the memory is asked about: a
+  // homeserver retry of a push that already happened (or is happening) is
+  // answered from memory instead of pushed again. Only events count: a
   // badge update without event_id must always go out.
-  bool AlreadyPushed(int i) {
+  bool NeedsClaim(int i) {
     const herald::v1::Notification& n = request_->notification();
-    if (env_.recent == nullptr || !n.has_event_id() || n.event_id().empty()) return false;
+    if (env_.memory == nullptr || !n.has_event_id() || n.event_id().empty()) return false;
     DeviceState& d = devices_[i];
     d.key = RecentPushes::MakeKey(n.event_id(), n.devices(i).app_id(), n.devices(i).pushkey());
     // The same device twice in one request is the homeserver's own doing:
     // push it as asked rather than answer "in flight" to ourselves.
-    if (!claimed_here_.insert(d.key).second) return false;
-    std::optional<RecentPushes::State> known = env_.recent->Begin(d.key, env_.clock->Monotonic());
-    if (!known) {
-      d.claimed = true;
-      return false;
-    }
+    return claimed_here_.insert(d.key).second;
+  }
+
+  // Device `i` as the memory knows it: true when that answers it (nothing
+  // to push), false when it is this request's to push (claimed).
+  bool AnswerFromMemory(int i, const std::optional<RecentPushes::State>& known) {
+    if (!known) return false;
     DedupHits(*known)->Add();
     switch (*known) {
       case RecentPushes::State::kDelivered:
@@ -237,7 +267,7 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
       } else if (outcome.kind == Outcome::Kind::kDropped) {
         final_state = RecentPushes::State::kDropped;  // the same payload would be refused again
       }
-      env_.recent->End(devices_[i].key, final_state, env_.clock->Monotonic());
+      env_.memory->End(devices_[i].key, final_state);
     }
     devices_[i].outcome = std::move(outcome);
     if (pending_.fetch_sub(1) == 1) Finish();

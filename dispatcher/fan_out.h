@@ -12,7 +12,7 @@
 #include "absl/time/time.h"
 #include "common/executor.h"
 #include "dispatcher/app_registry.h"
-#include "dispatcher/recent_pushes.h"
+#include "dispatcher/push_memory.h"
 #include "proto/herald/v1/herald.pb.h"
 
 namespace herald::dispatcher {
@@ -30,17 +30,18 @@ struct RetryPolicy {
 // What every fan-out runs on; outlives them all.
 struct FanOutEnv {
   const Clock* clock = &Clock::Real();
-  Executor* executor = nullptr;    // runs the pushes: first attempts and retries
-  Timer* timer = nullptr;          // waits out the backoffs
-  RecentPushes* recent = nullptr;  // null: no push memory
+  Executor* executor = nullptr;  // runs the pushes: first attempts and retries
+  Timer* timer = nullptr;        // waits out the backoffs
+  PushMemory* memory = nullptr;  // null: no push memory
   RetryPolicy policy;
 };
 
 // Pushes `request` to its devices with `apps` (held until the last device
 // is done, across a reload); fills `response` and calls `on_done` once every
 // device has an outcome, on whichever thread gave the last one. `request`
-// and `response` must live until then. Routing and the push memory run on
-// the calling thread; the pushes on env.executor. Devices repeated in one
+// and `response` must live until then. Routing runs on the calling thread,
+// the push memory's claims for all devices at once (answered on the calling
+// thread, or the memory's), the pushes on env.executor. Devices repeated in one
 // request are pushed as asked.
 void StartFanOut(std::shared_ptr<const AppRegistry> apps, const FanOutEnv& env,
                  const herald::v1::DispatchRequest* request, herald::v1::DispatchResponse* response,

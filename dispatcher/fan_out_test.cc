@@ -117,7 +117,7 @@ class FanOutTest : public ::testing::Test {
     env_.clock = &time_;
     env_.executor = &time_;
     env_.timer = &time_;
-    env_.recent = &recent_;
+    env_.memory = &memory_;
     env_.policy.initial_backoff = absl::Milliseconds(250);
     env_.policy.max_attempts = 4;
     env_.policy.jitter = &NoJitter;
@@ -166,6 +166,7 @@ class FanOutTest : public ::testing::Test {
 
   ManualTime time_;
   RecentPushes recent_{1000, absl::Minutes(10)};
+  LocalPushMemory memory_{&recent_, &time_};
   FanOutEnv env_;
   ScriptedProvider* provider_;
   std::shared_ptr<AppRegistry> apps_;
@@ -387,7 +388,7 @@ TEST_F(FanOutTest, TheSameDeviceTwiceInOneRequestIsPushedTwice) {
 }
 
 TEST_F(FanOutTest, WithoutPushMemoryEveryRepeatIsPushed) {
-  env_.recent = nullptr;
+  env_.memory = nullptr;
   auto request = Request({{"com.example.app", "k1"}});
   Dispatch(request);
   Dispatch(request);

@@ -24,6 +24,8 @@
 #include "common/work_pool.h"
 #include "dispatcher/app_registry.h"
 #include "dispatcher/dispatcher_service.h"
+#include "dispatcher/push_memory.h"
+#include "dispatcher/redis_push_memory.h"
 #include "dispatcher/registry_reaper.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -99,15 +101,32 @@ absl::StatusOr<std::unique_ptr<AppRegistry>> BuildApps(const herald::Config& con
 
 herald::dispatcher::FanOutEnv FanOutFor(const herald::Config& config, herald::Executor* executor,
                                         herald::Timer* timer,
-                                        herald::dispatcher::RecentPushes* recent) {
+                                        herald::dispatcher::PushMemory* memory) {
   herald::dispatcher::FanOutEnv env;
   env.executor = executor;
   env.timer = timer;
-  env.recent = recent;
+  env.memory = memory;
   env.policy.deadline = config.dispatcher.deadline;
   env.policy.initial_backoff = config.dispatcher.retry_initial_backoff;
   env.policy.max_attempts = config.dispatcher.max_attempts;
   return env;
+}
+
+// dispatcher.dedup.backend: this process's memory, or Redis shared by every
+// dispatcher (the URL was checked at start).
+std::unique_ptr<herald::dispatcher::PushMemory> NewPushMemory(
+    const herald::Config& config, herald::dispatcher::RecentPushes* recent) {
+  const herald::DispatcherConfig::Dedup& dedup = config.dispatcher.dedup;
+  if (dedup.backend != "redis") {
+    return std::make_unique<herald::dispatcher::LocalPushMemory>(recent, &herald::Clock::Real());
+  }
+  herald::dispatcher::RedisPushMemory::Options options;
+  options.address = *herald::dispatcher::ParseRedisUrl(dedup.redis_url);
+  options.timeout = dedup.redis_timeout;
+  options.ttl = config.dispatcher.dedup_ttl;
+  HERALD_LOG(kInfo, kComponent, "push memory in Redis at ", options.address.host, ":",
+             options.address.port, " (db ", options.address.db, ")");
+  return std::make_unique<herald::dispatcher::RedisPushMemory>(std::move(options));
 }
 
 std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config,
@@ -233,6 +252,14 @@ int main(int argc, char** argv) {
     std::cerr << "herald-dispatcher: bad config: " << creds.status().message() << "\n";
     return 1;
   }
+  if ((*config)->dispatcher.dedup.backend == "redis") {
+    absl::StatusOr<herald::dispatcher::RedisAddress> redis =
+        herald::dispatcher::ParseRedisUrl((*config)->dispatcher.dedup.redis_url);
+    if (!redis.ok()) {
+      std::cerr << "herald-dispatcher: bad config: " << redis.status().message() << "\n";
+      return 1;
+    }
+  }
   if (absl::GetFlag(FLAGS_check_config)) {
     std::cout << config_path << ": OK (" << (*apps)->apps().size() << " app(s))\n";
     return 0;
@@ -246,8 +273,11 @@ int main(int argc, char** argv) {
   herald::dispatcher::RecentPushes recent(
       static_cast<size_t>((*config)->dispatcher.dedup_max_entries),
       (*config)->dispatcher.dedup_ttl);
+  // After the pool (the answers to its claims post into it), before the
+  // service (whose fan-outs ask it).
+  std::unique_ptr<herald::dispatcher::PushMemory> memory = NewPushMemory(**config, &recent);
   const herald::dispatcher::FanOutEnv fan_out =
-      FanOutFor(**config, pool.get(), timers.get(), &recent);
+      FanOutFor(**config, pool.get(), timers.get(), memory.get());
   DispatcherService service(registry, fan_out);
 
   int bound_port = 0;

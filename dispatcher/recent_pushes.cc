@@ -1,5 +1,7 @@
 #include "dispatcher/recent_pushes.h"
 
+#include <openssl/sha.h>
+
 #include <functional>
 
 namespace herald::dispatcher {
@@ -17,7 +19,17 @@ RecentPushes::Key RecentPushes::MakeKey(const std::string& event_id, const std::
   joined.append(event_id).push_back('\0');
   joined.append(app_id).push_back('\0');
   joined.append(pushkey);
-  return Key{absl::HashOf(joined), std::hash<std::string>{}(joined)*0x9E3779B97F4A7C15ull};
+  // SHA-256, not a per-process seeded hash: the key is the same in every
+  // dispatcher (it names the entry in a shared Redis), and nobody can make
+  // another device's key collide with theirs.
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(joined.data()), joined.size(), digest);
+  Key key{};
+  for (int i = 0; i < 8; ++i) {
+    key[0] = (key[0] << 8) | digest[i];
+    key[1] = (key[1] << 8) | digest[8 + i];
+  }
+  return key;
 }
 
 RecentPushes::RecentPushes(size_t max_entries, absl::Duration ttl)

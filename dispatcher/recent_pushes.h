@@ -29,8 +29,9 @@ class RecentPushes {
     kRejected,   // the provider said the pushkey is dead
     kDropped,    // the provider refused this notification for good; pushkey fine
   };
-  // 128 bits of two independent hashes of the three strings: a false match
-  // (which would drop a push) is astronomically unlikely, and an entry costs
+  // The first 128 bits of SHA-256 of the three strings: the same in every
+  // process (a shared memory's entries are named by it), a false match
+  // (which would drop a push) astronomically unlikely, and an entry costs
   // tens of bytes however long the pushkey is.
   using Key = std::array<uint64_t, 2>;
   static Key MakeKey(const std::string& event_id, const std::string& app_id,

@@ -425,6 +425,35 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+RedisServer::RedisServer() {
+  static std::atomic<int> instances{0};
+  dir_ = absl::StrCat(TempDir(), "/redis-", getpid(), "-", instances.fetch_add(1));
+  if (std::system(absl::StrCat("mkdir -p '", dir_, "'").c_str()) != 0) Fatal("mkdir " + dir_);
+  port_ = FreePort();
+  Start();
+}
+
+RedisServer::~RedisServer() { process_.Stop(absl::Seconds(2)); }
+
+std::string RedisServer::url() const { return absl::StrCat("redis://127.0.0.1:", port_, "/0"); }
+
+void RedisServer::Start() {
+  process_.Start({"/usr/bin/redis-server", "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
+                  "--save", "", "--appendonly", "no", "--dir", dir_},
+                 dir_ + "/redis.log");
+  for (int i = 0; i < 250; ++i) {  // ready once it accepts connections
+    int fd = ConnectTo(port_);
+    if (fd >= 0) {
+      close(fd);
+      return;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Fatal("redis-server did not start: " + ReadFile(dir_ + "/redis.log"));
+}
+
+void RedisServer::Stop() { process_.Stop(absl::Seconds(5)); }
+
 Tinyproxy::Tinyproxy() {
   static std::atomic<int> instances{0};
   const std::string base =

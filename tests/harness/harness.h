@@ -147,6 +147,23 @@ class Tinyproxy {
   Process process_;
 };
 
+// redis-server (tools/setup installs it) on a free loopback port, with
+// nothing saved to disk; it can be stopped and started again on that port.
+class RedisServer {
+ public:
+  RedisServer();
+  ~RedisServer();
+  int port() const { return port_; }
+  std::string url() const;  // redis://127.0.0.1:PORT/0
+  void Stop();
+  void Start();
+
+ private:
+  int port_ = 0;
+  std::string dir_;
+  Process process_;
+};
+
 // The two Herald services with a config made from `apps_yaml` (the mapping
 // under `apps:`, indented by two spaces) and `extra_yaml` (more top-level
 // sections, e.g. "http:\n  max_body_bytes: 4096\n").
