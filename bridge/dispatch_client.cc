@@ -34,11 +34,25 @@ struct DispatchClient::Backend {
 
   bool connected() { return channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY; }
 
+  // It said it is draining: new notifications go elsewhere while another
+  // dispatcher is connected, for as long as a drain lasts (a stream opened
+  // to a dispatcher that is shutting down is refused after its requests were
+  // written, which would answer them 503).
+  void MarkDraining() {
+    draining_until_ms.store(absl::ToUnixMillis(MonotonicNow() + kDrainingHold),
+                            std::memory_order_relaxed);
+  }
+  bool draining(absl::Time now) const {
+    return absl::ToUnixMillis(now) < draining_until_ms.load(std::memory_order_relaxed);
+  }
+  static constexpr absl::Duration kDrainingHold = absl::Seconds(15);
+
   const std::string address;
   const std::shared_ptr<grpc::Channel> channel;
   const std::unique_ptr<herald::v1::Dispatcher::Stub> stub;
   std::vector<std::weak_ptr<Stream>> slots;
   size_t next_slot = 0;
+  std::atomic<int64_t> draining_until_ms{0};  // monotonic
 };
 
 class DispatchClient::Stream
@@ -98,6 +112,7 @@ class DispatchClient::Stream
     // at once, and sent elsewhere.)
     for (const herald::v1::DispatchResult& result : results_.results()) {
       if (result.not_started()) {
+        backend_->MarkDraining();
         Stop(/*write_rest=*/false);
         break;
       }
@@ -152,12 +167,14 @@ class DispatchClient::Stream
                    " request(s) in flight, ", unsent.size(), " of them not sent yet");
       }
       // Ended by a draining dispatcher: what is still pending was not
-      // started. Otherwise only what never left this side surely was not.
-      grpc::Status broken = DrainedEnd(status)
-                                ? herald::v1::NotStartedStatus()
-                                : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                               status.ok() ? "the dispatcher closed the stream"
-                                                           : status.error_message());
+      // started (and goes elsewhere: it is marked draining first).
+      // Otherwise only what never left this side surely was not.
+      const bool drained = DrainedEnd(status);
+      if (drained) backend_->MarkDraining();
+      grpc::Status broken = drained ? herald::v1::NotStartedStatus()
+                                    : grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                   status.ok() ? "the dispatcher closed the stream"
+                                                               : status.error_message());
       for (auto& [id, done] : pending) {
         done(unsent.contains(id) ? herald::v1::NotStartedStatus() : broken, nullptr);
       }
@@ -353,10 +370,15 @@ std::shared_ptr<DispatchClient::Stream> DispatchClient::PickStream() {
   // call then fails fast, or finds it just connected).
   const size_t n = backends_.size();
   const uint64_t turn = next_++;
-  absl::InlinedVector<size_t, 16> connected;
+  // Connected and not draining; else connected; else any.
+  const absl::Time now = MonotonicNow();
+  absl::InlinedVector<size_t, 16> connected, serving;
   for (size_t i = 0; i < n; ++i) {
-    if (backends_[i]->connected()) connected.push_back(i);
+    if (!backends_[i]->connected()) continue;
+    connected.push_back(i);
+    if (!backends_[i]->draining(now)) serving.push_back(i);
   }
+  if (!serving.empty()) connected.swap(serving);
   const size_t chosen = connected.empty() ? turn % n : connected[turn % connected.size()];
   const std::shared_ptr<Backend>& backend = backends_[chosen];
   std::weak_ptr<Stream>& slot = backend->slots[backend->next_slot++ % backend->slots.size()];
