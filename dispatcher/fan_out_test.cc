@@ -318,6 +318,61 @@ TEST_F(FanOutTest, PushMemoryAnswersARepeatedNotificationWithoutPushing) {
   EXPECT_EQ(provider_->calls.size(), 5u);
 }
 
+// A shared memory answers later, on its own thread; one that could not
+// answer (Redis down) answers nothing, and every device is pushed.
+class LaterMemory final : public PushMemory {
+ public:
+  void Claim(std::vector<Key> keys, absl::Time, Claimed done) override {
+    asked.push_back(keys.size());
+    waiting = std::move(done);
+  }
+  void End(const Key&, std::optional<State> state) override { ended.push_back(state); }
+  std::vector<size_t> asked;
+  Claimed waiting;
+  std::vector<std::optional<State>> ended;
+};
+
+TEST_F(FanOutTest, TheMemoryIsAskedOnceForAllDevicesAndNothingIsPushedBeforeItAnswers) {
+  LaterMemory memory;
+  env_.memory = &memory;
+  auto request = Request({{"com.example.app", "new"},
+                          {"com.example.app", "known"},
+                          {"org.other.app", "x"},
+                          {"com.example.app", "busy"}});
+  Result result;
+  Start(request, &result);
+  time_.Run();
+  ASSERT_EQ(memory.asked, std::vector<size_t>{3});  // one question; the unroutable one not asked
+  EXPECT_TRUE(provider_->calls.empty());
+  EXPECT_EQ(result.done, 0);
+  memory.waiting({std::nullopt, PushMemory::State::kDelivered, PushMemory::State::kInFlight});
+  time_.Run();
+  ASSERT_EQ(result.done, 1);
+  ASSERT_EQ(provider_->calls.size(), 1u);  // only the claimed one
+  EXPECT_EQ(result.response.outcomes(0).outcome(), herald::v1::OUTCOME_DELIVERED);
+  EXPECT_EQ(result.response.outcomes(1).reason(), herald::v1::REASON_DUPLICATE);
+  EXPECT_EQ(result.response.outcomes(2).outcome(), herald::v1::OUTCOME_REJECTED);
+  EXPECT_EQ(result.response.outcomes(3).outcome(), herald::v1::OUTCOME_RETRY);
+  EXPECT_EQ(memory.ended,
+            (std::vector<std::optional<PushMemory::State>>{PushMemory::State::kDelivered}));
+}
+
+TEST_F(FanOutTest, AMemoryThatCannotAnswerLetsEveryDeviceBePushed) {
+  LaterMemory memory;
+  env_.memory = &memory;
+  auto request = Request({{"com.example.app", "a"}, {"com.example.app", "b"}});
+  Result result;
+  Start(request, &result);
+  time_.Run();
+  memory.waiting({});  // fail open
+  time_.Run();
+  ASSERT_EQ(result.done, 1);
+  EXPECT_EQ(provider_->calls.size(), 2u);
+  EXPECT_EQ(result.response.outcomes(0).outcome(), herald::v1::OUTCOME_DELIVERED);
+  EXPECT_EQ(result.response.outcomes(1).outcome(), herald::v1::OUTCOME_DELIVERED);
+  EXPECT_TRUE(memory.ended.empty());  // nothing claimed, nothing to record
+}
+
 TEST_F(FanOutTest, PushMemoryForgetsFailuresSoThatRetriesPush) {
   provider_->Script("k1", {Outcome::Failed("403")});
   provider_->Script("k2", std::vector<Outcome>(4, Outcome::Retry("503")));
