@@ -311,7 +311,13 @@ void DispatchClient::Run() {
   while (true) {
     AwaitMonotonic(&mu_, absl::Condition(&closing_), options_.tick);
     if (closing_) return;
-    for (const std::shared_ptr<Backend>& b : backends_) b->channel->GetState(true);
+    for (const std::shared_ptr<Backend>& b : backends_) {
+      // A drained dispatcher's connection goes once it exits: whatever
+      // listens there next (a restart) is not draining.
+      if (b->channel->GetState(true) != GRPC_CHANNEL_READY) {
+        b->draining_until_ms.store(0, std::memory_order_relaxed);
+      }
+    }
     if (options_.target.kind != DispatcherTarget::Kind::kDns) continue;
     if (MonotonicNow() < next_resolve && !(failing || backends_.empty())) continue;
     mu_.Unlock();

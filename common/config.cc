@@ -329,7 +329,7 @@ absl::StatusOr<std::shared_ptr<const Config>> ParseConfig(const std::string& yam
     }
     ConfigMap redis = dedup.Map("redis");
     d.redis_url = redis.String("url", "");
-    d.redis_timeout = absl::Milliseconds(redis.Int("timeout_ms", 50, 1, 10000));
+    d.redis_timeout = absl::Milliseconds(redis.Int("timeout_ms", 50, 1, 1000));
     if (d.backend == "redis" && d.redis_url.empty()) {
       redis.Fail("url", "required with backend: redis (redis://[:password@]host:port/db)");
     }

@@ -118,7 +118,7 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
       {"dispatcher: {dedup: {backend: redis}}",
        "h.yaml: dispatcher.dedup.redis.url: required with backend: redis"},
       {"dispatcher: {dedup: {redis: {timeout_ms: 0}}}",
-       "h.yaml: dispatcher.dedup.redis.timeout_ms: must be between 1 and 10000"},
+       "h.yaml: dispatcher.dedup.redis.timeout_ms: must be between 1 and 1000"},
       {"dispatcher: {tls: {cert_file: a.pem}}", "h.yaml: dispatcher.tls.key_file: required"},
       {"dispatcher: {resolve_interval: 0.5}",
        "h.yaml: dispatcher.resolve_interval: must be at least 1 second"},

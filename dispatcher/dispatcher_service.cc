@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/executor.h"
 #include "rapidjson/encodedstream.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
@@ -315,6 +316,12 @@ void DispatcherService::BeginDrain() {
   // inlineable), so it waits here rather than deleting the stream under us.
   absl::MutexLock lock(&streams_mu_);
   for (DrainableStream* s : streams_) s->Drain();
+}
+
+bool DispatcherService::WaitForStreamsToEnd(absl::Duration limit) {
+  absl::MutexLock lock(&streams_mu_);
+  auto none = [this]() ABSL_SHARED_LOCKS_REQUIRED(streams_mu_) { return streams_.empty(); };
+  return AwaitMonotonic(&streams_mu_, absl::Condition(&none), limit);
 }
 
 void DispatcherService::Register(DrainableStream* stream) {

@@ -57,6 +57,11 @@ class DispatcherService final : public herald::v1::Dispatcher::CallbackService {
   // UNAVAILABLE with not_started, which callers may send elsewhere) and end
   // once the notifications they took are done.
   void BeginDrain();
+  // Blocks until no stream is open, or `limit` passes; true when none is.
+  // Streams opened meanwhile are answered not_started too, so a caller that
+  // opened one just as the drain began learns of it from an answer, not a
+  // refused call (with what it wrote already gone).
+  bool WaitForStreamsToEnd(absl::Duration limit);
   bool draining() const { return draining_.load(); }
   void Register(DrainableStream* stream);
   void Unregister(DrainableStream* stream);

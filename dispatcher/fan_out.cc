@@ -93,8 +93,9 @@ class FanOut : public std::enable_shared_from_this<FanOut> {
         started_(env.clock->Monotonic()),
         devices_(request->notification().devices_size()) {}
 
-  // Routes each device and answers repeats from memory here, on the caller's
-  // thread; the pushes themselves run on the work pool, one task for the
+  // Routes each device here, on the caller's thread, and asks the push
+  // memory about all of them at once (it answers here or later, on the
+  // pool); the pushes themselves run on the work pool, one task for the
   // notification's first attempts (a task per device cost 12 % more CPU in
   // bench scenario 3 on two cores). Once the task is posted the request may
   // be answered (and freed) at any moment: nothing here reads it after that.

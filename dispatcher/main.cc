@@ -115,7 +115,8 @@ herald::dispatcher::FanOutEnv FanOutFor(const herald::Config& config, herald::Ex
 // dispatcher.dedup.backend: this process's memory, or Redis shared by every
 // dispatcher (the URL was checked at start).
 std::unique_ptr<herald::dispatcher::PushMemory> NewPushMemory(
-    const herald::Config& config, herald::dispatcher::RecentPushes* recent) {
+    const herald::Config& config, herald::dispatcher::RecentPushes* recent,
+    herald::Executor* executor) {
   const herald::DispatcherConfig::Dedup& dedup = config.dispatcher.dedup;
   if (dedup.backend != "redis") {
     return std::make_unique<herald::dispatcher::LocalPushMemory>(recent, &herald::Clock::Real());
@@ -126,7 +127,7 @@ std::unique_ptr<herald::dispatcher::PushMemory> NewPushMemory(
   options.ttl = config.dispatcher.dedup_ttl;
   HERALD_LOG(kInfo, kComponent, "push memory in Redis at ", options.address.host, ":",
              options.address.port, " (db ", options.address.db, ")");
-  return std::make_unique<herald::dispatcher::RedisPushMemory>(std::move(options));
+  return std::make_unique<herald::dispatcher::RedisPushMemory>(std::move(options), executor);
 }
 
 std::unique_ptr<grpc::Server> StartGrpc(const herald::Config& config,
@@ -194,6 +195,10 @@ void Drain(DispatcherService* service, std::unique_ptr<grpc::Server> server,
   service->BeginDrain();
   HERALD_LOG(kInfo, kComponent, "signal ", signal, ": draining (up to ",
              absl::FormatDuration(deadline), ")");
+  // The listener stays open while the streams end (2 s at most), so that a
+  // stream a bridge opened just now is answered "not started" rather than
+  // refused after its notifications were written.
+  service->WaitForStreamsToEnd(absl::Seconds(2));
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::milliseconds(absl::ToInt64Milliseconds(deadline)));
 }
@@ -273,9 +278,10 @@ int main(int argc, char** argv) {
   herald::dispatcher::RecentPushes recent(
       static_cast<size_t>((*config)->dispatcher.dedup_max_entries),
       (*config)->dispatcher.dedup_ttl);
-  // After the pool (the answers to its claims post into it), before the
-  // service (whose fan-outs ask it).
-  std::unique_ptr<herald::dispatcher::PushMemory> memory = NewPushMemory(**config, &recent);
+  // Before the service (whose fan-outs ask it); answers run on the pool, so
+  // it is reset before the pool at the end.
+  std::unique_ptr<herald::dispatcher::PushMemory> memory =
+      NewPushMemory(**config, &recent, pool.get());
   const herald::dispatcher::FanOutEnv fan_out =
       FanOutFor(**config, pool.get(), timers.get(), memory.get());
   DispatcherService service(registry, fan_out);
@@ -319,6 +325,7 @@ int main(int argc, char** argv) {
   // pushes it was given; the HTTP client fails what is still out; only then
   // may the timers' object go, since those last answers may still ask it for
   // a retry.
+  memory.reset();  // its last answers go to the pool; its last outcomes to Redis
   timers->Stop();
   pool.reset();
   http.reset();

@@ -92,8 +92,12 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
     if (close == absl::string_view::npos) return bad("unclosed [ in the host");
     a.host = std::string(hostport.substr(1, close - 1));
     absl::string_view rest = hostport.substr(close + 1);
-    if (absl::ConsumePrefix(&rest, ":")) port = rest;
+    if (!rest.empty() && !absl::ConsumePrefix(&rest, ":")) return bad("text after ] in the host");
+    port = rest;
   } else {
+    if (hostport.find(':') != hostport.rfind(':')) {
+      return bad("an IPv6 host goes in [ ] (redis://[::1]:6379)");
+    }
     size_t colon = hostport.rfind(':');
     a.host = std::string(hostport.substr(0, colon));
     if (colon != absl::string_view::npos) port = hostport.substr(colon + 1);
@@ -105,8 +109,11 @@ absl::StatusOr<RedisAddress> ParseRedisUrl(absl::string_view url) {
   return a;
 }
 
-RedisPushMemory::RedisPushMemory(Options options, const Clock* clock)
-    : options_(std::move(options)), clock_(clock), thread_([this] { Run(); }) {}
+RedisPushMemory::RedisPushMemory(Options options, Executor* executor, const Clock* clock)
+    : options_(std::move(options)),
+      executor_(executor),
+      clock_(clock),
+      thread_([this] { Run(); }) {}
 
 RedisPushMemory::~RedisPushMemory() {
   {
@@ -118,15 +125,30 @@ RedisPushMemory::~RedisPushMemory() {
 }
 
 void RedisPushMemory::Claim(std::vector<Key> keys, absl::Time deadline, Claimed done) {
-  const int64_t ms = std::max<int64_t>(
-      1, absl::ToInt64Milliseconds(deadline - clock_->Monotonic() + kInFlightSlack));
+  const absl::Time now = clock_->Monotonic();
+  const int64_t ms =
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(deadline - now + kInFlightSlack));
   absl::MutexLock lock(&mu_);
-  claims_.push_back({std::move(keys), ms, std::move(done)});
+  claims_.push_back({std::move(keys), ms, now, std::move(done)});
 }
 
 void RedisPushMemory::End(const Key& key, std::optional<State> final_state) {
   absl::MutexLock lock(&mu_);
   ends_.push_back({key, final_state});
+}
+
+void RedisPushMemory::Answer(ClaimJob* job, std::vector<std::optional<State>> known) {
+  if (executor_ == nullptr) return job->done(std::move(known));
+  executor_->Post([done = std::move(job->done), known = std::move(known)]() mutable {
+    done(std::move(known));
+  });
+}
+
+void RedisPushMemory::FailOpen(std::vector<ClaimJob>* jobs) {
+  if (jobs->empty()) return;
+  DedupErrors()->Add(static_cast<int64_t>(jobs->size()));  // before they are answered
+  for (ClaimJob& job : *jobs) Answer(&job, {});
+  jobs->clear();
 }
 
 void RedisPushMemory::Run() {
@@ -145,14 +167,16 @@ void RedisPushMemory::Run() {
       stopping = stopping_;
     }
     if (stopping) {
-      // Nothing more goes to Redis: what waits is pushed (as with Redis down).
-      for (ClaimJob& job : claims) job.done({});
+      // What waits is pushed without the memory; the outcomes still queued
+      // go out in one last round trip, so that their keys do not stay "in
+      // flight" until they lapse.
+      FailOpen(&claims);
+      if (!ends.empty()) Send(&claims, &ends);
       return;
     }
     Send(&claims, &ends);
   }
 }
-
 bool RedisPushMemory::Connected() {
   if (redis_ != nullptr) return true;
   const absl::Time now = clock_->Monotonic();
@@ -208,18 +232,21 @@ void RedisPushMemory::Failed(const std::string& why, size_t notifications) {
 // Every claim and outcome waiting, in one pipeline: one round trip however
 // many notifications share it.
 void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* ends) {
-  auto fail_open = [&](const std::string& why) {
-    Failed(why, claims->size());
-    for (ClaimJob& job : *claims) job.done({});  // push them all
-  };
-  if (!Connected()) {  // counted before they are answered
-    if (!claims->empty()) DedupErrors()->Add(static_cast<int64_t>(claims->size()));
-    for (ClaimJob& job : *claims) job.done({});
-    return;
+  // Claims that already waited their timeout for this thread are not sent.
+  const absl::Time now = clock_->Monotonic();
+  std::vector<ClaimJob> late;
+  for (auto it = claims->begin(); it != claims->end();) {
+    if (now - it->queued >= options_.timeout) {
+      late.push_back(std::move(*it));
+      it = claims->erase(it);
+    } else {
+      ++it;
+    }
   }
+  FailOpen(&late);
+  if (!Connected()) return FailOpen(claims);
   const int64_t ttl_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.ttl));
   // Outcomes first: each is of a push claimed before anything waiting now.
-  size_t commands = 0;
   for (const EndJob& end : *ends) {
     const std::string name = KeyName(end.key);
     if (end.state) {
@@ -228,7 +255,6 @@ void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* e
     } else {
       redisAppendCommand(redis_, "DEL %b", name.data(), name.size());
     }
-    ++commands;
   }
   for (const ClaimJob& job : *claims) {
     for (const Key& key : job.keys) {
@@ -236,32 +262,42 @@ void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* e
       redisAppendCommand(redis_, "SET %b i NX PX %lld", name.data(), name.size(),
                          static_cast<long long>(job.in_flight_ms));
       redisAppendCommand(redis_, "GET %b", name.data(), name.size());
-      commands += 2;
     }
   }
-  std::vector<Reply> replies;
-  replies.reserve(commands);
-  for (size_t i = 0; i < commands; ++i) {
+  auto next = [this](Reply* out) {
     void* raw = nullptr;
-    if (redisGetReply(redis_, &raw) != REDIS_OK || raw == nullptr) {
-      return fail_open(redis_->errstr[0] != '\0' ? redis_->errstr : "no reply");
+    if (redisGetReply(redis_, &raw) != REDIS_OK || raw == nullptr) return false;
+    out->reset(static_cast<redisReply*>(raw));
+    return true;
+  };
+  auto broken = [this]() {
+    return std::string(redis_->errstr[0] != '\0' ? redis_->errstr : "no reply");
+  };
+  for (size_t i = 0; i < ends->size(); ++i) {
+    Reply r;
+    if (!next(&r)) {
+      const std::string why = broken();
+      Failed(why, 0);
+      return FailOpen(claims);
     }
-    replies.emplace_back(static_cast<redisReply*>(raw));
   }
-  size_t at = ends->size();  // past the outcomes' replies
-  std::vector<std::vector<std::optional<State>>> answers;
-  answers.reserve(claims->size());
-  for (const ClaimJob& job : *claims) {
+  // Job by job: a failure part-way answers the rest "push"; a device whose
+  // claim Redis confirmed keeps it even then (its outcome is recorded). A
+  // claim sent but not confirmed may stay "in flight" until it lapses
+  // (deadline + 5 s): a retry in that time is answered 5xx, never pushed
+  // twice.
+  for (size_t j = 0; j < claims->size(); ++j) {
+    ClaimJob& job = (*claims)[j];
     std::vector<std::optional<State>> known;
     known.reserve(job.keys.size());
-    for (size_t k = 0; k < job.keys.size(); ++k, at += 2) {
-      const redisReply* set = replies[at].get();
-      const redisReply* get = replies[at + 1].get();
-      if (set->type == REDIS_REPLY_ERROR || get->type == REDIS_REPLY_ERROR) {
-        return fail_open(
-            absl::StrCat("refused: ", set->type == REDIS_REPLY_ERROR ? set->str : get->str));
-      }
-      if (set->type == REDIS_REPLY_STATUS) {
+    std::string why;
+    for (size_t k = 0; k < job.keys.size() && why.empty(); ++k) {
+      Reply set, get;
+      if (!next(&set) || !next(&get)) {
+        why = broken();
+      } else if (set->type == REDIS_REPLY_ERROR || get->type == REDIS_REPLY_ERROR) {
+        why = absl::StrCat("refused: ", set->type == REDIS_REPLY_ERROR ? set->str : get->str);
+      } else if (set->type == REDIS_REPLY_STATUS) {
         known.push_back(std::nullopt);  // OK: claimed for this push
       } else if (get->type == REDIS_REPLY_STRING) {
         known.push_back(FromValue(absl::string_view(get->str, get->len)));
@@ -269,9 +305,20 @@ void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* e
         known.push_back(State::kInFlight);  // gone between the two: someone is at it
       }
     }
-    answers.push_back(std::move(known));
+    if (why.empty()) {
+      Answer(&job, std::move(known));
+      continue;
+    }
+    // This job's confirmed answers stand (a shorter answer: the devices
+    // past it are pushed unclaimed); every job after it is pushed without
+    // the memory.
+    Failed(why, claims->size() - j);
+    Answer(&job, std::move(known));
+    std::vector<ClaimJob> rest;
+    for (size_t r = j + 1; r < claims->size(); ++r) rest.push_back(std::move((*claims)[r]));
+    for (ClaimJob& r : rest) Answer(&r, {});
+    return;
   }
-  for (size_t j = 0; j < claims->size(); ++j) (*claims)[j].done(std::move(answers[j]));
 }
 
 }  // namespace herald::dispatcher

@@ -14,10 +14,14 @@
 // refuses), the claims are answered "push" (a duplicate is better than a
 // lost push), herald_dedup_errors_total counts the notifications, a warning
 // is logged at most every 10 s, and a new connection is tried at most every
-// second, so that dedup resumes by itself when Redis is back.
+// second, so that dedup resumes by itself when Redis is back. A claim that
+// waited `timeout` for the thread (behind a slow round trip or a
+// reconnection) is answered "push" without being sent. Devices whose claim
+// Redis confirmed before a failure keep it (their outcome is recorded).
 //
-// Threads: Claim() and End() from any thread; `done` runs on the memory's
-// thread; the destructor answers what is still waiting and joins it.
+// Threads: Claim() and End() from any thread; `done` runs on `executor`
+// (the memory's own thread stays on Redis); the destructor answers what is
+// still waiting, sends the outcomes still queued once, and joins.
 #pragma once
 
 #include <deque>
@@ -54,7 +58,9 @@ class RedisPushMemory final : public PushMemory {
     absl::Duration ttl = absl::Minutes(10);           // outcomes
   };
 
-  explicit RedisPushMemory(Options options, const Clock* clock = &Clock::Real());
+  // `executor` runs the answers (null: on the memory's thread); it must
+  // outlive the memory.
+  RedisPushMemory(Options options, Executor* executor, const Clock* clock = &Clock::Real());
   ~RedisPushMemory() override;
 
   void Claim(std::vector<Key> keys, absl::Time deadline, Claimed done) override;
@@ -64,6 +70,7 @@ class RedisPushMemory final : public PushMemory {
   struct ClaimJob {
     std::vector<Key> keys;
     int64_t in_flight_ms;
+    absl::Time queued;  // monotonic
     Claimed done;
   };
   struct EndJob {
@@ -76,8 +83,12 @@ class RedisPushMemory final : public PushMemory {
   bool Connected();
   void Failed(const std::string& why, size_t notifications);
   void Disconnect();
+  void Answer(ClaimJob* job, std::vector<std::optional<State>> known);
+  // Answers `jobs` "push" and counts them.
+  void FailOpen(std::vector<ClaimJob>* jobs);
 
   const Options options_;
+  Executor* const executor_;
   const Clock* clock_;
   absl::Mutex mu_;
   std::vector<ClaimJob> claims_ ABSL_GUARDED_BY(mu_);

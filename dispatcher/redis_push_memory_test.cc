@@ -48,6 +48,8 @@ TEST(RedisUrlTest, MistakesAreNamedWithoutThePassword) {
       {"redis://redis:port", "1 to 65535"},
       {"redis://redis/first", "must be a number"},
       {"redis://[fd00::7:6379", "unclosed ["},
+      {"redis://[::1]x", "text after ]"},
+      {"redis://::1", "goes in [ ]"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<RedisAddress> a = ParseRedisUrl(c.url);

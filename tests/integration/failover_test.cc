@@ -59,11 +59,14 @@ class FailoverTest : public ::testing::Test {
     absl::Mutex mu;
     std::map<long, int> by_status;
     std::vector<std::string> delivered;  // event ids answered 200
+    const absl::Time settled = absl::Now() + after + absl::Seconds(1);
+    int late_failures = 0;  // not 200, for requests sent a second after the signal
     std::vector<std::thread> clients;
     for (int c = 0; c < 4; ++c) {
       clients.emplace_back([&, c] {
         for (int n = 0; !stop.load(); ++n) {
           const std::string event = absl::StrCat("$f", c, "-", n);
+          const absl::Time sent = absl::Now();
           HttpResult r = HttpCall(
               "POST", absl::StrCat("http://127.0.0.1:", port_, "/_matrix/push/v1/notify"),
               absl::StrCat(R"({"notification":{"event_id":")", event, R"(","devices":[)",
@@ -72,6 +75,7 @@ class FailoverTest : public ::testing::Test {
           absl::MutexLock lock(&mu);
           ++by_status[r.status];
           if (r.status == 200) delivered.push_back(event);
+          if (r.status != 200 && sent > settled) ++late_failures;
         }
       });
     }
@@ -94,6 +98,7 @@ class FailoverTest : public ::testing::Test {
     int unpushed = 0;
     for (const std::string& e : delivered) unpushed += pushed.count(e) == 0 ? 1 : 0;
     EXPECT_EQ(unpushed, 0) << "answered 200 but never pushed";
+    EXPECT_EQ(late_failures, 0) << "failures a second after the signal";
     std::cerr << "signal " << signal << ": " << delivered.size() << " answered 200 (all pushed), "
               << pushed.size() << " events pushed;";
     for (const auto& [status, n] : by_status) std::cerr << " " << n << " x " << status;

@@ -52,6 +52,12 @@ std::vector<std::string> RedisKeys(int port) {
   return out;
 }
 
+void RedisCommand(int port, const char* command) {
+  redisContext* c = redisConnect("127.0.0.1", port);
+  freeReplyObject(redisCommand(c, command));
+  redisFree(c);
+}
+
 long long Pttl(int port, const std::string& key) {
   redisContext* c = redisConnect("127.0.0.1", port);
   auto* r = static_cast<redisReply*>(redisCommand(c, "PTTL %s", key.c_str()));
@@ -80,7 +86,7 @@ TEST(RedisMemoryTest, ClaimsOutcomesAndFailingOpenWhileRedisIsDown) {
   options.address = *dispatcher::ParseRedisUrl(redis.url());
   options.timeout = absl::Milliseconds(50);
   options.ttl = absl::Minutes(10);
-  RedisPushMemory memory(options);
+  RedisPushMemory memory(options, /*executor=*/nullptr);
   const PushMemory::Key a = RecentPushes::MakeKey("$e", "app", "pushkey-a-secret");
   const PushMemory::Key b = RecentPushes::MakeKey("$e", "app", "pushkey-b-secret");
 
@@ -109,6 +115,19 @@ TEST(RedisMemoryTest, ClaimsOutcomesAndFailingOpenWhileRedisIsDown) {
   for (const std::string& k : RedisKeys(redis.port())) {
     EXPECT_GT(Pttl(redis.port(), k), 590000) << k;
   }
+
+  // Redis refuses writes (out of memory): the claims are pushed without
+  // it, and counted; once it takes writes again, so does the memory.
+  const double refused_before =
+      std::max(0.0, MetricValue(Metrics::Global().Render(), "herald_dedup_errors_total"));
+  RedisCommand(redis.port(), "CONFIG SET maxmemory-policy noeviction");
+  RedisCommand(redis.port(), "CONFIG SET maxmemory 1");
+  const PushMemory::Key c = RecentPushes::MakeKey("$e", "app", "pushkey-c");
+  EXPECT_TRUE(ClaimNow(&memory, {c}).empty());
+  EXPECT_EQ(MetricValue(Metrics::Global().Render(), "herald_dedup_errors_total"),
+            refused_before + 1);
+  RedisCommand(redis.port(), "CONFIG SET maxmemory 0");
+  ASSERT_TRUE(Eventually([&] { return !ClaimNow(&memory, {c}).empty(); }, absl::Seconds(5)));
 
   // Redis goes away: claims are answered at once with nothing known (the
   // fan-out pushes), and counted.
