@@ -50,6 +50,13 @@ std::string TempDir() {
   return out;
 }
 
+std::string TestDir(const std::string& prefix) {
+  const std::string dir = absl::StrCat(
+      TempDir(), "/", prefix, "-", ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  if (std::system(absl::StrCat("mkdir -p '", dir, "'").c_str()) != 0) Fatal("mkdir " + dir);
+  return dir;
+}
+
 void WriteFile(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;

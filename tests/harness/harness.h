@@ -20,6 +20,9 @@ namespace herald::testing {
 std::string Runfile(const std::string& path);
 // A directory private to this test (TEST_TMPDIR), created if needed.
 std::string TempDir();
+// A directory under TempDir() of the running test's own ("PREFIX-TestName"),
+// created: a fixture's services keep their logs and ready files apart there.
+std::string TestDir(const std::string& prefix);
 void WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
 

@@ -15,9 +15,7 @@ namespace {
 class AccessLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(TempDir(), "/access-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir_, "'").c_str()), 0);
+    dir_ = TestDir("access");
     const int grpc_port = FreePort();
     WriteFile(dir_ + "/herald.yaml",
               absl::StrCat("log:\n  access: {x_forwarded_for: true}\n",

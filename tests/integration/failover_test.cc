@@ -26,9 +26,7 @@ namespace {
 class FailoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(TempDir(), "/failover-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir_, "'").c_str()), 0);
+    dir_ = TestDir("failover");
     int grpc[2] = {FreePort(), FreePort()};
     const std::string target = absl::StrCat("ipv4:127.0.0.1:", grpc[0], ",127.0.0.1:", grpc[1]);
     for (int i = 0; i < 3; ++i) {  // two dispatchers, then the bridge

@@ -151,9 +151,7 @@ TEST(RedisMemoryTest, ClaimsOutcomesAndFailingOpenWhileRedisIsDown) {
 class SharedMemoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(TempDir(), "/shared-",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    ASSERT_EQ(std::system(absl::StrCat("mkdir -p '", dir_, "'").c_str()), 0);
+    dir_ = TestDir("shared");
     for (int i = 0; i < 2; ++i) {
       const int grpc_port = FreePort();
       metrics_[i] = FreePort();
