@@ -53,6 +53,7 @@ struct DispatchClient::Backend {
   std::vector<std::weak_ptr<Stream>> slots;
   size_t next_slot = 0;
   std::atomic<int64_t> draining_until_ms{0};  // monotonic
+  bool seen_down = false;                     // the resolver thread's
 };
 
 class DispatchClient::Stream
@@ -312,9 +313,15 @@ void DispatchClient::Run() {
     AwaitMonotonic(&mu_, absl::Condition(&closing_), options_.tick);
     if (closing_) return;
     for (const std::shared_ptr<Backend>& b : backends_) {
-      // A drained dispatcher's connection goes once it exits: whatever
-      // listens there next (a restart) is not draining.
-      if (b->channel->GetState(true) != GRPC_CHANNEL_READY) {
+      // A drained dispatcher's connection goes once it exits; connected
+      // again, it is what listens there next (a restart), not draining.
+      // (The mark holds until then: just after the exit the channel may
+      // still look connected for a moment.)
+      const bool ready = b->channel->GetState(true) == GRPC_CHANNEL_READY;
+      if (!ready) {
+        b->seen_down = true;
+      } else if (b->seen_down) {
+        b->seen_down = false;
         b->draining_until_ms.store(0, std::memory_order_relaxed);
       }
     }
