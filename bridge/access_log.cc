@@ -3,15 +3,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "proto/herald/v1/protocol.h"
 
 namespace herald::bridge {
 
 std::string UsableRequestId(absl::string_view header) {
-  if (header.empty() || header.size() > 128) return "";
-  for (char c : header) {
-    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return "";
-  }
-  return std::string(header);
+  std::string id(header);
+  return herald::v1::UsableTraceId(id) ? id : "";  // the dispatcher's own rule
 }
 
 std::string ClientAddress(absl::string_view peer, absl::string_view x_forwarded_for_header,

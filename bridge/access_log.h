@@ -15,9 +15,9 @@
 
 namespace herald::bridge {
 
-// X-Request-Id as given when it is usable in logs and headers: 1 to 128
-// visible ASCII characters other than '"' and '\'; else "" (the bridge then
-// makes one).
+// X-Request-Id as given when it is usable in logs and headers (the same rule
+// as herald::v1::UsableTraceId, which the dispatcher applies); else "" (the
+// bridge then makes one).
 std::string UsableRequestId(absl::string_view header);
 
 // The client address to log: the peer's, or with `x_forwarded_for` the

@@ -154,18 +154,17 @@ class DispatchClient::Stream
   void OnDone(const grpc::Status& status) override {
     {
       absl::flat_hash_map<std::string, Callback> pending;
-      absl::flat_hash_set<std::string> unsent;
+      std::vector<Callback> unsent;
       {
         absl::MutexLock lock(&mu_);
         accepting_ = false;
+        unsent = TakeUnsentLocked();
         pending.swap(pending_);
-        for (const herald::v1::DispatchRequest& r : queued_.requests())
-          unsent.insert(r.request_id());
       }
-      if (!pending.empty()) {
+      if (!pending.empty() || !unsent.empty()) {
         HERALD_LOG(kWarning, kComponent, "stream to the dispatcher at ", backend_->address,
                    " ended (", status.error_message(), ") with ", pending.size(),
-                   " request(s) in flight, ", unsent.size(), " of them not sent yet");
+                   " request(s) in flight and ", unsent.size(), " not sent yet");
       }
       // Ended by a draining dispatcher: what is still pending was not
       // started (and goes elsewhere: it is marked draining first).
@@ -176,9 +175,8 @@ class DispatchClient::Stream
                                     : grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                    status.ok() ? "the dispatcher closed the stream"
                                                                : status.error_message());
-      for (auto& [id, done] : pending) {
-        done(unsent.contains(id) ? herald::v1::NotStartedStatus() : broken, nullptr);
-      }
+      for (Callback& done : unsent) done(herald::v1::NotStartedStatus(), nullptr);
+      for (auto& [id, done] : pending) done(broken, nullptr);
       // The callbacks hold sessions of the HTTP server: they go here, before
       // the count below lets ~DispatchClient (and then the server) finish.
       // (Found by AddressSanitizer: a session outlived its io_context.)
@@ -203,6 +201,20 @@ class DispatchClient::Stream
     return it != trailers.end() && it->second == "1";
   }
 
+  // The callbacks of what was queued and never written (it never left this
+  // side: safe to send elsewhere), out of pending_.
+  std::vector<Callback> TakeUnsentLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::vector<Callback> unsent;
+    for (const herald::v1::DispatchRequest& r : queued_.requests()) {
+      auto it = pending_.find(r.request_id());
+      if (it == pending_.end()) continue;
+      unsent.push_back(std::move(it->second));
+      pending_.erase(it);
+    }
+    queued_.Clear();
+    return unsent;
+  }
+
   bool StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || queued_.requests_size() == 0) return false;
     writing_ = true;
@@ -223,13 +235,7 @@ class DispatchClient::Stream
       accepting_ = false;
       if (!write_rest) {
         writable_ = false;
-        for (const herald::v1::DispatchRequest& r : queued_.requests()) {
-          auto it = pending_.find(r.request_id());
-          if (it == pending_.end()) continue;
-          unsent.push_back(std::move(it->second));
-          pending_.erase(it);
-        }
-        queued_.Clear();
+        unsent = TakeUnsentLocked();
       }
       release = ReleaseHoldLocked();
     }

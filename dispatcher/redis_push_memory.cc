@@ -3,6 +3,8 @@
 #include <hiredis/hiredis.h>
 #include <sys/time.h>
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -234,15 +236,12 @@ void RedisPushMemory::Failed(const std::string& why, size_t notifications) {
 void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* ends) {
   // Claims that already waited their timeout for this thread are not sent.
   const absl::Time now = clock_->Monotonic();
-  std::vector<ClaimJob> late;
-  for (auto it = claims->begin(); it != claims->end();) {
-    if (now - it->queued >= options_.timeout) {
-      late.push_back(std::move(*it));
-      it = claims->erase(it);
-    } else {
-      ++it;
-    }
-  }
+  auto fresh = std::stable_partition(claims->begin(), claims->end(), [&](const ClaimJob& job) {
+    return now - job.queued < options_.timeout;
+  });
+  std::vector<ClaimJob> late(std::make_move_iterator(fresh),
+                             std::make_move_iterator(claims->end()));
+  claims->erase(fresh, claims->end());
   FailOpen(&late);
   if (!Connected()) return FailOpen(claims);
   const int64_t ttl_ms = std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.ttl));
