@@ -47,13 +47,14 @@ const char* Value(PushMemory::State state) {
   return "i";
 }
 
-// A value another dispatcher left; anything unknown counts as in flight
-// (the homeserver asks again later rather than a second push now).
-PushMemory::State FromValue(absl::string_view v) {
+// A value a dispatcher left; nullopt for one Herald never writes (another
+// program's, or a later version's): not trusted, see Send.
+std::optional<PushMemory::State> FromValue(absl::string_view v) {
+  if (v == "i") return PushMemory::State::kInFlight;
   if (v == "d") return PushMemory::State::kDelivered;
   if (v == "r") return PushMemory::State::kRejected;
   if (v == "x") return PushMemory::State::kDropped;
-  return PushMemory::State::kInFlight;
+  return std::nullopt;
 }
 
 struct ReplyFree {
@@ -250,7 +251,7 @@ void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* e
     const std::string name = KeyName(end.key);
     if (end.state) {
       redisAppendCommand(redis_, "SET %b %s PX %lld", name.data(), name.size(), Value(*end.state),
-                         static_cast<long long>(ttl_ms));
+                         static_cast<long long>(end.px_ms > 0 ? end.px_ms : ttl_ms));
     } else {
       redisAppendCommand(redis_, "DEL %b", name.data(), name.size());
     }
@@ -299,7 +300,16 @@ void RedisPushMemory::Send(std::vector<ClaimJob>* claims, std::vector<EndJob>* e
       } else if (set->type == REDIS_REPLY_STATUS) {
         known.push_back(std::nullopt);  // OK: claimed for this push
       } else if (get->type == REDIS_REPLY_STRING) {
-        known.push_back(FromValue(absl::string_view(get->str, get->len)));
+        std::optional<State> state = FromValue(absl::string_view(get->str, get->len));
+        if (!state) {
+          // Not a value of Herald's (and perhaps without expiry): trusting
+          // it as "in flight" would answer 5xx to every retry for as long
+          // as it stays, and the homeserver's queue for that device would
+          // stall. The push goes out and the key becomes this claim.
+          absl::MutexLock lock(&mu_);
+          ends_.push_back({job.keys[k], State::kInFlight, job.in_flight_ms});
+        }
+        known.push_back(state);
       } else {
         known.push_back(State::kInFlight);  // gone between the two: someone is at it
       }

@@ -76,6 +76,7 @@ class RedisPushMemory final : public PushMemory {
   struct EndJob {
     Key key;
     std::optional<State> state;
+    int64_t px_ms = 0;  // 0: dedup_ttl
   };
 
   void Run();

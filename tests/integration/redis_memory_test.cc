@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/metrics.h"
@@ -115,6 +116,17 @@ TEST(RedisMemoryTest, ClaimsOutcomesAndFailingOpenWhileRedisIsDown) {
   for (const std::string& k : RedisKeys(redis.port())) {
     EXPECT_GT(Pttl(redis.port(), k), 590000) << k;
   }
+
+  // A value Herald never writes, without expiry (another program's): not
+  // trusted as "in flight" (every retry would get 5xx while it stays); the
+  // device is pushed and the key becomes this claim, with its expiry.
+  const PushMemory::Key f = RecentPushes::MakeKey("$e", "app", "pushkey-f");
+  const std::string f_name = absl::StrFormat("herald:push:%016x%016x", f[0], f[1]);
+  RedisCommand(redis.port(), absl::StrCat("SET ", f_name, " junk").c_str());
+  EXPECT_EQ(Pttl(redis.port(), f_name), -1);
+  EXPECT_EQ(ClaimNow(&memory, {f}), (std::vector<std::optional<State>>{std::nullopt}));
+  EXPECT_TRUE(Eventually([&] { return Pttl(redis.port(), f_name) > 0; }, absl::Seconds(5)));
+  EXPECT_EQ(ClaimNow(&memory, {f}), (std::vector<std::optional<State>>{State::kInFlight}));
 
   // Redis refuses writes (out of memory): the claims are pushed without
   // it, and counted; once it takes writes again, so does the memory.
